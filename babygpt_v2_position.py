@@ -1,0 +1,369 @@
+"""BabyGPT v2: add a learned position embedding.
+
+The bigram model cannot tell where in the context a character stands. A second
+embedding table holds one learned vector per position 0 .. block_size-1; adding it
+to the token vector gives each character a sense of place. Positions only exist up
+to block_size, so from now on forward() refuses longer sequences (generate() crops).
+On its own this barely helps: the model still looks at one character at a time.
+
+Run:   python babygpt_v2_position.py            (needs data/ci.txt: python data/prepare.py)
+       python babygpt_v2_position.py --help     (every option)
+Diff:  diff -u babygpt_v1.py babygpt_v2_position.py
+Next:  babygpt_v3_self_attention.py
+"""
+
+import argparse
+import math
+import sys
+import time
+
+import torch
+import torch.nn as nn
+from torch.nn import functional as F
+
+# ----------------------------------------------------------------------------
+# Hyperparameters: name -> (default, meaning). Each one is also a command-line option
+# of the same name, e.g. --max_iters 200.
+
+TRAINING_HYPERPARAMETERS = {
+    "max_iters": (5000, "training steps (optimizer updates)"),
+    "eval_interval": (500, "estimate train and val loss every this many steps"),
+    "eval_iters": (50, "batches averaged per split for each loss estimate"),
+    "batch_size": (32, "sequences per training batch"),
+    "learning_rate": (1e-2, "AdamW learning rate"),
+}
+MODEL_HYPERPARAMETERS = {  # passed to the model's constructor
+    "block_size": (8, "context length: the most characters the model looks back over"),
+    "n_embed": (32, "embedding size: the length of the vector for each token"),
+}
+HYPERPARAMETERS = {**TRAINING_HYPERPARAMETERS, **MODEL_HYPERPARAMETERS}
+
+
+# ----------------------------------------------------------------------------
+# Tokenizer: one token per character
+
+
+class CharTokenizer:
+    """Maps each distinct character of the corpus to an integer id, and back."""
+
+    def __init__(self, vocab):
+        self.vocab = vocab  # a string holding every known character once, sorted
+        self.stoi = {ch: i for i, ch in enumerate(vocab)}
+
+    @classmethod
+    def from_text(cls, text):
+        return cls("".join(sorted(set(text))))
+
+    @property
+    def vocab_size(self):
+        return len(self.vocab)
+
+    def encode(self, text):
+        unknown = sorted(set(text) - self.stoi.keys())
+        if unknown:
+            raise ValueError(f"characters not in the vocabulary: {''.join(unknown)!r}")
+        return [self.stoi[ch] for ch in text]
+
+    def decode(self, ids):
+        return "".join(self.vocab[i] for i in ids)
+
+
+# ----------------------------------------------------------------------------
+# Data
+
+
+def load_corpus(path):
+    """Read a UTF-8 text file, refusing a missing, unreadable or empty one."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except FileNotFoundError:
+        raise ValueError(f"corpus {path} not found; build it with: python data/prepare.py") from None
+    except UnicodeDecodeError as e:
+        raise ValueError(f"corpus {path} is not UTF-8 text (bad byte at offset {e.start})") from None
+    except OSError as e:
+        raise ValueError(f"cannot read corpus {path}: {e.strerror}") from None
+    if not text:
+        raise ValueError(f"corpus {path} is empty")
+    return text
+
+
+def split_data(data, block_size, train_fraction=0.9):
+    """First 90% for training, last 10% for validation; each must hold a whole batch row."""
+    n_train = int(train_fraction * len(data))
+    train_data, val_data = data[:n_train], data[n_train:]
+    shortest = min(len(train_data), len(val_data))
+    if shortest <= block_size:
+        raise ValueError(
+            f"corpus too short: {len(data)} characters split into {len(train_data)} train and "
+            f"{len(val_data)} val, and each split needs more than block_size = {block_size}"
+        )
+    return train_data, val_data
+
+
+def pick_device(name):
+    """'auto' means CUDA, else Apple MPS, else CPU; a named device must exist here."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps") from None
+    if device.type == "cuda" and not (torch.cuda.is_available() and (device.index or 0) < torch.cuda.device_count()):
+        raise ValueError(f"device {name!r} is not available: PyTorch finds no such CUDA GPU here")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {name!r} is not available: PyTorch finds no Apple MPS here")
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"device {name!r} is not supported; use auto, cpu, cuda, cuda:N or mps")
+    return device
+
+
+def synchronize(device):
+    """Wait for queued GPU work, so that wall-clock timings are honest."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+# ----------------------------------------------------------------------------
+# Batching and evaluation
+
+
+def get_batch(data, batch_size, block_size):
+    """batch_size random windows of the data: inputs x and targets y, y being x shifted by one."""
+    starts = torch.randint(len(data) - block_size, (batch_size,), device=data.device)
+    offsets = torch.arange(block_size + 1, device=data.device)
+    windows = data[starts[:, None] + offsets]  # (B, block_size + 1), gathered without a Python loop
+    return windows[:, :-1], windows[:, 1:]  # x: (B, T), y: (B, T)
+
+
+@torch.no_grad()
+def estimate_loss(model, splits, eval_iters, batch_size, block_size):
+    """Mean loss over eval_iters random batches of each split, with dropout off."""
+    was_training = model.training
+    model.eval()
+    losses = {}
+    for name, data in splits.items():
+        total = torch.zeros((), device=data.device)
+        for _ in range(eval_iters):
+            x, y = get_batch(data, batch_size, block_size)
+            _, loss = model(x, y)
+            total += loss
+        losses[name] = total.item() / eval_iters  # one GPU sync per split, not per batch
+    model.train(was_training)
+    return losses
+
+
+# ----------------------------------------------------------------------------
+# The model
+
+
+class BabyGPT(nn.Module):
+    """The language model: token ids (B, T) in, next-token logits (B, T, vocab_size) out."""
+
+    def __init__(self, vocab_size, block_size, n_embed):
+        super().__init__()
+        self.block_size = block_size
+        self.token_embedding_table = nn.Embedding(vocab_size, n_embed)
+        self.position_embedding_table = nn.Embedding(block_size, n_embed)
+        self.lm_head = nn.Linear(n_embed, vocab_size)
+        self.apply(self._init_weights)
+
+    def _init_weights(self, module):
+        # small random weights: a fresh model then guesses every character about equally,
+        # so its first loss is close to ln(vocab_size)
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
+
+    def forward(self, idx, targets=None):
+        B, T = idx.shape
+        if T > self.block_size:
+            raise ValueError(f"sequence of {T} tokens is longer than block_size {self.block_size}")
+        positions = torch.arange(T, device=idx.device)  # (T,)
+        x = self.token_embedding_table(idx) + self.position_embedding_table(positions)  # (B, T, n_embed)
+        logits = self.lm_head(x)  # (B, T, vocab_size)
+        loss = None
+        if targets is not None:
+            loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten())  # (B*T, vocab_size) vs (B*T,)
+        return logits, loss
+
+    @torch.no_grad()
+    def generate(self, idx, max_new_tokens, temperature=1.0, top_k=None):
+        """Append max_new_tokens sampled tokens to idx (B, T); temperature 0 always takes the likeliest."""
+        was_training = self.training
+        self.eval()  # sampling never uses dropout
+        for _ in range(max_new_tokens):
+            context = idx[:, -self.block_size :]  # the model sees at most block_size tokens
+            logits, _ = self(context)
+            logits = logits[:, -1, :]  # (B, vocab_size): scores for the next token only
+            if temperature == 0:
+                next_id = logits.argmax(dim=-1, keepdim=True)  # (B, 1)
+            else:
+                logits = logits / temperature
+                if top_k is not None:
+                    kth_best = torch.topk(logits, min(top_k, logits.size(-1))).values[:, [-1]]
+                    logits = logits.masked_fill(logits < kth_best, float("-inf"))
+                probs = F.softmax(logits, dim=-1)
+                next_id = torch.multinomial(probs, num_samples=1)  # (B, 1)
+            idx = torch.cat((idx, next_id), dim=1)  # (B, T + 1)
+        self.train(was_training)
+        return idx
+
+
+# ----------------------------------------------------------------------------
+# Training
+
+
+def train(model, train_data, val_data, hp, report):
+    """AdamW on random batches. Every eval_interval steps, and at the first and last step,
+    estimate the losses and pass them to report(); return the last such metrics."""
+    optimizer = torch.optim.AdamW(model.parameters(), lr=hp.learning_rate)
+    device = train_data.device
+    splits = {"train": train_data, "val": val_data}
+    tokens_per_step = hp.batch_size * hp.block_size
+    start = time.perf_counter()
+    eval_seconds = 0.0  # time spent evaluating and reporting, kept out of tokens/s
+    for step in range(hp.max_iters + 1):
+        if step % hp.eval_interval == 0 or step == hp.max_iters:
+            synchronize(device)
+            eval_start = time.perf_counter()
+            losses = estimate_loss(model, splits, hp.eval_iters, hp.batch_size, hp.block_size)
+            now = time.perf_counter()
+            eval_seconds += now - eval_start
+            elapsed = now - start
+            train_seconds = elapsed - eval_seconds
+            metrics = {
+                "step": step,
+                "train_loss": losses["train"],
+                "val_loss": losses["val"],
+                "val_perplexity": math.exp(losses["val"]),
+                "learning_rate": hp.learning_rate,
+                "tokens_per_second": step * tokens_per_step / train_seconds if step else None,
+                "elapsed_seconds": elapsed,
+                "remaining_seconds": elapsed / step * (hp.max_iters - step) if step else None,
+                "eval_fraction": eval_seconds / elapsed,
+            }
+            report(metrics)
+            eval_seconds += time.perf_counter() - now
+        if step == hp.max_iters:
+            return metrics
+        x, y = get_batch(train_data, hp.batch_size, hp.block_size)
+        _, loss = model(x, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+
+def format_seconds(seconds):
+    return "-:--:--" if seconds is None else time.strftime("%H:%M:%S", time.gmtime(seconds))[1:]
+
+
+def print_report(metrics):
+    speed = metrics["tokens_per_second"]
+    print(
+        f"step {metrics['step']:>5} | train loss {metrics['train_loss']:.4f} | val loss {metrics['val_loss']:.4f}"
+        f" | val perplexity {metrics['val_perplexity']:8.2f}"
+        f" | {'-' if speed is None else f'{speed:,.0f}':>7} tokens/s"
+        f" | {format_seconds(metrics['elapsed_seconds'])} elapsed, {format_seconds(metrics['remaining_seconds'])} left",
+        flush=True,
+    )
+
+
+# ----------------------------------------------------------------------------
+# Sampling
+
+
+def sample(model, tokenizer, prompt, max_new_tokens):
+    """Continue one prompt; prompts are sampled one at a time, so their lengths may differ."""
+    device = next(model.parameters()).device
+    idx = torch.tensor([tokenizer.encode(prompt)], dtype=torch.long, device=device)  # (1, T)
+    return tokenizer.decode(model.generate(idx, max_new_tokens)[0].tolist())
+
+
+# ----------------------------------------------------------------------------
+# Command line
+
+
+class OneLineErrorParser(argparse.ArgumentParser):
+    def error(self, message):
+        sys.exit(f"{self.prog}: error: {message} (see --help)")
+
+
+def parse_args(argv=None):
+    parser = OneLineErrorParser(
+        description=__doc__.splitlines()[0],
+        allow_abbrev=False,  # a mistyped option is an error, never a guess
+    )
+    for name, (default, meaning) in HYPERPARAMETERS.items():
+        parser.add_argument(f"--{name}", type=type(default), default=default, help=f"{meaning} (default: %(default)s)")
+    parser.add_argument("--data", default="data/ci.txt", help="training text, any UTF-8 file (default: %(default)s)")
+    parser.add_argument("--device", default="auto", help="auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:N or mps")
+    parser.add_argument(
+        "--prompt", action="append", help="text to continue after training; repeat for more (default: 春江, 往事)"
+    )
+    parser.add_argument(
+        "--max_new_tokens", type=int, default=100, help="characters to generate per prompt (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=1337, help="random seed: same seed, same losses on CPU (default: %(default)s)"
+    )
+    args = parser.parse_args(argv)
+    if args.prompt is None:
+        args.prompt = ["春江", "往事"]
+    return args
+
+
+def check_args(args):
+    """Refuse values that cannot work, before any time is spent on them."""
+    for name in HYPERPARAMETERS:
+        value = getattr(args, name)
+        if name == "dropout":  # a probability (from v10 on): 0 is allowed, 1 would drop everything
+            if not 0 <= value < 1:
+                raise ValueError(f"--dropout must be at least 0 and less than 1, got {value}")
+        elif not value > 0:
+            raise ValueError(f"--{name} must be positive, got {value}")
+    if args.max_new_tokens <= 0:
+        raise ValueError(f"--max_new_tokens must be positive, got {args.max_new_tokens}")
+    if any(prompt == "" for prompt in args.prompt):
+        raise ValueError("--prompt must not be empty: the model needs at least one character to continue")
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    torch.manual_seed(args.seed)
+    try:  # every problem with the input is reported in one line, before training starts
+        check_args(args)
+        device = pick_device(args.device)
+        text = load_corpus(args.data)
+        tokenizer = CharTokenizer.from_text(text)
+        for prompt in args.prompt:
+            tokenizer.encode(prompt)  # a prompt character the model has never seen is refused now
+        data = torch.tensor(tokenizer.encode(text), dtype=torch.long, device=device)
+        train_data, val_data = split_data(data, args.block_size)
+        model_config = {name: getattr(args, name) for name in MODEL_HYPERPARAMETERS}
+        model = BabyGPT(tokenizer.vocab_size, **model_config).to(device)
+    except ValueError as e:
+        sys.exit(f"error: {e}")
+
+    n_params = sum(p.numel() for p in model.parameters())
+    print(f"corpus {args.data}: {len(text):,} characters, vocabulary size {tokenizer.vocab_size:,}")
+    tokens_per_step = args.batch_size * args.block_size
+    print(f"model: {n_params:,} parameters | {tokens_per_step:,} tokens per iteration | device {device}")
+    final = train(model, train_data, val_data, args, print_report)
+    elapsed, evaluating = format_seconds(final["elapsed_seconds"]), f"{final['eval_fraction']:.0%}"
+    print(f"trained {args.max_iters} steps in {elapsed}, {evaluating} of that time evaluating")
+
+    for prompt in args.prompt:
+        print(f"\n--- {prompt} ---")
+        print(sample(model, tokenizer, prompt, args.max_new_tokens))
+
+
+if __name__ == "__main__":
+    main()

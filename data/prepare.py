@@ -1,0 +1,396 @@
+"""Download and build the character-level corpora the BabyGPT stages train on.
+
+    python data/prepare.py                        # -> data/ci.txt
+    python data/prepare.py --source DIR           # the same, from a local copy, no network
+    python data/prepare.py shakespeare            # -> data/shakespeare.txt
+    python data/prepare.py shakespeare --source FILE
+    python data/prepare.py --help                 # every option
+
+ci (the default) is the Song-dynasty ci (宋词, ci.song.0.json ... ci.song.21000.json) plus the
+Southern Tang ci (南唐词, nantang/poetrys.json) from the chinese-poetry collection (MIT license).
+Each poem becomes a line "词牌 作者" (its `rhythmic` and `author` fields), one line per entry
+of its `paragraphs`, then a blank line. The same input always gives the same bytes.
+
+Where the ci data comes from, first that works:
+  1. --source DIR: a chinese-poetry checkout (宋词/, 五代诗词/nantang/) or the unpacked npm
+     package (dist/songci/, dist/wudaishici/nantang/; DIR may also be the folder holding
+     dist/ or the package/ folder that unpacking the .tgz creates);
+  2. the repository's raw files on GitHub at a pinned commit;
+  3. the npm package chinese-poetry@2.0.1 from registry.npmjs.org, checked against the
+     integrity hash pinned below.
+
+shakespeare is tiny shakespeare (1,115,394 characters) from karpathy/char-rnn, or
+--source FILE, checked against its known sha256.
+
+Outputs are written next to this script whatever the current folder is, are never committed,
+and are kept if already complete (--force rebuilds them). They are written to a temporary file
+and renamed into place, so an interrupted run never leaves a truncated corpus.
+Standard library only.
+"""
+
+import argparse
+import base64
+import hashlib
+import http.client
+import json
+import os
+import re
+import sys
+import tarfile
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+DATA_DIR = Path(__file__).resolve().parent
+TIMEOUT = 20  # seconds a network read may stall before that source is given up
+
+# chinese-poetry on GitHub, pinned so the corpus cannot change under us. This commit has the
+# 宋词/ + 五代诗词/ layout, and its ci.song.0.json is the same length as the npm package's copy.
+# GitHub was unreachable where this script was written, so only the npm step below has been run
+# end to end; a build from this commit may differ from the npm one by a few text corrections.
+GITHUB_COMMIT = "fa1814a8044db4fb0c7a9e0a0449974e8c3463b7"
+GITHUB_RAW = "https://raw.githubusercontent.com/chinese-poetry/chinese-poetry/" + GITHUB_COMMIT
+SONG_CI_STARTS = range(0, 22000, 1000)  # ci.song.0.json ... ci.song.21000.json, 1000 poems each
+
+# The same data as published on npm. The integrity value is what the registry reported for
+# 2.0.1 and what the downloaded tarball hashed to; a tarball that hashes differently is refused.
+NPM_PACKAGE = "chinese-poetry"
+NPM_VERSION = "2.0.1"
+NPM_METADATA_URL = f"https://registry.npmjs.org/{NPM_PACKAGE}/{NPM_VERSION}"
+NPM_INTEGRITY = "sha512-KtYARvV7CWNtax0na9+Jn6PlhGgSoid7PWyDzXI4KsCEm2odZcqEQyval5koaLygZnM/EQ3lfJ//25K8p3uHNg=="
+
+SHAKESPEARE_URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
+SHAKESPEARE_SHA256 = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
+
+# Where the two ci files sit, relative to a data root, in each known layout.
+LAYOUTS = {
+    "chinese-poetry repository": ("宋词", "五代诗词/nantang/poetrys.json"),
+    "chinese-poetry npm package": ("songci", "wudaishici/nantang/poetrys.json"),
+}
+# Only the numbered series. This skips the *.simplified.json twins, the rank files, and
+# ci.song.2019y.json (three poems added later, outside the numbered series).
+SONG_CI_NAME = re.compile(r"ci\.song\.(\d+)\.json")
+
+
+class PrepareError(Exception):
+    """A problem the user can fix; main() prints it as one "error: ..." line."""
+
+
+class NetworkError(PrepareError):
+    """A download failed; the next source is tried."""
+
+
+# ----------------------------------------------------------------------------
+# Building the ci corpus from a local folder
+
+
+def find_ci_files(source_dir):
+    """Return (song ci files in numeric order, Southern Tang file) under a chinese-poetry copy."""
+    source_dir = Path(source_dir)
+    if not source_dir.is_dir():
+        what = "is not a folder" if source_dir.exists() else "does not exist"
+        raise PrepareError(f"source folder {source_dir} {what}")
+    # Accept the checkout itself, a package root holding dist/, and the package/ that the .tgz unpacks to.
+    for root in (source_dir, source_dir / "dist", source_dir / "package" / "dist"):
+        for song_name, nantang_name in LAYOUTS.values():
+            song_dir = root / song_name
+            if not song_dir.is_dir():
+                continue
+            nantang_file = root / nantang_name
+            if not nantang_file.is_file():
+                raise PrepareError(f"found {song_dir} but not {nantang_file}")
+            return song_ci_files(song_dir), nantang_file
+    expected = " or ".join(f"{song}/ ({layout})" for layout, (song, _) in LAYOUTS.items())
+    raise PrepareError(f"no song ci folder in {source_dir}: expected {expected}, directly or under dist/")
+
+
+def song_ci_files(song_dir):
+    """ci.song.N.json files sorted by N as a number: 0, 1000, 2000, ..., not 0, 1000, 10000."""
+    numbered = []
+    for path in Path(song_dir).iterdir():
+        match = SONG_CI_NAME.fullmatch(path.name)
+        if match:
+            numbered.append((int(match.group(1)), path))
+    if not numbered:
+        raise PrepareError(f"no ci.song.N.json files in {song_dir}")
+    return [path for _, path in sorted(numbered)]
+
+
+def load_poems(path):
+    """The poems of one JSON file, each checked to have the three fields we write out."""
+    try:
+        poems = json.loads(Path(path).read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise PrepareError(f"{path}: not UTF-8 ({e.reason} at byte {e.start})") from None
+    except json.JSONDecodeError as e:
+        raise PrepareError(f"{path}: malformed JSON ({e.msg} at line {e.lineno} column {e.colno})") from None
+    if not isinstance(poems, list):
+        raise PrepareError(f"{path}: expected a JSON list of poems, got {type(poems).__name__}")
+    for i, poem in enumerate(poems):
+        ok = (
+            isinstance(poem, dict)
+            and isinstance(poem.get("rhythmic"), str)
+            and isinstance(poem.get("author"), str)
+            and isinstance(poem.get("paragraphs"), list)
+            and all(isinstance(line, str) for line in poem["paragraphs"])
+        )
+        if not ok:
+            raise PrepareError(f"{path}: poem {i} lacks a text rhythmic, author or paragraphs list")
+    return poems
+
+
+def read_ci_poems(source_dir):
+    """All poems, song ci in file order then Southern Tang, from a local chinese-poetry copy."""
+    song_files, nantang_file = find_ci_files(source_dir)
+    poems = []
+    for path in [*song_files, nantang_file]:
+        poems.extend(load_poems(path))
+    return poems
+
+
+def format_ci(poems):
+    """One poem: "词牌 作者", its lines, a blank line."""
+    return "".join(
+        f"{poem['rhythmic']} {poem['author']}\n" + "".join(line + "\n" for line in poem["paragraphs"]) + "\n"
+        for poem in poems
+    )
+
+
+def build_ci(source_dir):
+    """The whole ci corpus as a string, from a local chinese-poetry copy."""
+    return format_ci(read_ci_poems(source_dir))
+
+
+# ----------------------------------------------------------------------------
+# Downloads. Every one goes through http_get, so tests can replace it and need no network.
+
+
+def http_get(url, timeout=TIMEOUT):
+    """The body of a GET request; any failure becomes a NetworkError naming the URL."""
+    print(f"  GET {url}", flush=True)
+    request = urllib.request.Request(url, headers={"User-Agent": "babygpt-prepare"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.read()
+    except urllib.error.HTTPError as e:
+        raise NetworkError(f"{url}: HTTP {e.code} {e.reason}") from None
+    except urllib.error.URLError as e:
+        raise NetworkError(f"{url}: {e.reason}") from None
+    except (OSError, http.client.HTTPException) as e:  # timeouts, resets, truncated bodies
+        raise NetworkError(f"{url}: {e or type(e).__name__}") from None
+
+
+def fetch_github(dest_dir):
+    """Download the ci files at the pinned commit into dest_dir, in the repository's layout."""
+    song_dir, nantang_file = LAYOUTS["chinese-poetry repository"]
+    relative_paths = [f"{song_dir}/ci.song.{start}.json" for start in SONG_CI_STARTS] + [nantang_file]
+    for relative in relative_paths:
+        # The first failure ends this source: no point trying 22 more files against a dead host.
+        data = http_get(f"{GITHUB_RAW}/{urllib.parse.quote(relative)}")
+        target = Path(dest_dir) / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    return Path(dest_dir)
+
+
+def npm_integrity(data):
+    """The npm "integrity" string (Subresource Integrity, sha512) of some bytes."""
+    return "sha512-" + base64.b64encode(hashlib.sha512(data).digest()).decode("ascii")
+
+
+def fetch_npm(dest_dir):
+    """Download chinese-poetry@2.0.1, check it against the pinned hash, unpack the ci files into dest_dir."""
+    try:
+        metadata = json.loads(http_get(NPM_METADATA_URL))
+        tarball_url = metadata["dist"]["tarball"]
+    except (ValueError, KeyError, TypeError):
+        raise NetworkError(f"{NPM_METADATA_URL}: not the npm metadata of {NPM_PACKAGE}@{NPM_VERSION}") from None
+    if not tarball_url.startswith("https://"):
+        raise NetworkError(f"{NPM_METADATA_URL}: refusing a non-https tarball URL {tarball_url}")
+    tarball = http_get(tarball_url)
+    got = npm_integrity(tarball)
+    if got != NPM_INTEGRITY:
+        # Not a NetworkError: a tampered or republished package must stop the build, not be skipped.
+        raise PrepareError(f"{tarball_url}: integrity {got} does not match the pinned {NPM_INTEGRITY}")
+    print(f"  integrity ok ({len(tarball):,} bytes)", flush=True)
+    song_dir, nantang_file = LAYOUTS["chinese-poetry npm package"]
+    wanted = re.compile(rf"package/dist/({song_dir}/ci\.song\.\d+\.json|{nantang_file})")
+    try:
+        with tempfile.TemporaryFile() as raw:
+            raw.write(tarball)
+            raw.seek(0)
+            with tarfile.open(fileobj=raw, mode="r:gz") as archive:
+                for member in archive:
+                    # Only regular files with names we chose: nothing else in the archive touches the disk.
+                    if member.isfile() and wanted.fullmatch(member.name):
+                        target = Path(dest_dir) / member.name
+                        target.parent.mkdir(parents=True, exist_ok=True)
+                        target.write_bytes(archive.extractfile(member).read())
+    except (tarfile.TarError, EOFError) as e:
+        raise PrepareError(f"{tarball_url}: unreadable tarball ({e})") from None
+    return Path(dest_dir) / "package"
+
+
+def download_ci(work_dir):
+    """Try GitHub, then npm; return the folder that holds the ci files, or explain what failed."""
+    failures = []
+    for name, fetch in (("GitHub", fetch_github), ("npm", fetch_npm)):
+        print(f"fetching chinese-poetry from {name} ...", flush=True)
+        target = Path(work_dir) / name
+        target.mkdir()
+        try:
+            return fetch(target)
+        except NetworkError as e:
+            print(f"  {name} failed: {e}", flush=True)
+            failures.append(f"{name} ({e})")
+    raise PrepareError(
+        "could not download chinese-poetry; tried "
+        + "; ".join(failures)
+        + ". Pass --source DIR: a chinese-poetry checkout, or `npm pack chinese-poetry@2.0.1` unpacked"
+    )
+
+
+# ----------------------------------------------------------------------------
+# Tiny shakespeare
+
+
+def build_shakespeare(source_file=None):
+    """Tiny shakespeare as bytes, from source_file or the web, refused unless its sha256 is the known one."""
+    if source_file is None:
+        print("fetching tiny shakespeare ...", flush=True)
+        data = http_get(SHAKESPEARE_URL)
+        origin = SHAKESPEARE_URL
+    else:
+        if not Path(source_file).is_file():
+            raise PrepareError(f"source file {source_file} does not exist")
+        data = Path(source_file).read_bytes()
+        origin = source_file
+    got = hashlib.sha256(data).hexdigest()
+    if got != SHAKESPEARE_SHA256:
+        raise PrepareError(f"{origin}: sha256 {got} does not match the expected {SHAKESPEARE_SHA256}")
+    return data
+
+
+# ----------------------------------------------------------------------------
+# Writing outputs
+
+
+def write_atomic(path, data):
+    """Write bytes to a temporary file in the same folder, then rename it over path."""
+    path = Path(path)
+    # Same folder, so os.replace is a rename on one file system: readers see the old file or the new, never half.
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as tmp:
+            tmp.write(data)
+            tmp.flush()
+            os.fsync(tmp.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:  # including Ctrl-C: never leave the temporary file behind
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+
+
+def is_complete(corpus, path):
+    """Whether an existing output can be kept; returns (yes or no, why)."""
+    path = Path(path)
+    if not path.is_file():
+        return False, "missing"
+    data = path.read_bytes()
+    if corpus == "shakespeare":
+        # A known file: only the exact bytes count as complete.
+        return hashlib.sha256(data).hexdigest() == SHAKESPEARE_SHA256, "sha256 differs from tiny shakespeare's"
+    # The ci corpus depends on its source, so there is no one hash to check. Outputs are only ever
+    # renamed into place whole, so a well-formed file here is a finished build (or one put here by hand).
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False, "not UTF-8"
+    return bool(text) and text.endswith("\n\n"), "empty or not ending with a blank line"
+
+
+def describe(text):
+    return f"{len(text):,} characters, {len(set(text)):,} distinct"
+
+
+# ----------------------------------------------------------------------------
+# Command line
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    def error(self, message):
+        # One line and no usage block, like every other error of this script.
+        print(f"error: {' '.join(message.split())} (see --help)", file=sys.stderr)
+        sys.exit(2)
+
+
+def parse_args(argv):
+    parser = ArgumentParser(
+        prog="prepare.py",
+        description="Build a training corpus in data/ (ci: Song + Southern Tang ci; shakespeare: tiny shakespeare).",
+        allow_abbrev=False,  # --f must not silently mean --force
+    )
+    parser.add_argument("corpus", nargs="?", default="ci", choices=["ci", "shakespeare"], help="default: ci")
+    parser.add_argument(
+        "--source",
+        metavar="PATH",
+        help="build from a local copy, no network: for ci a chinese-poetry checkout or unpacked npm package, "
+        "for shakespeare the input.txt file",
+    )
+    parser.add_argument("--output", metavar="FILE", help="where to write (default: data/ci.txt or data/shakespeare.txt)")
+    parser.add_argument("--force", action="store_true", help="rebuild even if the output is already complete")
+    return parser.parse_args(argv)
+
+
+def prepare(args):
+    output = Path(args.output) if args.output else DATA_DIR / f"{args.corpus}.txt"
+    if not output.parent.is_dir():
+        raise PrepareError(f"output folder {output.parent} does not exist")
+    if not args.force:
+        complete, why = is_complete(args.corpus, output)
+        if complete:
+            print(f"{output} already exists and is complete; keeping it (--force rebuilds)")
+            return
+        if output.exists():
+            print(f"{output} is incomplete ({why}); rebuilding")
+
+    start = time.perf_counter()
+    if args.corpus == "shakespeare":
+        data = build_shakespeare(args.source)
+        summary = describe(data.decode("utf-8"))
+    else:
+        with tempfile.TemporaryDirectory() as work_dir:  # downloads never land in data/
+            if args.source is not None:
+                source_dir = args.source
+            else:
+                source_dir = download_ci(work_dir)
+            poems = read_ci_poems(source_dir)
+        text = format_ci(poems)
+        data = text.encode("utf-8")
+        summary = f"{len(poems):,} poems, {describe(text)}"
+    write_atomic(output, data)
+    print(f"wrote {output}: {summary}")
+    print(f"sha256 {hashlib.sha256(data).hexdigest()}, {time.perf_counter() - start:.1f} s")
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        prepare(args)
+    except PrepareError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:  # disk full, permission denied, ...
+        print(f"error: {e.strerror or e}{f': {e.filename}' if e.filename else ''}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted; nothing was written", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
