@@ -1,0 +1,115 @@
+"""Run each stage with its default hyperparameters and tabulate what it costs and reaches.
+
+    python bench/stages.py                      # all twelve on data/ci.txt (v11/v12 with the CPU command)
+    python bench/stages.py --stages v1 v7       # just some
+    python bench/stages.py --full-size          # v11/v12 with their real defaults (a GPU job)
+
+Each stage runs as a learner would run it (python babygpt_vN.py --data ...), one after the
+other so they never compete for the CPU. The table reports wall time (start-up, training,
+evaluation and sampling), training tokens/s as the stage itself measures it (evaluation
+excluded), the share of the run spent evaluating, and the final val loss. Paste it into the
+README's stage table together with the machine line printed above it.
+"""
+
+import argparse
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+
+import torch
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+STAGES = {
+    "v1": "babygpt_v1.py",
+    "v2": "babygpt_v2_position.py",
+    "v3": "babygpt_v3_self_attention.py",
+    "v4": "babygpt_v4_multihead_attention.py",
+    "v5": "babygpt_v5_feedforward.py",
+    "v6": "babygpt_v6_block.py",
+    "v7": "babygpt_v7_residual_connection.py",
+    "v8": "babygpt_v8_projection.py",
+    "v9": "babygpt_v9_layer_norm.py",
+    "v10": "babygpt_v10_dropout.py",
+    "v11": "babygpt_v11_hyper_params.py",
+    "v12": "babygpt_v12_wandb.py",
+}
+
+# v11 and v12 default to an 11M-parameter model that needs a GPU. On a CPU the README
+# gives this smaller command instead; it is the one benchmarked here.
+CPU_COMMAND = {
+    "v11": "--max_iters 2000 --eval_interval 250 --eval_iters 20 --batch_size 32 --block_size 64"
+    " --n_embed 128 --n_head 4 --n_layer 4 --learning_rate 1e-3 --dropout 0.1",
+}
+CPU_COMMAND["v12"] = CPU_COMMAND["v11"] + " --wandb_mode disabled --out_dir out/bench_v12"
+
+
+def machine_description():
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, torch {torch.__version__}"
+
+
+def parse_output(stdout):
+    """Pull the figures out of what the stage printed."""
+    params = re.search(r"model: ([\d,]+) parameters", stdout)
+    evals = re.findall(r"val loss ([\d.]+) .*?\| +([\d,]+) tokens/s", stdout)
+    done = re.search(r"trained \d+ steps in ([\d:]+), (\d+)% of that time evaluating", stdout)
+    if not (params and evals and done):
+        raise ValueError("unexpected output")
+    val_loss, tokens_per_second = evals[-1]
+    return {
+        "params": int(params.group(1).replace(",", "")),
+        "val_loss": float(val_loss),
+        "tokens_per_second": int(tokens_per_second.replace(",", "")),
+        "eval_share": int(done.group(2)),
+    }
+
+
+def run_stage(name, data, extra, full_size):
+    command = [sys.executable, STAGES[name], "--data", data, *extra]
+    if name in CPU_COMMAND and not full_size:
+        command += CPU_COMMAND[name].split()
+    start = time.perf_counter()
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if result.returncode != 0:
+        sys.exit(f"error: {' '.join(command)} failed: {result.stderr.strip().splitlines()[-1:]}")
+    return {"wall": wall, **parse_output(result.stdout)}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
+    parser.add_argument("--stages", nargs="+", choices=list(STAGES), default=list(STAGES), help="which stages")
+    parser.add_argument("--data", default="data/ci.txt", help="corpus (default: %(default)s)")
+    parser.add_argument("--full-size", action="store_true", help="run v11/v12 with their real (GPU-sized) defaults")
+    parser.add_argument("extra", nargs=argparse.REMAINDER, help="after --, options passed to every stage")
+    args = parser.parse_args()
+    extra = [a for a in args.extra if a != "--"]
+    if not os.path.exists(os.path.join(ROOT, args.data)):
+        sys.exit(f"error: {args.data} not found; build it with: python data/prepare.py")
+
+    print(f"machine: {machine_description()}")
+    print(f"command: python bench/stages.py {' '.join(sys.argv[1:])}".rstrip())
+    print()
+    print("| stage | parameters | wall time | training tokens/s | evaluating | final val loss |")
+    print("|---|--:|--:|--:|--:|--:|")
+    for name in args.stages:
+        r = run_stage(name, args.data, extra, args.full_size)
+        note = " (CPU command)" if name in CPU_COMMAND and not args.full_size else ""
+        print(
+            f"| {name}{note} | {r['params']:,} | {r['wall']:.0f} s | {r['tokens_per_second']:,} "
+            f"| {r['eval_share']}% | {r['val_loss']:.3f} |",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
