@@ -16,8 +16,8 @@ Where the ci data comes from, first that works:
      package (dist/songci/, dist/wudaishici/nantang/; DIR may also be the folder holding
      dist/ or the package/ folder that unpacking the .tgz creates);
   2. the repository's raw files on GitHub at a pinned commit;
-  3. the npm package chinese-poetry@2.0.1 from registry.npmjs.org, checked against the
-     integrity hash pinned below.
+  3. the npm package chinese-poetry@2.0.1 from the npm registry, fetched with `npm pack` (so
+     Node.js's npm must be on PATH) and checked against the integrity hash pinned below.
 
 shakespeare is tiny shakespeare (1,115,394 characters) from karpathy/char-rnn, or
 --source FILE, checked against its known sha256.
@@ -25,7 +25,7 @@ shakespeare is tiny shakespeare (1,115,394 characters) from karpathy/char-rnn, o
 Outputs are written next to this script whatever the current folder is, are never committed,
 and are kept if already complete (--force rebuilds them). They are written to a temporary file
 and renamed into place, so an interrupted run never leaves a truncated corpus.
-Standard library only.
+Standard library only (plus the npm client for step 3).
 """
 
 import argparse
@@ -35,6 +35,8 @@ import http.client
 import json
 import os
 import re
+import shutil
+import subprocess
 import sys
 import tarfile
 import tempfile
@@ -55,11 +57,13 @@ GITHUB_COMMIT = "fa1814a8044db4fb0c7a9e0a0449974e8c3463b7"
 GITHUB_RAW = "https://raw.githubusercontent.com/chinese-poetry/chinese-poetry/" + GITHUB_COMMIT
 SONG_CI_STARTS = range(0, 22000, 1000)  # ci.song.0.json ... ci.song.21000.json, 1000 poems each
 
-# The same data as published on npm. The integrity value is what the registry reported for
-# 2.0.1 and what the downloaded tarball hashed to; a tarball that hashes differently is refused.
+# The same data as published on npm, fetched by `npm pack` (the npm client, by package name).
+# The integrity value is what npm reported for 2.0.1 and what the packed tarball hashed to;
+# a tarball that hashes differently is refused.
 NPM_PACKAGE = "chinese-poetry"
 NPM_VERSION = "2.0.1"
-NPM_METADATA_URL = f"https://registry.npmjs.org/{NPM_PACKAGE}/{NPM_VERSION}"
+NPM_SPEC = f"{NPM_PACKAGE}@{NPM_VERSION}"
+NPM_TIMEOUT = 300  # seconds `npm pack` may take (an 85 MB tarball) before that source is given up
 NPM_INTEGRITY = "sha512-KtYARvV7CWNtax0na9+Jn6PlhGgSoid7PWyDzXI4KsCEm2odZcqEQyval5koaLygZnM/EQ3lfJ//25K8p3uHNg=="
 
 SHAKESPEARE_URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
@@ -165,7 +169,8 @@ def build_ci(source_dir):
 
 
 # ----------------------------------------------------------------------------
-# Downloads. Every one goes through http_get, so tests can replace it and need no network.
+# Downloads. Every one goes through http_get or npm_pack's subprocess.run, so tests can replace
+# them and need no network.
 
 
 def http_get(url, timeout=TIMEOUT):
@@ -201,44 +206,101 @@ def npm_integrity(data):
     return "sha512-" + base64.b64encode(hashlib.sha512(data).digest()).decode("ascii")
 
 
+def file_integrity(path):
+    """npm_integrity of a file's contents, read in pieces (the real tarball is 85 MB)."""
+    digest = hashlib.sha512()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return "sha512-" + base64.b64encode(digest.digest()).decode("ascii")
+
+
+def last_line(text):
+    """The last non-blank line of some output, or "no output"."""
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    return lines[-1] if lines else "no output"
+
+
+def npm_pack(pack_dir):
+    """Run `npm pack chinese-poetry@2.0.1 --json` in pack_dir; return (the .tgz it wrote, the integrity npm reported).
+
+    Every failure to get a tarball at all is a NetworkError, so the caller moves on to the next source.
+    """
+    npm = shutil.which("npm")
+    if npm is None:
+        raise NetworkError("npm not found: install Node.js, or pass --source DIR")
+    command = [npm, "pack", NPM_SPEC, "--json", "--loglevel=error", "--ignore-scripts"]
+    print(f"  {' '.join(['npm', *command[1:]])}", flush=True)
+    try:
+        result = subprocess.run(
+            command, cwd=pack_dir, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=NPM_TIMEOUT
+        )
+    except subprocess.TimeoutExpired:
+        raise NetworkError(f"npm pack {NPM_SPEC} timed out after {NPM_TIMEOUT} s") from None
+    except OSError as e:
+        raise NetworkError(f"npm pack {NPM_SPEC} could not run: {e.strerror or e}") from None
+    if result.returncode != 0:
+        why = last_line(result.stderr) if result.stderr.strip() else last_line(result.stdout)
+        raise NetworkError(f"npm pack {NPM_SPEC} exited with status {result.returncode}: {why}")
+    try:
+        report = json.loads(result.stdout)
+        entry = report[0] if isinstance(report, list) else report
+        filename, reported = entry["filename"], entry["integrity"]
+    except (ValueError, KeyError, IndexError, TypeError):
+        raise NetworkError(f"npm pack {NPM_SPEC} printed no --json report: {last_line(result.stdout)}") from None
+    tgz = Path(pack_dir) / str(filename)
+    if Path(str(filename)).name != filename or not tgz.is_file():
+        raise NetworkError(f"npm pack {NPM_SPEC} reported {filename!r} but wrote no such file in {pack_dir}")
+    return tgz, reported
+
+
+def safe_members(archive, wanted):
+    """The archive's regular files whose names match wanted; the whole archive is refused if any name could escape."""
+    chosen = []
+    for member in archive:
+        parts = Path(member.name).parts
+        if member.name.startswith(("/", "\\")) or Path(member.name).is_absolute() or ".." in parts:
+            raise PrepareError(f"{NPM_SPEC}: tarball member {member.name!r} points outside the package")
+        # Only regular files with names we chose: nothing else in the archive touches the disk.
+        if member.isfile() and wanted.fullmatch(member.name):
+            chosen.append(member)
+    return chosen
+
+
 def fetch_npm(dest_dir):
-    """Download chinese-poetry@2.0.1, check it against the pinned hash, unpack the ci files into dest_dir."""
-    try:
-        metadata = json.loads(http_get(NPM_METADATA_URL))
-        tarball_url = metadata["dist"]["tarball"]
-    except (ValueError, KeyError, TypeError):
-        raise NetworkError(f"{NPM_METADATA_URL}: not the npm metadata of {NPM_PACKAGE}@{NPM_VERSION}") from None
-    if not tarball_url.startswith("https://"):
-        raise NetworkError(f"{NPM_METADATA_URL}: refusing a non-https tarball URL {tarball_url}")
-    tarball = http_get(tarball_url)
-    got = npm_integrity(tarball)
-    if got != NPM_INTEGRITY:
-        # Not a NetworkError: a tampered or republished package must stop the build, not be skipped.
-        raise PrepareError(f"{tarball_url}: integrity {got} does not match the pinned {NPM_INTEGRITY}")
-    print(f"  integrity ok ({len(tarball):,} bytes)", flush=True)
-    song_dir, nantang_file = LAYOUTS["chinese-poetry npm package"]
-    wanted = re.compile(rf"package/dist/({song_dir}/ci\.song\.\d+\.json|{nantang_file})")
-    try:
-        with tempfile.TemporaryFile() as raw:
-            raw.write(tarball)
-            raw.seek(0)
-            with tarfile.open(fileobj=raw, mode="r:gz") as archive:
-                for member in archive:
-                    # Only regular files with names we chose: nothing else in the archive touches the disk.
-                    if member.isfile() and wanted.fullmatch(member.name):
-                        target = Path(dest_dir) / member.name
-                        target.parent.mkdir(parents=True, exist_ok=True)
-                        target.write_bytes(archive.extractfile(member).read())
-    except (tarfile.TarError, EOFError) as e:
-        raise PrepareError(f"{tarball_url}: unreadable tarball ({e})") from None
+    """`npm pack` chinese-poetry@2.0.1, check it against the pinned hash, unpack the ci files into dest_dir."""
+    with tempfile.TemporaryDirectory() as pack_dir:  # npm writes the .tgz here; gone once unpacked
+        tgz, reported = npm_pack(pack_dir)
+        # Not NetworkErrors: a tampered or republished package must stop the build, not be skipped.
+        got = file_integrity(tgz)
+        if got != NPM_INTEGRITY:
+            raise PrepareError(f"{NPM_SPEC}: tarball integrity {got} does not match the pinned {NPM_INTEGRITY}")
+        if reported != NPM_INTEGRITY:
+            raise PrepareError(f"{NPM_SPEC}: npm reported integrity {reported} but the pinned one is {NPM_INTEGRITY}")
+        print(f"  integrity ok ({tgz.stat().st_size:,} bytes)", flush=True)
+        song_dir, nantang_file = LAYOUTS["chinese-poetry npm package"]
+        wanted = re.compile(rf"package/dist/({song_dir}/ci\.song\.\d+\.json|{nantang_file})")
+        try:
+            with tarfile.open(tgz, mode="r:gz") as archive:
+                members = safe_members(archive, wanted)
+                if hasattr(tarfile, "data_filter"):  # Python 3.12, and 3.8.17 / 3.9.17 / 3.10.12 / 3.11.4 on
+                    archive.extractall(dest_dir, members=members, filter="data")
+                else:
+                    archive.extractall(dest_dir, members=members)  # names checked by safe_members
+        except (tarfile.TarError, EOFError) as e:
+            raise PrepareError(f"{NPM_SPEC}: unreadable tarball ({e})") from None
     return Path(dest_dir) / "package"
 
 
 def download_ci(work_dir):
     """Try GitHub, then npm; return the folder that holds the ci files, or explain what failed."""
     failures = []
-    for name, fetch in (("GitHub", fetch_github), ("npm", fetch_npm)):
-        print(f"fetching chinese-poetry from {name} ...", flush=True)
+    sources = (
+        ("GitHub", "fetching chinese-poetry from GitHub", fetch_github),
+        ("npm", f"trying npm pack {NPM_SPEC}", fetch_npm),
+    )
+    for name, progress, fetch in sources:
+        print(f"{progress} ...", flush=True)
         target = Path(work_dir) / name
         target.mkdir()
         try:
@@ -249,7 +311,7 @@ def download_ci(work_dir):
     raise PrepareError(
         "could not download chinese-poetry; tried "
         + "; ".join(failures)
-        + ". Pass --source DIR: a chinese-poetry checkout, or `npm pack chinese-poetry@2.0.1` unpacked"
+        + f". Pass --source DIR: a chinese-poetry checkout, or `npm pack {NPM_SPEC}` unpacked"
     )
 
 
@@ -284,6 +346,7 @@ def write_atomic(path, data):
     # Same folder, so os.replace is a rename on one file system: readers see the old file or the new, never half.
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp_name, 0o644)  # mkstemp makes the file private; a corpus is for anyone to read
         with os.fdopen(fd, "wb") as tmp:
             tmp.write(data)
             tmp.flush()
@@ -340,7 +403,9 @@ def parse_args(argv):
         help="build from a local copy, no network: for ci a chinese-poetry checkout or unpacked npm package, "
         "for shakespeare the input.txt file",
     )
-    parser.add_argument("--output", metavar="FILE", help="where to write (default: data/ci.txt or data/shakespeare.txt)")
+    parser.add_argument(
+        "--output", metavar="FILE", help="where to write (default: data/ci.txt or data/shakespeare.txt)"
+    )
     parser.add_argument("--force", action="store_true", help="rebuild even if the output is already complete")
     return parser.parse_args(argv)
 
