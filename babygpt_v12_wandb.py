@@ -393,16 +393,21 @@ class RunRecorder:
     """
 
     def __init__(self, args, model, tokenizer, model_config):
-        import wandb  # imported here, so that importing this file starts no tracker
-
+        try:
+            import wandb  # imported here, so that importing this file starts no tracker
+        except ImportError:
+            raise ValueError("wandb is not installed: pip install wandb") from None
         os.makedirs(args.out_dir, exist_ok=True)
         self.out_dir = args.out_dir
         self.model, self.tokenizer, self.model_config = model, tokenizer, model_config
         self.hyperparameters = vars(args).copy()
         self.history = []
-        self.run = wandb.init(
-            project=args.wandb_project, config=self.hyperparameters, mode=args.wandb_mode, dir=args.out_dir
-        )
+        try:
+            self.run = wandb.init(
+                project=args.wandb_project, config=self.hyperparameters, mode=args.wandb_mode, dir=args.out_dir
+            )
+        except Exception as e:  # e.g. --wandb_mode online without `wandb login`
+            raise ValueError(f"wandb could not start ({e}); try --wandb_mode offline") from None
 
     def report(self, metrics):
         print_report(metrics)
@@ -454,7 +459,7 @@ class RunRecorder:
 
     def finish(self, samples):
         self.plot_losses(os.path.join(self.out_dir, "loss_curve.png"))
-        text = "".join(f"--- {prompt} ---\n{sample}\n\n" for prompt, sample in samples.items())
+        text = "".join(f"--- {prompt} ---\n{completion}\n\n" for prompt, completion in samples)
         write_atomically(os.path.join(self.out_dir, "samples.txt"), text.encode("utf-8"))
         self.run.summary["samples"] = text
         self.run.finish()
@@ -511,8 +516,8 @@ def check_args(args):
         if name == "dropout":  # a probability (from v10 on): 0 is allowed, 1 would drop everything
             if not 0 <= value < 1:
                 raise ValueError(f"--dropout must be at least 0 and less than 1, got {value}")
-        elif not value > 0:
-            raise ValueError(f"--{name} must be positive, got {value}")
+        elif not (value > 0 and math.isfinite(value)):
+            raise ValueError(f"--{name} must be a positive number, got {value}")
     if args.max_new_tokens <= 0:
         raise ValueError(f"--max_new_tokens must be positive, got {args.max_new_tokens}")
     if any(prompt == "" for prompt in args.prompt):
@@ -547,11 +552,11 @@ def main(argv=None):
     elapsed, evaluating = format_seconds(final["elapsed_seconds"]), f"{final['eval_fraction']:.0%}"
     print(f"trained {args.max_iters} steps in {elapsed}, {evaluating} of that time evaluating")
 
-    samples = {}
+    samples = []  # (prompt, text) pairs, in order
     for prompt in args.prompt:
         print(f"\n--- {prompt} ---")
-        samples[prompt] = sample(model, tokenizer, prompt, args.max_new_tokens)
-        print(samples[prompt])
+        samples.append((prompt, sample(model, tokenizer, prompt, args.max_new_tokens)))
+        print(samples[-1][1])
     recorder.finish(samples)
 
 

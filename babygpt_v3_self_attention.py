@@ -352,8 +352,8 @@ def check_args(args):
         if name == "dropout":  # a probability (from v10 on): 0 is allowed, 1 would drop everything
             if not 0 <= value < 1:
                 raise ValueError(f"--dropout must be at least 0 and less than 1, got {value}")
-        elif not value > 0:
-            raise ValueError(f"--{name} must be positive, got {value}")
+        elif not (value > 0 and math.isfinite(value)):
+            raise ValueError(f"--{name} must be a positive number, got {value}")
     if args.max_new_tokens <= 0:
         raise ValueError(f"--max_new_tokens must be positive, got {args.max_new_tokens}")
     if any(prompt == "" for prompt in args.prompt):

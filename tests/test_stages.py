@@ -1,0 +1,700 @@
+"""Tests for the twelve BabyGPT stages: tiny models on CPU, a fixed seed, no network, no data/ci.txt.
+
+Most tests run once per stage, with ids v1 .. v12:
+    python -m pytest tests/test_stages.py -q            (everything, well under a minute)
+    python -m pytest tests/test_stages.py -q -k v3      (one stage)
+-k matches substrings, so -k v1 also selects v10, v11 and v12; for v1 alone use
+    python -m pytest tests/test_stages.py -q -k "v1 and not v10 and not v11 and not v12"
+"""
+
+import argparse
+import csv
+import inspect
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+import torch
+from conftest import ROOT, STAGE_IDS, STAGE_MODULES, load_stage, stage_number, tiny_text
+
+# The hyperparameters each stage's idea needs, and nothing more (the spec the stages are checked against).
+TRAINING_NAMES = ["max_iters", "eval_interval", "eval_iters", "batch_size", "learning_rate"]
+
+
+def expected_model_names(n):
+    names = ["block_size", "n_embed"]
+    if n >= 4:
+        names.append("n_head")  # multi-head attention
+    if n >= 6:
+        names.append("n_layer")  # stacked blocks
+    if n >= 10:
+        names.append("dropout")
+    return names
+
+
+def expected_names(n):
+    return TRAINING_NAMES + expected_model_names(n)
+
+
+SMALL_DEFAULTS = {  # v1 .. v10: sized for a laptop CPU
+    "max_iters": 5000,
+    "eval_interval": 500,
+    "eval_iters": 50,
+    "batch_size": 32,
+    "learning_rate": 1e-2,
+    "block_size": 8,
+    "n_embed": 32,
+    "n_head": 4,
+    "n_layer": 3,
+    "dropout": 0.2,
+}
+LARGE_DEFAULTS = {  # v11, v12: sized for a GPU
+    "max_iters": 5000,
+    "eval_interval": 500,
+    "eval_iters": 50,
+    "batch_size": 64,
+    "learning_rate": 3e-4,
+    "block_size": 256,
+    "n_embed": 384,
+    "n_head": 6,
+    "n_layer": 6,
+    "dropout": 0.2,
+}
+
+TINY_MODEL = {"block_size": 8, "n_embed": 16, "n_head": 2, "n_layer": 1, "dropout": 0.0}
+VOCAB = 20
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models run faster on one thread than on two that wait for each other."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def model_config(stage, **overrides):
+    """The tiny config, restricted to the options this stage's model takes."""
+    config = {**TINY_MODEL, **overrides}
+    return {name: config[name] for name in stage.MODEL_HYPERPARAMETERS}
+
+
+def tiny_model(stage, vocab_size=VOCAB, seed=0, **overrides):
+    torch.manual_seed(seed)
+    return stage.BabyGPT(vocab_size, **model_config(stage, **overrides))
+
+
+def random_ids(B=2, T=8, vocab_size=VOCAB, seed=1):
+    return torch.randint(vocab_size, (B, T), generator=torch.Generator().manual_seed(seed))
+
+
+def tiny_argv(stage, data, tmp_path, *extra, run_folder=True, **overrides):
+    """Command-line arguments for a run of a few seconds' worth: only the options this stage has."""
+    values = {
+        "max_iters": 20,
+        "eval_interval": 10,
+        "eval_iters": 2,
+        "batch_size": 4,
+        "learning_rate": 1e-2,
+        "block_size": 8,
+        "n_embed": 16,
+        "n_head": 2,
+        "n_layer": 1,
+        "dropout": 0.2,
+        **overrides,
+    }
+    argv = [f"--data={data}", "--device=cpu", "--max_new_tokens=10"]
+    argv += [f"--{name}={values[name]}" for name in stage.HYPERPARAMETERS]
+    if stage_number(stage) >= 12 and run_folder:  # else the defaults: out/v12 under the cwd, wandb offline
+        argv += ["--wandb_mode=disabled", f"--out_dir={tmp_path / 'run'}"]
+    return argv + list(extra)
+
+
+def expected_parameter_count(n, V, B, C, H, L):
+    """Parameters of stage n for vocabulary V, block_size B, n_embed C, n_head H, n_layer L."""
+    token_embedding = V * C
+    embeddings = V * C + B * C  # v2+: token and position tables
+    one_head = 3 * C * C  # v3: key, query, value, each C -> C, no bias
+    heads = H * 3 * C * (C // H)  # v4+: H heads of head_size C/H, no bias
+    proj = C * C + C  # v8+: linear after the concatenated heads
+    small_ffwd = C * C + C  # v5-v7: Linear(C, C)
+    wide_ffwd = (C * 4 * C + 4 * C) + (4 * C * C + C)  # v8+: Linear(C, 4C), Linear(4C, C)
+    layer_norm = 2 * C  # weight and bias
+    normed_block = heads + proj + wide_ffwd + 2 * layer_norm  # v9+: ln1, ln2 in each block
+    lm_head = C * V + V
+    return {
+        1: token_embedding + lm_head,
+        2: embeddings + lm_head,
+        3: embeddings + one_head + lm_head,
+        4: embeddings + heads + lm_head,
+        5: embeddings + heads + small_ffwd + lm_head,
+        6: embeddings + L * (heads + small_ffwd) + lm_head,
+        7: embeddings + L * (heads + small_ffwd) + lm_head,
+        8: embeddings + L * (heads + proj + wide_ffwd) + lm_head,
+        9: embeddings + L * normed_block + layer_norm + lm_head,  # + ln_f
+        10: embeddings + L * normed_block + layer_norm + lm_head,
+        11: embeddings + L * normed_block + layer_norm + lm_head,
+        12: embeddings + L * normed_block + layer_norm + lm_head,
+    }[n]
+
+
+def differs(a, b):
+    """Clearly different, relative to the size of b: v6 stacks without residuals shrink logits to ~1e-7."""
+    return not torch.allclose(a, b, rtol=0, atol=1e-5 * b.abs().max().item())
+
+
+def files_under(path):
+    """Every file and folder under path, relative to it."""
+    return sorted(
+        os.path.relpath(os.path.join(d, name), path) for d, dirs, files in os.walk(path) for name in dirs + files
+    )
+
+
+# ----------------------------------------------------------------------------
+# Hyperparameters and the command line
+
+
+def test_hyperparameters_are_exactly_what_the_stage_needs(stage):
+    n = stage_number(stage)
+    assert list(stage.TRAINING_HYPERPARAMETERS) == TRAINING_NAMES
+    assert list(stage.MODEL_HYPERPARAMETERS) == expected_model_names(n)
+    assert stage.HYPERPARAMETERS == {**stage.TRAINING_HYPERPARAMETERS, **stage.MODEL_HYPERPARAMETERS}
+    # the model hyperparameters are exactly the constructor's arguments after vocab_size
+    assert list(inspect.signature(stage.BabyGPT).parameters) == ["vocab_size", *expected_model_names(n)]
+    for name, (_, meaning) in stage.HYPERPARAMETERS.items():
+        assert meaning.strip(), f"{name} has no explanation"
+
+
+def test_defaults(stage):
+    n = stage_number(stage)
+    expected = LARGE_DEFAULTS if n >= 11 else SMALL_DEFAULTS
+    defaults = {name: default for name, (default, _) in stage.HYPERPARAMETERS.items()}
+    assert defaults == {name: expected[name] for name in expected_names(n)}
+    args = stage.parse_args([])
+    assert {name: getattr(args, name) for name in defaults} == defaults
+
+
+def test_every_hyperparameter_is_an_option_that_overrides_its_default(stage):
+    for name, (default, _) in stage.HYPERPARAMETERS.items():
+        new = default / 2 if isinstance(default, float) else default + 3
+        args = stage.parse_args([f"--{name}", str(new)])
+        assert getattr(args, name) == new and type(getattr(args, name)) is type(default)
+        others = {other: getattr(args, other) for other in stage.HYPERPARAMETERS if other != name}
+        assert others == {other: d for other, (d, _) in stage.HYPERPARAMETERS.items() if other != name}
+
+
+def test_help_mentions_every_option(stage, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        stage.parse_args(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    options = [*stage.HYPERPARAMETERS, "data", "device", "prompt", "max_new_tokens", "seed"]
+    if stage_number(stage) >= 12:
+        options += ["out_dir", "wandb_mode", "wandb_project"]
+    for name in options:
+        assert f"--{name}" in out
+
+
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["--bogus", "1"], "unrecognized arguments: --bogus"),
+        (["--max_iter", "5"], "unrecognized arguments: --max_iter"),  # abbreviations are not guessed
+        (["--max_iters", "1.5"], "invalid int value"),
+        (["--learning_rate", "fast"], "invalid float value"),
+    ],
+    ids=["unknown", "abbreviated", "not_int", "not_float"],
+)
+def test_bad_option_is_a_one_line_error(stage, argv, words, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        stage.parse_args(argv)
+    message = exit_info.value.code
+    assert isinstance(message, str) and "\n" not in message  # a string exit code means status 1
+    assert words in message
+    assert capsys.readouterr().out == ""
+
+
+# ----------------------------------------------------------------------------
+# Shared code
+
+
+SHARED = [
+    "CharTokenizer",
+    "load_corpus",
+    "split_data",
+    "pick_device",
+    "synchronize",
+    "get_batch",
+    "estimate_loss",
+    "train",
+    "format_seconds",
+    "print_report",
+    "sample",
+    "OneLineErrorParser",
+    "check_args",
+    "BabyGPT.generate",
+    "BabyGPT._init_weights",
+]
+
+
+def source_of(stage, dotted_name):
+    obj = stage
+    for part in dotted_name.split("."):
+        obj = getattr(obj, part)
+    return inspect.getsource(obj)
+
+
+@pytest.mark.parametrize(
+    "name, stage_ids",
+    [(name, STAGE_IDS) for name in SHARED] + [(name, STAGE_IDS[:11]) for name in ["parse_args", "main"]],
+    ids=[*SHARED, "parse_args", "main"],
+)
+def test_shared_code_is_identical_in_every_stage(name, stage_ids):
+    v1 = source_of(load_stage("v1"), name)
+    differing = [sid for sid in stage_ids[1:] if source_of(load_stage(sid), name) != v1]
+    assert not differing, f"{name} differs from v1 in {differing}"
+
+
+# ----------------------------------------------------------------------------
+# The model
+
+
+def test_shapes(stage):
+    model = tiny_model(stage)
+    x = random_ids(B=3, T=5)
+    logits, loss = model(x)
+    assert logits.shape == (3, 5, VOCAB) and loss is None
+    logits, loss = model(x, random_ids(B=3, T=5, seed=2))
+    assert logits.shape == (3, 5, VOCAB)
+    assert loss.shape == () and torch.isfinite(loss)
+
+
+def test_initial_loss_is_about_ln_vocab_size(stage):
+    # small initial weights: a fresh model guesses every character about equally
+    for seed in range(3):
+        model = tiny_model(stage, seed=seed)
+        _, loss = model(random_ids(B=8, seed=seed), random_ids(B=8, seed=seed + 10))
+        assert loss.item() == pytest.approx(math.log(VOCAB), abs=0.1)
+
+
+def test_causal_later_tokens_never_change_earlier_logits(stage):
+    model = tiny_model(stage, n_layer=2).eval()
+    x = random_ids()
+    logits = model(x)[0]
+    for t in range(x.size(1) - 1):
+        changed = x.clone()
+        changed[:, t + 1 :] = (x[:, t + 1 :] + 1 + t) % VOCAB  # every token after t differs
+        new_logits = model(changed)[0]
+        assert torch.equal(new_logits[:, : t + 1], logits[:, : t + 1]), f"position {t} saw the future"
+        assert differs(new_logits[:, t + 1 :], logits[:, t + 1 :])
+
+
+def test_earlier_tokens_reach_later_logits_only_through_attention(stage):
+    model = tiny_model(stage, n_layer=2).eval()
+    x = random_ids()
+    changed = x.clone()
+    changed[:, 0] = (x[:, 0] + 1) % VOCAB
+    logits, new_logits = model(x)[0], model(changed)[0]
+    later_differs = [differs(new_logits[:, t], logits[:, t]) for t in range(1, x.size(1))]
+    if stage_number(stage) >= 3:  # attention: every later position looks back at token 0
+        assert all(later_differs)
+    else:  # v1, v2: each position sees only its own token
+        assert not any(later_differs)
+        assert torch.equal(new_logits[:, 1:], logits[:, 1:])
+
+
+def test_position_matters_from_v2_on(stage):
+    model = tiny_model(stage).eval()
+    same_token = torch.full((1, 8), 3)
+    logits = model(same_token)[0][0]  # (T, vocab)
+    if stage_number(stage) == 1:
+        assert torch.equal(logits, logits[:1].expand_as(logits))  # bigram: no idea where it stands
+    else:
+        assert differs(logits[0], logits[1])
+
+
+def test_forward_refuses_more_than_block_size_tokens_from_v2_on(stage):
+    model = tiny_model(stage)
+    x = random_ids(T=TINY_MODEL["block_size"] + 5)
+    if stage_number(stage) == 1:
+        assert model(x)[0].shape == (2, 13, VOCAB)  # no position table, so no length limit
+    else:
+        with pytest.raises(ValueError, match="block_size"):
+            model(x)
+
+
+def test_parameter_count_matches_the_architecture(stage):
+    n = stage_number(stage)
+    for V, B, C, H, L in [(20, 8, 16, 2, 1), (7, 5, 24, 3, 2)]:
+        torch.manual_seed(0)
+        config = {"block_size": B, "n_embed": C, "n_head": H, "n_layer": L, "dropout": 0.1}
+        model = stage.BabyGPT(V, **{name: config[name] for name in stage.MODEL_HYPERPARAMETERS})
+        assert sum(p.numel() for p in model.parameters()) == expected_parameter_count(n, V, B, C, H, L)
+
+
+def test_dropout_only_from_v10_on(stage):
+    dropouts = [m for m in tiny_model(stage, dropout=0.5).modules() if isinstance(m, torch.nn.Dropout)]
+    if stage_number(stage) < 10:
+        assert not dropouts
+        return
+    assert dropouts and all(m.p == 0.5 for m in dropouts)
+    model = tiny_model(stage, dropout=0.5, n_layer=2)
+    dropouts = [m for m in model.modules() if isinstance(m, torch.nn.Dropout)]
+    # per layer: one on each head's attention weights, one after the projection, one after the feed-forward
+    assert len(dropouts) == 2 * (TINY_MODEL["n_head"] + 2)
+    calls = []
+    for m in dropouts:
+        m.register_forward_hook(lambda module, *_: calls.append(module))
+    x = random_ids()
+    model(x)
+    assert len(calls) == len(dropouts) and set(map(id, calls)) == set(map(id, dropouts))  # each used once
+    model.train()
+    assert not torch.equal(model(x)[0], model(x)[0])  # a different random mask each call
+    model.eval()
+    assert torch.equal(model(x)[0], model(x)[0])
+
+
+def test_every_parameter_gets_a_gradient(stage):
+    model = tiny_model(stage, n_layer=2)
+    _, loss = model(random_ids(B=4), random_ids(B=4, seed=2))
+    loss.backward()
+    unused = [name for name, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert not unused, f"parameters that do not affect the loss: {unused}"
+
+
+def test_training_lowers_the_loss(stage):
+    text = tiny_text()
+    tokenizer = stage.CharTokenizer.from_text(text)
+    data = torch.tensor(tokenizer.encode(text))
+    train_data, val_data = stage.split_data(data, TINY_MODEL["block_size"])
+    model = tiny_model(stage, vocab_size=tokenizer.vocab_size)
+    config = model_config(stage)
+    hp = argparse.Namespace(max_iters=60, eval_interval=25, eval_iters=5, batch_size=8, learning_rate=1e-2, **config)
+    reports = []
+    final = stage.train(model, train_data, val_data, hp, reports.append)
+    assert [m["step"] for m in reports] == [0, 25, 50, 60]  # every eval_interval, and the last step
+    assert final is reports[-1]
+    first = reports[0]
+    assert first["train_loss"] == pytest.approx(math.log(tokenizer.vocab_size), abs=0.1)
+    assert final["train_loss"] < first["train_loss"] - 0.3
+    assert final["val_loss"] < first["val_loss"] - 0.3
+    assert final["val_perplexity"] == pytest.approx(math.exp(final["val_loss"]))
+
+
+def test_get_batch_targets_are_inputs_shifted_by_one(stage):
+    data = torch.arange(100)
+    x, y = stage.get_batch(data, 5, 8)
+    assert x.shape == y.shape == (5, 8)
+    assert torch.equal(y[:, :-1], x[:, 1:]) and torch.equal(x[:, 1:] - x[:, :-1], torch.ones(5, 7, dtype=torch.long))
+
+
+# ----------------------------------------------------------------------------
+# Generation
+
+
+def test_generate_length_range_and_past_block_size(stage):
+    model = tiny_model(stage)
+    prompt = random_ids(B=2, T=3)
+    torch.manual_seed(0)
+    out = model.generate(prompt, 20)  # 23 tokens: well past block_size 8
+    assert out.shape == (2, 23) and out.dtype == torch.long
+    assert torch.equal(out[:, :3], prompt)
+    assert out.min() >= 0 and out.max() < VOCAB
+
+
+def greedy(model, idx, max_new_tokens):
+    """The likeliest next token, one step at a time, written out by hand."""
+    for _ in range(max_new_tokens):
+        logits = model(idx[:, -model.block_size :])[0][:, -1]
+        idx = torch.cat((idx, logits.argmax(-1, keepdim=True)), dim=1)
+    return idx
+
+
+def test_temperature_zero_is_greedy_and_top_k_one_agrees(stage):
+    model = tiny_model(stage, dropout=0.5).eval()
+    prompt = random_ids(B=2, T=3)
+    torch.manual_seed(1)
+    cold = model.generate(prompt, 15, temperature=0)
+    torch.manual_seed(2)
+    assert torch.equal(model.generate(prompt, 15, temperature=0), cold)  # deterministic whatever the seed
+    with torch.no_grad():
+        assert torch.equal(greedy(model, prompt, 15), cold)
+    assert torch.equal(model.generate(prompt, 15, temperature=1.0, top_k=1), cold)
+    model.train()  # dropout on in the model, but generate must switch it off
+    assert torch.equal(model.generate(prompt, 15, temperature=0), cold)
+
+
+def test_sampling_depends_on_the_seed(stage):
+    model = tiny_model(stage)
+    prompt = random_ids(B=4, T=2)
+    torch.manual_seed(1)
+    first = model.generate(prompt, 30)
+    torch.manual_seed(1)
+    assert torch.equal(model.generate(prompt, 30), first)
+    torch.manual_seed(2)
+    assert not torch.equal(model.generate(prompt, 30), first)
+
+
+@pytest.mark.parametrize("training", [True, False], ids=["train_mode", "eval_mode"])
+def test_generate_keeps_the_mode_and_needs_no_grad(stage, training):
+    model = tiny_model(stage)
+    model.train(training)
+    grad_enabled = []
+    model.lm_head.register_forward_hook(lambda *_: grad_enabled.append(torch.is_grad_enabled()))
+    model.generate(random_ids(B=1, T=2), 5)
+    assert grad_enabled == [False] * 5
+    assert all(m.training == training for m in model.modules())
+
+
+def test_sample_prompts_of_different_lengths(stage):
+    text = tiny_text()
+    tokenizer = stage.CharTokenizer.from_text(text)
+    model = tiny_model(stage, vocab_size=tokenizer.vocab_size)
+    for prompt in ["春", "往事", "the cat sat on a mat"]:  # the last is longer than block_size
+        torch.manual_seed(0)
+        out = stage.sample(model, tokenizer, prompt, 10)
+        assert out.startswith(prompt) and len(out) == len(prompt) + 10
+        assert set(out) <= set(tokenizer.vocab)
+
+
+def test_tokenizer_round_trip_and_unknown_characters(stage):
+    tokenizer = stage.CharTokenizer.from_text("hello 世界")
+    assert tokenizer.vocab == " ehlo世界" and tokenizer.vocab_size == 7
+    assert tokenizer.decode(tokenizer.encode("hello 世界")) == "hello 世界"
+    with pytest.raises(ValueError, match="xz"):
+        tokenizer.encode("zebra x")
+
+
+# ----------------------------------------------------------------------------
+# main(): end to end, in process
+
+
+PROMPTS = ["春", "往事", "the cat sat on"]  # different lengths, the last longer than block_size
+
+EVAL_LINE = re.compile(r"^step +(\d+) \| train loss (\d+\.\d+) \| val loss (\d+\.\d+)", re.MULTILINE)
+
+
+def run_main(stage, argv, capsys):
+    stage.main(argv)
+    return capsys.readouterr().out
+
+
+def test_main_end_to_end(stage, corpus, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    n = stage_number(stage)
+    text = corpus.read_text(encoding="utf-8")
+    argv = tiny_argv(stage, corpus, tmp_path, *[f"--prompt={p}" for p in PROMPTS])
+    out = run_main(stage, argv, capsys)
+
+    vocab_size = len(set(text))
+    assert f"vocabulary size {vocab_size}" in out
+    assert f"model: {expected_parameter_count(n, vocab_size, 8, 16, 2, 1):,} parameters" in out
+    assert "| 32 tokens per iteration | device cpu" in out
+    evals = EVAL_LINE.findall(out)
+    assert [int(step) for step, _, _ in evals] == [0, 10, 20]
+    assert float(evals[-1][2]) < float(evals[0][2])
+    assert "trained 20 steps" in out
+    for prompt in PROMPTS:
+        start = out.index(f"--- {prompt} ---\n") + len(f"--- {prompt} ---\n")
+        sample = out[start : start + len(prompt) + 11]  # samples may hold newlines: count characters
+        assert sample.startswith(prompt) and sample.endswith("\n") and set(sample) <= set(text)
+
+    if n < 12:
+        assert files_under(tmp_path) == ["corpus.txt"]  # nothing written
+        return
+    run = tmp_path / "run"
+    checkpoint = torch.load(run / "checkpoint.pt", weights_only=True)
+    assert checkpoint["format"] == "babygpt-checkpoint-v1"
+    assert checkpoint["vocab"] == "".join(sorted(set(text)))
+    assert checkpoint["model_config"] == {"vocab_size": vocab_size, **model_config(stage, dropout=0.2)}
+    assert checkpoint["step"] == 20 and checkpoint["hyperparameters"]["max_iters"] == 20
+    assert checkpoint["val_loss"] == pytest.approx(float(evals[-1][2]), abs=1e-4)
+    model = stage.BabyGPT(**checkpoint["model_config"])
+    model.load_state_dict(checkpoint["model_state"])
+    tokenizer = stage.CharTokenizer(checkpoint["vocab"])
+    assert len(stage.sample(model, tokenizer, "往事", 5)) == 7
+
+    with open(run / "metrics.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert [int(row["step"]) for row in rows] == [0, 10, 20]
+    assert [f"{float(row['val_loss']):.4f}" for row in rows] == [val for _, _, val in evals]
+    assert (run / "loss_curve.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    samples = (run / "samples.txt").read_text(encoding="utf-8")
+    for prompt in PROMPTS:
+        assert f"--- {prompt} ---\n{prompt}" in samples
+    assert not [name for name in os.listdir(run) if name.endswith(".tmp")]  # atomic writes left no debris
+    assert "wandb" not in os.listdir(run)  # --wandb_mode disabled records nothing
+
+
+def test_same_seed_same_losses(stage, corpus, tmp_path, capsys):
+    argv = tiny_argv(stage, corpus, tmp_path, "--prompt=春", max_iters=10)
+
+    def losses_and_sample(*extra):
+        out = run_main(stage, argv + list(extra), capsys)
+        return EVAL_LINE.findall(out), out.split("--- 春 ---")[1]
+
+    first = losses_and_sample()
+    assert losses_and_sample() == first
+    assert losses_and_sample("--seed=7") != first
+
+
+# ----------------------------------------------------------------------------
+# Bad input: one line, the key words, before any output or file
+
+
+def bad_input_cases():
+    """(stage id, corpus kind, extra arguments, words the error must contain), with ids like v3-empty_corpus"""
+    no_cuda = pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")
+    cases = []
+    for sid in STAGE_IDS:
+        n = int(sid[1:])
+        stage_cases = [
+            ("missing_corpus", "missing", [], ["not found", "python data/prepare.py"]),
+            ("empty_corpus", "empty", [], ["empty"]),
+            ("not_utf8", "latin1", [], ["not UTF-8"]),
+            ("too_short", "short", ["--prompt=a"], ["too short", "50 characters", "block_size = 8"]),
+            ("unknown_prompt_chars", "good", ["--prompt=春€x¿"], ["not in the vocabulary", "€", "¿"]),
+            ("empty_prompt", "good", ["--prompt=春", "--prompt="], ["--prompt must not be empty"]),
+            ("cuda_missing", "good", ["--device=cuda"], ["'cuda' is not available"]),
+            ("nonsense_device", "good", ["--device=banana"], ["unknown device 'banana'"]),
+        ]
+        for name in expected_names(n) + ["max_new_tokens"]:
+            for value in ["0", "-1"]:
+                if name != "dropout":
+                    words = [f"--{name} must be", "positive", f"got {float(value):g}"]
+                    stage_cases.append((f"{name}={value}", "good", [f"--{name}={value}"], words))
+        for value in ["inf", "nan"]:
+            words = ["--learning_rate must be a positive number", f"got {value}"]
+            stage_cases.append((f"learning_rate={value}", "good", [f"--learning_rate={value}"], words))
+        if n >= 4:
+            words = ["n_embed (16)", "divisible by n_head (3)"]
+            stage_cases.append(("n_embed_not_divisible", "good", ["--n_embed=16", "--n_head=3"], words))
+        if n >= 10:
+            for value in ["1", "1.5", "-0.1"]:
+                words = ["--dropout must be at least 0 and less than 1"]
+                stage_cases.append((f"dropout={value}", "good", [f"--dropout={value}"], words))
+        if n >= 12:
+            stage_cases.append(
+                ("out_dir_is_a_file", "good", ["--out_dir=taken"], ["cannot write the run folder taken"])
+            )
+        for name, corpus_kind, argv, words in stage_cases:
+            marks = [no_cuda] if name == "cuda_missing" else []
+            cases.append(pytest.param(sid, corpus_kind, argv, words, id=f"{sid}-{name}", marks=marks))
+    return cases
+
+
+CORPORA = {
+    "good": tiny_text().encode("utf-8"),
+    "empty": b"",
+    "latin1": "café au lait\n".encode("latin-1") * 50,
+    "short": ("abcdefghij" * 5).encode("utf-8"),  # 50 characters: 45 train, 5 val
+}
+
+
+@pytest.mark.parametrize("sid, corpus_kind, extra, words", bad_input_cases())
+def test_bad_input_is_refused_in_one_line_before_anything_is_written(
+    sid, corpus_kind, extra, words, tmp_path, capsys, monkeypatch
+):
+    stage = load_stage(sid)
+    monkeypatch.chdir(tmp_path)
+    data = tmp_path / "corpus.txt"
+    if corpus_kind != "missing":
+        data.write_bytes(CORPORA[corpus_kind])
+    (tmp_path / "taken").write_text("a file where the run folder should go")
+    before = files_under(tmp_path)
+    argv = tiny_argv(stage, "corpus.txt", tmp_path, *extra, run_folder=False)
+    with pytest.raises(SystemExit) as exit_info:
+        stage.main(argv)
+    message = exit_info.value.code
+    assert isinstance(message, str) and message.startswith("error: ") and "\n" not in message
+    for word in words:
+        assert word in message
+    assert capsys.readouterr().out == ""
+    assert files_under(tmp_path) == before  # v12: no run folder out/v12, no wandb folder
+
+
+@pytest.mark.parametrize("sid", STAGE_IDS[9:])
+def test_zero_dropout_is_allowed(sid):
+    stage = load_stage(sid)
+    stage.check_args(stage.parse_args(["--dropout=0"]))  # raises ValueError if refused
+
+
+# ----------------------------------------------------------------------------
+# Real processes: importing has no side effects; bad input ends in one line, no traceback
+
+
+IMPORT_ALL = """
+import importlib, json, sys
+sys.path.insert(0, sys.argv[1])
+import torch
+torch.manual_seed(0)
+state = torch.get_rng_state()
+for name in sys.argv[2:]:
+    importlib.import_module(name)
+print(json.dumps({
+    "wandb": "wandb" in sys.modules,
+    "matplotlib": "matplotlib" in sys.modules,
+    "rng_untouched": torch.equal(state, torch.get_rng_state()),
+}))
+"""
+
+CLI_CASES = {  # id -> (stage, arguments, words in the error)
+    "v1-missing_corpus": ("v1", ["--data=missing.txt"], "python data/prepare.py"),
+    "v12-abbreviated_option": ("v12", ["--max_iter=5"], "unrecognized arguments: --max_iter=5"),
+}
+
+
+@pytest.fixture(scope="module")
+def started_processes(tmp_path_factory):
+    """Start every subprocess at once, each in an empty folder; each pays ~1.5 s to import torch."""
+    started = {}
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+    commands = {"import_all": [sys.executable, "-c", IMPORT_ALL, str(ROOT), *STAGE_MODULES.values()]}
+    for case_id, (sid, argv, _) in CLI_CASES.items():
+        commands[case_id] = [sys.executable, str(ROOT / f"{STAGE_MODULES[sid]}.py"), *argv]
+    for case_id, command in commands.items():
+        cwd = tmp_path_factory.mktemp(case_id)
+        pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+        started[case_id] = (cwd, subprocess.Popen(command, cwd=cwd, env=env, text=True, **pipes))
+    return started
+
+
+@pytest.fixture(autouse=True, scope="module")
+def start_processes_early(request):
+    """If a selected test needs the subprocesses, start them now, on the core the in-process tests leave idle."""
+    if any("processes" in item.fixturenames for item in request.session.items):
+        request.getfixturevalue("started_processes")
+
+
+@pytest.fixture(scope="module")
+def processes(started_processes):
+    results = {}
+    for case_id, (cwd, process) in started_processes.items():
+        out, err = process.communicate(timeout=120)
+        results[case_id] = (cwd, process.returncode, out, err)
+    return results
+
+
+def test_importing_a_stage_has_no_side_effects(processes):
+    cwd, returncode, out, err = processes["import_all"]
+    assert returncode == 0, err
+    assert err == ""
+    assert json.loads(out) == {"wandb": False, "matplotlib": False, "rng_untouched": True}
+    assert out.count("\n") == 1  # nothing printed but the report
+    assert os.listdir(cwd) == []
+
+
+@pytest.mark.parametrize("case_id", CLI_CASES)
+def test_command_line_bad_input_exits_with_one_line(processes, case_id):
+    cwd, returncode, out, err = processes[case_id]
+    assert returncode != 0
+    assert out == ""
+    assert "Traceback" not in err
+    assert err.count("\n") == 1 and "error:" in err
+    assert CLI_CASES[case_id][2] in err
+    assert os.listdir(cwd) == []  # v12 made no run folder (out/v12) and no wandb folder
