@@ -413,8 +413,11 @@ def main(argv=None):
         device = pick_device(args.device)
         text = load_corpus(args.data)
         tokenizer = CharTokenizer.from_text(text)
-        for prompt in args.prompt:
-            tokenizer.encode(prompt)  # a prompt character the model has never seen is refused now
+        for prompt in args.prompt:  # a prompt character the model will never see is refused now, not after training
+            try:
+                tokenizer.encode(prompt)
+            except ValueError as e:
+                raise ValueError(f"--prompt {prompt!r}: {e}, which is every character of {args.data}") from None
         data = torch.tensor(tokenizer.encode(text), dtype=torch.long, device=device)
         train_data, val_data = split_data(data, args.block_size)
         model_config = {name: getattr(args, name) for name in MODEL_HYPERPARAMETERS}

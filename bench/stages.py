@@ -41,7 +41,7 @@ STAGES = {
 # v11 and v12 default to an 11M-parameter model that needs a GPU. On a CPU the README
 # gives this smaller command instead; it is the one benchmarked here.
 CPU_COMMAND = {
-    "v11": "--max_iters 2000 --eval_interval 250 --eval_iters 20 --batch_size 32 --block_size 64"
+    "v11": "--max_iters 1500 --eval_interval 250 --eval_iters 20 --batch_size 16 --block_size 64"
     " --n_embed 128 --n_head 4 --n_layer 4 --learning_rate 1e-3 --dropout 0.1",
 }
 CPU_COMMAND["v12"] = CPU_COMMAND["v11"] + " --wandb_mode disabled --out_dir out/bench_v12"

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -29,6 +30,15 @@ STAGE_MODULES = {  # test id -> module name, in reading order
     "v12": "babygpt_v12_wandb",
 }
 STAGE_IDS = list(STAGE_MODULES)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def one_thread():
+    """Tiny models run faster on one thread than on two that wait for each other (3-10x here)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def load_stage(stage_id):

@@ -69,15 +69,6 @@ TINY_MODEL = {"block_size": 8, "n_embed": 16, "n_head": 2, "n_layer": 1, "dropou
 VOCAB = 20
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run faster on one thread than on two that wait for each other."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def model_config(stage, **overrides):
     """The tiny config, restricted to the options this stage's model takes."""
     config = {**TINY_MODEL, **overrides}

@@ -1,0 +1,398 @@
+"""Sample from a trained BabyGPT without retraining, fast: a key/value cache instead of recomputing.
+
+babygpt_v12_wandb.py saves out_dir/checkpoint.pt (weights, model config and vocabulary). This script
+loads it and continues prompts, printing each character as soon as it is chosen.
+
+Run:   python babygpt_sample.py --checkpoint out/v12/checkpoint.pt --prompt 春江 --temperature 0
+       python babygpt_sample.py --checkpoint out/v12/checkpoint.pt --interactive   (a prompt per line; Ctrl-D ends)
+       python babygpt_sample.py --help                                             (every option)
+
+Why a cache. BabyGPT.generate runs the whole context through every layer for each new token, although
+only the newest token is new: the keys and values attention computed for the earlier tokens are the
+same as last step, because a token only looks back. So we keep them, per layer, and run just the newest
+token through the model; its query attends over the cached keys and values.
+
+Where the cache stops helping. Position embeddings are absolute and the model sees at most block_size
+tokens. Once the text is longer, the window slides by one token per step, every token in it moves to
+a new position, and every cached key and value is stale. To give exactly the tokens that generate()
+gives, the cache is then rebuilt over the last block_size tokens at every step: past block_size the
+cached path costs a full forward per token, like --no_cache (a little less: see CachedBabyGPT.__call__).
+bench/sample.py measures both phases.
+"""
+
+import math
+import os
+import pickle
+import sys
+import time
+import warnings
+import zipfile
+
+import torch
+from torch.nn import functional as F
+
+from babygpt_v12_wandb import BabyGPT, CharTokenizer, OneLineErrorParser, pick_device
+
+CHECKPOINT_FORMAT = "babygpt-checkpoint-v1"  # the tag babygpt_v12_wandb.py writes into every checkpoint
+MODEL_CONFIG_KEYS = ("vocab_size", "block_size", "n_embed", "n_head", "n_layer", "dropout")
+
+
+# ----------------------------------------------------------------------------
+# Loading a checkpoint
+
+
+def load_checkpoint(path, device):
+    """The model (in eval mode, on device), tokenizer and checkpoint dict saved by babygpt_v12_wandb.py.
+
+    Raises ValueError with a one-line message for a missing, damaged or foreign file."""
+    try:
+        with warnings.catch_warnings():  # torch warns about pickle details; the user needs one clear line
+            warnings.simplefilter("ignore")
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True)  # tensors and plain data only
+    except FileNotFoundError:
+        raise ValueError(
+            f"checkpoint {path} not found; babygpt_v12_wandb.py writes one to OUT_DIR/checkpoint.pt"
+        ) from None
+    except (IsADirectoryError, PermissionError) as e:
+        raise ValueError(f"cannot read checkpoint {path}: {e.strerror}") from None
+    except Exception as e:  # torch.load raises RuntimeError, OSError, EOFError, KeyError ... for a file it cannot parse
+        if isinstance(e, pickle.UnpicklingError) and zipfile.is_zipfile(path):  # written by torch.save, refused
+            raise ValueError(
+                f"{path} is not a BabyGPT checkpoint: it holds Python objects other than tensors and plain data"
+            ) from None
+        raise ValueError(
+            f"cannot load checkpoint {path}: the file is truncated or damaged, or not a PyTorch file"
+        ) from None
+
+    foreign = f"{path} is not a BabyGPT checkpoint"
+    if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{foreign} (no format tag {CHECKPOINT_FORMAT!r}; babygpt_v12_wandb.py writes them)")
+    missing = [key for key in ("model_config", "vocab", "model_state") if key not in checkpoint]
+    if missing:
+        raise ValueError(f"{foreign}: it lacks {', '.join(missing)}")
+    config, vocab, state = checkpoint["model_config"], checkpoint["vocab"], checkpoint["model_state"]
+    if not isinstance(config, dict) or any(key not in config for key in MODEL_CONFIG_KEYS):
+        raise ValueError(f"{foreign}: its model_config needs {', '.join(MODEL_CONFIG_KEYS)}")
+    if not isinstance(vocab, str) or len(vocab) != config["vocab_size"]:
+        raise ValueError(f"{foreign}: its vocab is not a string of vocab_size = {config['vocab_size']} characters")
+    if not isinstance(state, dict):
+        raise ValueError(f"{foreign}: its model_state is not a state dict")
+    try:
+        model = BabyGPT(**{key: config[key] for key in MODEL_CONFIG_KEYS})
+        model.load_state_dict(state)
+    except (ValueError, TypeError, RuntimeError) as e:
+        # load_state_dict lists every mismatch over several lines; its first problem is enough to see what is wrong
+        lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+        reason = lines[1] if len(lines) > 1 else lines[0] if lines else type(e).__name__
+        raise ValueError(f"{foreign}: its weights do not fit its model_config ({reason[:200]})") from None
+    model.to(device).eval()  # sampling never uses dropout
+    return model, CharTokenizer(vocab), checkpoint
+
+
+def default_prompts(checkpoint, tokenizer):
+    """The prompts the model was trained to continue (v12 saves them), else a newline, else the first character."""
+    hyperparameters = checkpoint.get("hyperparameters")
+    saved = hyperparameters.get("prompt") if isinstance(hyperparameters, dict) else None
+    if isinstance(saved, list):
+        prompts = [p for p in saved if isinstance(p, str) and p and set(p) <= set(tokenizer.vocab)]
+        if prompts:
+            return prompts
+    return ["\n" if "\n" in tokenizer.vocab else tokenizer.vocab[0]]
+
+
+# ----------------------------------------------------------------------------
+# The model, run over a key/value cache
+
+
+class KVCache:
+    """Every layer's keys and values for the tokens seen so far, in buffers of block_size positions."""
+
+    def __init__(self, n_layer, batch_size, n_head, block_size, head_size, device, dtype):
+        shape = (n_layer, batch_size, n_head, block_size, head_size)
+        self.keys = torch.zeros(shape, device=device, dtype=dtype)
+        self.values = torch.zeros(shape, device=device, dtype=dtype)
+        self.length = 0  # positions 0 .. length - 1 hold keys and values
+
+
+class CachedBabyGPT:
+    """A BabyGPT run over a KVCache: its own weights, with each layer's heads stacked for speed.
+
+    Every Head has its own key, query and value matrices (head_size, n_embed). Stacked into one
+    (3 * n_embed, n_embed) matrix per layer, a single matmul computes all heads' queries, keys and
+    values, and attention runs over all heads at once. Head h owns features h*head_size ... (h+1)*head_size - 1,
+    the order in which MultiHeadAttention concatenates its heads. Build it after the weights are final.
+    """
+
+    def __init__(self, model):
+        model.eval()  # sampling never uses dropout
+        self.model = model
+        self.block_size = model.block_size
+        heads = model.blocks[0].attention.heads
+        self.n_head, self.head_size = len(heads), heads[0].key.out_features
+        with torch.no_grad():
+            self.qkv_weights = [  # one (3 * n_embed, n_embed) matrix per layer: all queries, then keys, then values
+                torch.cat(
+                    [getattr(head, name).weight for name in ("query", "key", "value") for head in block.attention.heads]
+                )
+                for block in model.blocks
+            ]
+
+    def new_cache(self, batch_size, device):
+        dtype = self.model.lm_head.weight.dtype
+        n_layer = len(self.model.blocks)
+        return KVCache(n_layer, batch_size, self.n_head, self.block_size, self.head_size, device, dtype)
+
+    @torch.no_grad()
+    def __call__(self, idx, cache):
+        """Logits (B, vocab_size) for the token after idx (B, T).
+
+        idx takes positions cache.length ... cache.length + T - 1; its keys and values join the cache.
+        T is the whole prompt when the cache is empty, and 1 (the newest token) afterwards."""
+        B, T = idx.shape
+        start, end = cache.length, cache.length + T
+        if end > self.block_size:
+            raise ValueError(f"{end} tokens do not fit the cache of block_size {self.block_size}")
+        model = self.model
+        positions = torch.arange(start, end, device=idx.device)  # (T,)
+        x = model.token_embedding_table(idx) + model.position_embedding_table(positions)  # (B, T, n_embed)
+        last = len(model.blocks) - 1
+        for layer in range(len(model.blocks)):
+            # Of the last layer, later steps need the keys and values of every position but the output of the
+            # last one only (the next token's logits): its feed-forward and lm_head skip the other T - 1.
+            x = self.block(layer, x, cache, start, queries_from=T - 1 if layer == last else 0)
+        cache.length = end
+        x = model.ln_f(x[:, -1, :])  # (B, n_embed)
+        return model.lm_head(x)  # (B, vocab_size)
+
+    def block(self, layer, x, cache, start, queries_from=0):
+        """One Block (pre-norm attention then feed-forward) for new positions start ... start + T - 1.
+
+        Returns the block's output for positions start + queries_from onwards."""
+        block = self.model.blocks[layer]
+        B, T, C = x.shape
+        q, k, v = F.linear(block.ln1(x), self.qkv_weights[layer]).split(C, dim=-1)  # each (B, T, C)
+        # (B, T, C) -> (B, n_head, T, head_size): one row of heads per token
+        q, k, v = (t.view(B, T, self.n_head, self.head_size).transpose(1, 2) for t in (q, k, v))
+        end = start + T
+        cache.keys[layer, :, :, start:end] = k
+        cache.values[layer, :, :, start:end] = v
+        keys = cache.keys[layer, :, :, :end]  # (B, n_head, end, head_size): every position so far
+        values = cache.values[layer, :, :, :end]
+        q, x = q[:, :, queries_from:], x[:, queries_from:]  # the positions whose output is wanted
+        Tq = q.size(2)
+        # (B, nh, Tq, hs) @ (B, nh, hs, end) -> (B, nh, Tq, end), scaled as in Head
+        scores = q @ keys.transpose(-2, -1) * self.head_size**-0.5
+        if Tq > 1:  # query i sits at position end - Tq + i and may look at keys 0 ... end - Tq + i
+            allowed = torch.ones(Tq, end, dtype=torch.bool, device=x.device).tril(diagonal=end - Tq)
+            scores = scores.masked_fill(~allowed, float("-inf"))
+        weights = F.softmax(scores, dim=-1)  # (B, nh, Tq, end)
+        out = weights @ values  # (B, nh, Tq, end) @ (B, nh, end, hs) -> (B, nh, Tq, hs)
+        out = out.transpose(1, 2).reshape(B, Tq, C)  # heads side by side, as torch.cat in MultiHeadAttention
+        x = x + block.attention.proj(out)  # (B, Tq, C)
+        return x + block.feed_forward(block.ln2(x))
+
+
+# ----------------------------------------------------------------------------
+# Generation: a context gives the logits for the next token; a generator picks and yields tokens
+
+
+class FullRecomputeContext:
+    """The text so far; the next token's logits come from running the model over the last block_size tokens,
+    exactly as BabyGPT.generate does. The reference the cached path must match (--no_cache)."""
+
+    def __init__(self, model, idx):
+        self.model, self.idx = model, idx[:, -model.block_size :]
+
+    def append(self, next_id):
+        self.idx = torch.cat((self.idx, next_id), dim=1)[:, -self.model.block_size :]  # (B, <= block_size)
+
+    @torch.no_grad()
+    def next_logits(self):
+        logits, _ = self.model(self.idx)  # (B, T, vocab_size)
+        return logits[:, -1, :]  # (B, vocab_size)
+
+
+class CachedContext:
+    """The text so far and a KV cache over its last block_size tokens; appending a token runs only that token,
+    until the text outgrows block_size."""
+
+    def __init__(self, cached_model, idx):
+        self.model = cached_model
+        self.cache = cached_model.new_cache(idx.size(0), idx.device)
+        self.window = idx[:, -cached_model.block_size :]  # (B, <= block_size): what the model sees
+        self.logits = self.model(self.window, self.cache)
+
+    def append(self, next_id):
+        self.window = torch.cat((self.window, next_id), dim=1)[:, -self.model.block_size :]
+        if self.cache.length < self.model.block_size:
+            self.logits = self.model(next_id, self.cache)  # the newest token, at position cache.length
+        else:
+            # The window slid by one: every token moved to a new position, so every cached key and value
+            # is stale. Rebuild them over the window, as generate() recomputes it: same tokens, same logits.
+            self.cache.length = 0
+            self.logits = self.model(self.window, self.cache)
+
+    def next_logits(self):
+        return self.logits
+
+
+def pick_next_token(logits, temperature=1.0, top_k=None):
+    """The next token (B, 1) from logits (B, vocab_size), drawn as BabyGPT.generate draws it, so that both
+    use the random numbers in the same way: temperature 0 takes the likeliest, top_k above vocab_size is clamped."""
+    if temperature == 0:
+        return logits.argmax(dim=-1, keepdim=True)  # (B, 1)
+    logits = logits / temperature
+    if top_k is not None:
+        kth_best = torch.topk(logits, min(top_k, logits.size(-1))).values[:, [-1]]  # (B, 1)
+        logits = logits.masked_fill(logits < kth_best, float("-inf"))
+    probs = F.softmax(logits, dim=-1)  # (B, vocab_size)
+    return torch.multinomial(probs, num_samples=1)  # (B, 1)
+
+
+def generate_tokens(context, max_new_tokens, temperature=1.0, top_k=None):
+    """Yield max_new_tokens token ids, each (B, 1), one at a time as soon as each is chosen."""
+    next_id = None
+    for _ in range(max_new_tokens):
+        if next_id is not None:  # appended only when another token is asked for: no work after the last one
+            context.append(next_id)
+        next_id = pick_next_token(context.next_logits(), temperature, top_k)
+        yield next_id
+
+
+# ----------------------------------------------------------------------------
+# Command line
+
+
+def parse_args(argv=None):
+    parser = OneLineErrorParser(
+        description=__doc__.splitlines()[0],
+        allow_abbrev=False,  # a mistyped option is an error, never a guess
+    )
+    parser.add_argument(
+        "--checkpoint",
+        default="out/v12/checkpoint.pt",
+        help="checkpoint written by babygpt_v12_wandb.py (default: %(default)s, its default out_dir)",
+    )
+    parser.add_argument(
+        "--prompt",
+        action="append",
+        help="text to continue; repeat for more (default: the prompts the checkpoint was trained with)",
+    )
+    parser.add_argument("--num_samples", type=int, default=1, help="samples per prompt (default: %(default)s)")
+    parser.add_argument(
+        "--max_new_tokens", type=int, default=200, help="characters to generate per sample (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--temperature",
+        type=float,
+        default=1.0,
+        help="below 1 plays safe, above 1 takes risks; 0 always takes the likeliest (greedy) (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--top_k", type=int, default=None, help="draw only from the k likeliest characters (default: all of them)"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=1337, help="random seed: same seed, same samples (default: %(default)s)"
+    )
+    parser.add_argument("--device", default="auto", help="auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:N or mps")
+    parser.add_argument(
+        "--interactive",
+        action="store_true",
+        help="then read prompts from standard input, one per line, until end of input (Ctrl-D)",
+    )
+    parser.add_argument(
+        "--no_cache", action="store_true", help="recompute the whole context for every token, as generate() does"
+    )
+    return parser.parse_args(argv)
+
+
+def check_args(args):
+    """Refuse values that cannot work, before the checkpoint is loaded."""
+    for name in ("max_new_tokens", "num_samples"):
+        if getattr(args, name) <= 0:
+            raise ValueError(f"--{name} must be positive, got {getattr(args, name)}")
+    if args.top_k is not None and args.top_k <= 0:
+        raise ValueError(f"--top_k must be positive, got {args.top_k}")
+    if not (math.isfinite(args.temperature) and args.temperature >= 0):
+        raise ValueError(f"--temperature must be 0 (greedy) or positive, got {args.temperature}")
+    if args.prompt is not None and any(prompt == "" for prompt in args.prompt):
+        raise ValueError("--prompt must not be empty: the model needs at least one character to continue")
+
+
+def encode_prompt(tokenizer, prompt, device):
+    try:
+        ids = tokenizer.encode(prompt)
+    except ValueError as e:  # names the characters the model has never seen
+        raise ValueError(f"prompt {prompt!r}: {e}") from None
+    return torch.tensor([ids], dtype=torch.long, device=device)  # (1, T)
+
+
+def write_samples(new_context, tokenizer, prompt, idx, args):
+    """Print num_samples continuations of one prompt, a character at a time; their speed goes to stderr."""
+    start = time.perf_counter()
+    for n in range(args.num_samples):
+        label = prompt.replace("\n", "\\n")
+        print(f"--- {label} ---" if args.num_samples == 1 else f"--- {label} ({n + 1} of {args.num_samples}) ---")
+        print(prompt, end="", flush=True)
+        for next_id in generate_tokens(new_context(idx), args.max_new_tokens, args.temperature, args.top_k):
+            print(tokenizer.decode([next_id.item()]), end="", flush=True)
+        print("\n")
+    seconds = time.perf_counter() - start
+    n_tokens = args.num_samples * args.max_new_tokens
+    path = "no cache" if args.no_cache else "kv cache"
+    print(f"[{n_tokens} tokens in {seconds:.2f} s: {n_tokens / seconds:,.0f} tokens/s, {path}]", file=sys.stderr)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:  # every problem with the input is reported in one line, before anything is generated
+        check_args(args)
+        device = pick_device(args.device)
+        model, tokenizer, checkpoint = load_checkpoint(args.checkpoint, device)
+        prompts = args.prompt
+        if prompts is None:
+            prompts = [] if args.interactive else default_prompts(checkpoint, tokenizer)
+        encoded = [encode_prompt(tokenizer, prompt, device) for prompt in prompts]
+    except ValueError as e:
+        sys.exit(f"error: {e}")
+
+    torch.manual_seed(args.seed)
+    if args.no_cache:
+        new_context = lambda idx: FullRecomputeContext(model, idx)
+    else:
+        cached_model = CachedBabyGPT(model)  # the heads are stacked once, not per sample
+        new_context = lambda idx: CachedContext(cached_model, idx)
+    n_params = sum(p.numel() for p in model.parameters())
+    val_loss = checkpoint.get("val_loss")
+    print(
+        f"checkpoint {args.checkpoint}: step {checkpoint.get('step')}"
+        f"{f', val loss {val_loss:.4f}' if isinstance(val_loss, float) else ''} | {n_params:,} parameters,"
+        f" block_size {model.block_size}, vocabulary {tokenizer.vocab_size:,} | device {device}",
+        file=sys.stderr,
+    )
+    try:
+        for prompt, idx in zip(prompts, encoded, strict=True):
+            write_samples(new_context, tokenizer, prompt, idx, args)
+        if args.interactive:
+            if sys.stdin.isatty():
+                print("type a prompt and press Enter; Ctrl-D ends", file=sys.stderr)
+            for line in sys.stdin:
+                prompt = line.rstrip("\r\n")
+                if not prompt.strip():
+                    continue
+                try:
+                    idx = encode_prompt(tokenizer, prompt, device)
+                except ValueError as e:  # one bad line must not end the session
+                    print(f"error: {e}", file=sys.stderr)
+                    continue
+                write_samples(new_context, tokenizer, prompt, idx, args)
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        sys.exit(130)
+    except BrokenPipeError:  # e.g. piped into head: stop quietly; point stdout elsewhere so exit doesn't complain
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
