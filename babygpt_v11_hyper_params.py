@@ -4,10 +4,13 @@ The code is exactly v10's; only hyperparameter values change: batch_size 32 -> 6
 block_size 8 -> 256, learning_rate 1e-2 -> 3e-4, n_embed 32 -> 384, n_head 4 -> 6,
 n_layer 3 -> 6 (dropout stays 0.2). That is 10.6 million parameters in the blocks
 (15.4 million with the ci corpus's 6,104-character vocabulary) and 16,384 tokens per
-step: a GPU run. On a laptop CPU use the smaller command in the README.
+step: a GPU run. On a laptop CPU use the smaller command below.
 
 Run:   python babygpt_v11_hyper_params.py            (needs data/ci.txt: python data/prepare.py)
        python babygpt_v11_hyper_params.py --help     (every option)
+CPU:   python babygpt_v11_hyper_params.py --max_iters 1500 --eval_interval 250 --eval_iters 20 \
+           --batch_size 16 --block_size 64 --n_embed 128 --n_head 4 --n_layer 4 \
+           --learning_rate 1e-3 --dropout 0.1    (a smaller model for a laptop: about 4 minutes)
 Diff:  diff -u babygpt_v10_dropout.py babygpt_v11_hyper_params.py
 Next:  babygpt_v12_wandb.py
 """

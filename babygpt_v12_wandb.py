@@ -9,6 +9,9 @@ babygpt_sample.py loads to generate without the corpus.
 
 Run:   python babygpt_v12_wandb.py            (needs data/ci.txt: python data/prepare.py)
        python babygpt_v12_wandb.py --help     (every option)
+CPU:   python babygpt_v12_wandb.py --max_iters 1500 --eval_interval 250 --eval_iters 20 \
+           --batch_size 16 --block_size 64 --n_embed 128 --n_head 4 --n_layer 4 \
+           --learning_rate 1e-3 --dropout 0.1    (a smaller model for a laptop: about 4 minutes)
 Diff:  diff -u babygpt_v11_hyper_params.py babygpt_v12_wandb.py
 """
 
