@@ -31,7 +31,7 @@ import zipfile
 import torch
 from torch.nn import functional as F
 
-from babygpt_v12_wandb import BabyGPT, CharTokenizer, OneLineErrorParser, pick_device
+from babygpt_v12_wandb import BabyGPT, CharTokenizer, OneLineErrorParser, pick_device, pick_next_token
 
 CHECKPOINT_FORMAT = "babygpt-checkpoint-v1"  # the tag babygpt_v12_wandb.py writes into every checkpoint
 MODEL_CONFIG_KEYS = ("vocab_size", "block_size", "n_embed", "n_head", "n_layer", "dropout")
@@ -234,19 +234,6 @@ class CachedContext:
 
     def next_logits(self):
         return self.logits
-
-
-def pick_next_token(logits, temperature=1.0, top_k=None):
-    """The next token (B, 1) from logits (B, vocab_size), drawn as BabyGPT.generate draws it, so that both
-    use the random numbers in the same way: temperature 0 takes the likeliest, top_k above vocab_size is clamped."""
-    if temperature == 0:
-        return logits.argmax(dim=-1, keepdim=True)  # (B, 1)
-    logits = logits / temperature
-    if top_k is not None:
-        kth_best = torch.topk(logits, min(top_k, logits.size(-1))).values[:, [-1]]  # (B, 1)
-        logits = logits.masked_fill(logits < kth_best, float("-inf"))
-    probs = F.softmax(logits, dim=-1)  # (B, vocab_size)
-    return torch.multinomial(probs, num_samples=1)  # (B, 1)
 
 
 def generate_tokens(context, max_new_tokens, temperature=1.0, top_k=None):

@@ -270,16 +270,7 @@ class BabyGPT(nn.Module):
         for _ in range(max_new_tokens):
             context = idx[:, -self.block_size :]  # the model sees at most block_size tokens
             logits, _ = self(context)
-            logits = logits[:, -1, :]  # (B, vocab_size): scores for the next token only
-            if temperature == 0:
-                next_id = logits.argmax(dim=-1, keepdim=True)  # (B, 1)
-            else:
-                logits = logits / temperature
-                if top_k is not None:
-                    kth_best = torch.topk(logits, min(top_k, logits.size(-1))).values[:, [-1]]
-                    logits = logits.masked_fill(logits < kth_best, float("-inf"))
-                probs = F.softmax(logits, dim=-1)
-                next_id = torch.multinomial(probs, num_samples=1)  # (B, 1)
+            next_id = pick_next_token(logits[:, -1, :], temperature, top_k)  # from the last position's scores
             idx = torch.cat((idx, next_id), dim=1)  # (B, T + 1)
         self.train(was_training)
         return idx
@@ -346,6 +337,19 @@ def print_report(metrics):
 
 # ----------------------------------------------------------------------------
 # Sampling
+
+
+def pick_next_token(logits, temperature=1.0, top_k=None):
+    """Choose the next token (B, 1) from scores (B, vocab_size): temperature 0 takes the likeliest,
+    otherwise draw from softmax(logits / temperature), only among the top_k likeliest if given."""
+    if temperature == 0:
+        return logits.argmax(dim=-1, keepdim=True)
+    logits = logits / temperature  # below 1 sharpens the distribution, above 1 flattens it
+    if top_k is not None:
+        kth_best = torch.topk(logits, min(top_k, logits.size(-1))).values[:, [-1]]  # (B, 1)
+        logits = logits.masked_fill(logits < kth_best, float("-inf"))
+    probs = F.softmax(logits, dim=-1)  # (B, vocab_size)
+    return torch.multinomial(probs, num_samples=1)  # (B, 1)
 
 
 def sample(model, tokenizer, prompt, max_new_tokens):

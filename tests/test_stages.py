@@ -225,6 +225,7 @@ SHARED = [
     "train",
     "format_seconds",
     "print_report",
+    "pick_next_token",
     "sample",
     "OneLineErrorParser",
     "check_args",
