@@ -421,7 +421,9 @@ def main(argv=None):
             try:
                 tokenizer.encode(prompt)
             except ValueError as e:
-                raise ValueError(f"--prompt {prompt!r}: {e}, which is every character of {args.data}") from None
+                raise ValueError(
+                    f"--prompt {prompt!r}: {e} (the vocabulary is the characters of {args.data})"
+                ) from None
         data = torch.tensor(tokenizer.encode(text), dtype=torch.long, device=device)
         train_data, val_data = split_data(data, args.block_size)
         model_config = {name: getattr(args, name) for name in MODEL_HYPERPARAMETERS}
