@@ -298,6 +298,8 @@ def check_args(args):
     for name in ("max_new_tokens", "num_samples"):
         if getattr(args, name) <= 0:
             raise ValueError(f"--{name} must be positive, got {getattr(args, name)}")
+    if not 0 <= args.seed < 2**63:
+        raise ValueError(f"--seed must be between 0 and 2**63 - 1, got {args.seed}")
     if args.top_k is not None and args.top_k <= 0:
         raise ValueError(f"--top_k must be positive, got {args.top_k}")
     if not (math.isfinite(args.temperature) and args.temperature >= 0):

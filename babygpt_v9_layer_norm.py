@@ -407,6 +407,8 @@ def check_args(args):
                 raise ValueError(f"--dropout must be at least 0 and less than 1, got {value}")
         elif not (value > 0 and math.isfinite(value)):
             raise ValueError(f"--{name} must be a positive number, got {value}")
+    if not 0 <= args.seed < 2**63:
+        raise ValueError(f"--seed must be between 0 and 2**63 - 1, got {args.seed}")
     if args.max_new_tokens <= 0:
         raise ValueError(f"--max_new_tokens must be positive, got {args.max_new_tokens}")
     if any(prompt == "" for prompt in args.prompt):
@@ -415,9 +417,9 @@ def check_args(args):
 
 def main(argv=None):
     args = parse_args(argv)
-    torch.manual_seed(args.seed)
     try:  # every problem with the input is reported in one line, before training starts
         check_args(args)
+        torch.manual_seed(args.seed)
         device = pick_device(args.device)
         text = load_corpus(args.data)
         tokenizer = CharTokenizer.from_text(text)

@@ -231,6 +231,8 @@ BAD_OPTIONS = [
     ("--max_new_tokens", "0", ["--max_new_tokens", "positive"]),
     ("--num_samples", "-1", ["--num_samples", "positive"]),
     ("--top_k", "0", ["--top_k", "positive"]),
+    ("--seed", "-1", ["--seed must be between 0 and 2**63 - 1"]),
+    ("--seed", str(2**64), ["--seed must be between 0 and 2**63 - 1"]),
     ("--device", "cuda:7", ["cuda:7"]),
     ("--device", "tpu", ["tpu"]),
     ("--prompt", "", ["--prompt", "empty"]),

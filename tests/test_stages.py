@@ -554,6 +554,8 @@ def bad_input_cases():
             ("empty_prompt", "good", ["--prompt=春", "--prompt="], ["--prompt must not be empty"]),
             ("cuda_missing", "good", ["--device=cuda"], ["'cuda' is not available"]),
             ("nonsense_device", "good", ["--device=banana"], ["unknown device 'banana'"]),
+            ("negative_seed", "good", ["--seed=-1"], ["--seed must be between 0 and 2**63 - 1"]),
+            ("huge_seed", "good", [f"--seed={2**64}"], ["--seed must be between 0 and 2**63 - 1"]),
         ]
         for name in expected_names(n) + ["max_new_tokens"]:
             for value in ["0", "-1"]:
