@@ -14,8 +14,10 @@ Next:  babygpt_v3_self_attention.py
 
 import argparse
 import math
+import os
 import sys
 import time
+import types
 
 import torch
 import torch.nn as nn
@@ -86,6 +88,15 @@ def load_corpus(path):
     if not text:
         raise ValueError(f"corpus {path} is empty")
     return text
+
+
+def find_corpus(path):
+    """path itself, or, when a relative path is missing from the current folder, the same path beside
+    this script: the default data/ci.txt is found whatever folder the script is started from."""
+    if os.path.exists(path) or os.path.isabs(path):
+        return path
+    beside_script = os.path.join(os.path.dirname(os.path.abspath(__file__)), path)
+    return beside_script if os.path.exists(beside_script) else path
 
 
 def split_data(data, block_size, train_fraction=0.9):
@@ -226,6 +237,11 @@ def train(model, train_data, val_data, hp, report):
             synchronize(device)
             eval_start = time.perf_counter()
             losses = estimate_loss(model, splits, hp.eval_iters, hp.batch_size, hp.block_size)
+            if math.isnan(losses["train"]) or math.isnan(losses["val"]):
+                raise ValueError(
+                    f"the loss became NaN by step {step}: training diverged;"
+                    f" try a lower --learning_rate (this run: {hp.learning_rate:g})"
+                )
             now = time.perf_counter()
             eval_seconds += now - eval_start
             elapsed = now - start
@@ -234,7 +250,7 @@ def train(model, train_data, val_data, hp, report):
                 "step": step,
                 "train_loss": losses["train"],
                 "val_loss": losses["val"],
-                "val_perplexity": math.exp(losses["val"]),
+                "val_perplexity": math.exp(losses["val"]) if losses["val"] < 700 else math.inf,  # exp overflows
                 "learning_rate": hp.learning_rate,
                 "tokens_per_second": step * tokens_per_step / train_seconds if step else None,
                 "elapsed_seconds": elapsed,
@@ -253,7 +269,12 @@ def train(model, train_data, val_data, hp, report):
 
 
 def format_seconds(seconds):
-    return "-:--:--" if seconds is None else time.strftime("%H:%M:%S", time.gmtime(seconds))[1:]
+    """H:MM:SS, with as many hour digits as needed: v11's defaults run for many hours on a CPU."""
+    if seconds is None:
+        return "-:--:--"
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}"
 
 
 def print_report(metrics):
@@ -276,7 +297,9 @@ def pick_next_token(logits, temperature=1.0, top_k=None):
     otherwise draw from softmax(logits / temperature), only among the top_k likeliest if given."""
     if temperature == 0:
         return logits.argmax(dim=-1, keepdim=True)
-    logits = logits / temperature  # below 1 sharpens the distribution, above 1 flattens it
+    # below 1 sharpens the distribution, above 1 flattens it; the best score is subtracted first, so the
+    # division cannot overflow to inf (and softmax to NaN) however small the temperature
+    logits = (logits - logits.max(dim=-1, keepdim=True).values) / temperature
     if top_k is not None:
         kth_best = torch.topk(logits, min(top_k, logits.size(-1))).values[:, [-1]]  # (B, 1)
         logits = logits.masked_fill(logits < kth_best, float("-inf"))
@@ -295,12 +318,23 @@ def sample(model, tokenizer, prompt, max_new_tokens):
 # Command line
 
 
+def console_safe_output():
+    """Print what the console can show and replace the rest with '?': a GBK console (Chinese Windows)
+    lacks a few characters of the corpus, and a run must never die while printing its sample."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):  # a console, a pipe or a file (not a test's stand-in)
+            stream.reconfigure(errors="replace")
+
+
 class OneLineErrorParser(argparse.ArgumentParser):
     def error(self, message):
         sys.exit(f"{self.prog}: error: {message} (see --help)")
 
 
-def parse_args(argv=None):
+DEFAULT_PROMPTS = ["春江", "往事"]
+
+
+def make_parser():
     parser = OneLineErrorParser(
         description=__doc__.splitlines()[0],
         allow_abbrev=False,  # a mistyped option is an error, never a guess
@@ -310,7 +344,10 @@ def parse_args(argv=None):
     parser.add_argument("--data", default="data/ci.txt", help="training text, any UTF-8 file (default: %(default)s)")
     parser.add_argument("--device", default="auto", help="auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:N or mps")
     parser.add_argument(
-        "--prompt", action="append", help="text to continue after training; repeat for more (default: 春江, 往事)"
+        "--prompt",
+        action="append",
+        help="text to continue after training; repeat for more (default: 春江 and 往事, or the corpus's first word"
+        " if it lacks their characters)",
     )
     parser.add_argument(
         "--max_new_tokens", type=int, default=100, help="characters to generate per prompt (default: %(default)s)"
@@ -318,10 +355,11 @@ def parse_args(argv=None):
     parser.add_argument(
         "--seed", type=int, default=1337, help="random seed: same seed, same losses on CPU (default: %(default)s)"
     )
-    args = parser.parse_args(argv)
-    if args.prompt is None:
-        args.prompt = ["春江", "往事"]
-    return args
+    return parser
+
+
+def parse_args(argv=None):
+    return make_parser().parse_args(argv)  # args.prompt stays None unless --prompt is given
 
 
 def check_args(args):
@@ -337,37 +375,70 @@ def check_args(args):
         raise ValueError(f"--seed must be between 0 and 2**63 - 1, got {args.seed}")
     if args.max_new_tokens <= 0:
         raise ValueError(f"--max_new_tokens must be positive, got {args.max_new_tokens}")
-    if any(prompt == "" for prompt in args.prompt):
+    if args.prompt is not None and any(prompt == "" for prompt in args.prompt):
         raise ValueError("--prompt must not be empty: the model needs at least one character to continue")
 
 
-def main(argv=None):
-    args = parse_args(argv)
-    try:  # every problem with the input is reported in one line, before training starts
-        check_args(args)
-        torch.manual_seed(args.seed)
-        device = pick_device(args.device)
-        text = load_corpus(args.data)
-        tokenizer = CharTokenizer.from_text(text)
-        for prompt in args.prompt:  # a prompt character the model will never see is refused now, not after training
+def choose_prompts(prompts, text, tokenizer, corpus):
+    """The prompts to continue after training. A given prompt must use only characters of the corpus
+    (refused now, not after training); the default ones give way to the corpus's first word if it lacks them."""
+    if prompts is not None:
+        for prompt in prompts:
             try:
                 tokenizer.encode(prompt)
             except ValueError as e:
-                raise ValueError(
-                    f"--prompt {prompt!r}: {e} (the vocabulary is the characters of {args.data})"
-                ) from None
-        data = torch.tensor(tokenizer.encode(text), dtype=torch.long, device=device)
-        train_data, val_data = split_data(data, args.block_size)
-        model_config = {name: getattr(args, name) for name in MODEL_HYPERPARAMETERS}
-        model = BabyGPT(tokenizer.vocab_size, **model_config).to(device)
+                raise ValueError(f"--prompt {prompt!r}: {e} (the vocabulary is the characters of {corpus})") from None
+        return prompts
+    if all(set(prompt) <= set(tokenizer.vocab) for prompt in DEFAULT_PROMPTS):
+        return DEFAULT_PROMPTS
+    first_word = text.split(maxsplit=1)[0][:8] if text.strip() else text[0]
+    print(f"{corpus} lacks the characters of the default prompts {' '.join(DEFAULT_PROMPTS)}: using {first_word!r}")
+    return [first_word]
+
+
+def setup(args):
+    """Everything training needs, from the command-line arguments: device, corpus, tokenizer, train and val
+    data, a fresh model. Every problem with the input raises ValueError (one line) before training starts."""
+    check_args(args)
+    torch.manual_seed(args.seed)
+    device = pick_device(args.device)
+    corpus = find_corpus(args.data)
+    text = load_corpus(corpus)
+    tokenizer = CharTokenizer.from_text(text)
+    args.prompt = choose_prompts(args.prompt, text, tokenizer, corpus)
+    data = torch.tensor(tokenizer.encode(text), dtype=torch.long, device=device)
+    train_data, val_data = split_data(data, args.block_size)
+    model_config = {name: getattr(args, name) for name in MODEL_HYPERPARAMETERS}
+    model = BabyGPT(tokenizer.vocab_size, **model_config).to(device)
+    return types.SimpleNamespace(
+        device=device,
+        corpus=corpus,
+        text=text,
+        tokenizer=tokenizer,
+        train_data=train_data,
+        val_data=val_data,
+        model=model,
+        model_config=model_config,
+    )
+
+
+def main(argv=None):
+    console_safe_output()
+    args = parse_args(argv)
+    try:  # every problem with the input is reported in one line, before training starts
+        run = setup(args)
     except ValueError as e:
         sys.exit(f"error: {e}")
 
+    model, tokenizer = run.model, run.tokenizer
     n_params = sum(p.numel() for p in model.parameters())
-    print(f"corpus {args.data}: {len(text):,} characters, vocabulary size {tokenizer.vocab_size:,}")
+    print(f"corpus {run.corpus}: {len(run.text):,} characters, vocabulary size {tokenizer.vocab_size:,}")
     tokens_per_step = args.batch_size * args.block_size
-    print(f"model: {n_params:,} parameters | {tokens_per_step:,} tokens per iteration | device {device}")
-    final = train(model, train_data, val_data, args, print_report)
+    print(f"model: {n_params:,} parameters | {tokens_per_step:,} tokens per iteration | device {run.device}")
+    try:
+        final = train(model, run.train_data, run.val_data, args, print_report)
+    except ValueError as e:  # the loss became NaN
+        sys.exit(f"error: {e}")
     elapsed, evaluating = format_seconds(final["elapsed_seconds"]), f"{final['eval_fraction']:.0%}"
     print(f"trained {args.max_iters} steps in {elapsed}, {evaluating} of that time evaluating")
 

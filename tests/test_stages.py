@@ -102,7 +102,7 @@ def tiny_argv(stage, data, tmp_path, *extra, run_folder=True, **overrides):
     argv = [f"--data={data}", "--device=cpu", "--max_new_tokens=10"]
     argv += [f"--{name}={values[name]}" for name in stage.HYPERPARAMETERS]
     if stage_number(stage) >= 12 and run_folder:  # else the defaults: out/v12 under the cwd, wandb offline
-        argv += ["--wandb_mode=disabled", f"--out_dir={tmp_path / 'run'}"]
+        argv += ["--wandb_mode=disabled", f"--out_dir={tmp_path / 'run'}", "--overwrite"]
     return argv + list(extra)
 
 
@@ -217,6 +217,7 @@ def test_bad_option_is_a_one_line_error(stage, argv, words, capsys):
 SHARED = [
     "CharTokenizer",
     "load_corpus",
+    "find_corpus",
     "split_data",
     "pick_device",
     "synchronize",
@@ -227,8 +228,12 @@ SHARED = [
     "print_report",
     "pick_next_token",
     "sample",
+    "console_safe_output",
     "OneLineErrorParser",
+    "parse_args",
     "check_args",
+    "choose_prompts",
+    "setup",
     "BabyGPT.generate",
     "BabyGPT._init_weights",
 ]
@@ -243,8 +248,8 @@ def source_of(stage, dotted_name):
 
 @pytest.mark.parametrize(
     "name, stage_ids",
-    [(name, STAGE_IDS) for name in SHARED] + [(name, STAGE_IDS[:11]) for name in ["parse_args", "main"]],
-    ids=[*SHARED, "parse_args", "main"],
+    [(name, STAGE_IDS) for name in SHARED] + [(name, STAGE_IDS[:11]) for name in ["make_parser", "main"]],
+    ids=[*SHARED, "make_parser", "main"],
 )
 def test_shared_code_is_identical_in_every_stage(name, stage_ids):
     v1 = source_of(load_stage("v1"), name)
