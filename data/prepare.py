@@ -10,6 +10,8 @@ ci (the default) is the Song-dynasty ci (宋词, ci.song.0.json ... ci.song.2100
 Southern Tang ci (南唐词, nantang/poetrys.json) from the chinese-poetry collection (MIT license).
 Each poem becomes a line "词牌 作者" (its `rhythmic` and `author` fields), one line per entry
 of its `paragraphs`, then a blank line. The same input always gives the same bytes.
+U+FFFD replacement characters (36 of them, left in the source data by a broken encoding) are
+reported and left out.
 
 Where the ci data comes from, first that works:
   1. --source DIR: a chinese-poetry checkout (宋词/, 五代诗词/nantang/) or the unpacked npm
@@ -18,6 +20,9 @@ Where the ci data comes from, first that works:
   2. the repository's raw files on GitHub at a pinned commit;
   3. the npm package chinese-poetry@2.0.1 from the npm registry, fetched with `npm pack` (so
      Node.js's npm must be on PATH) and checked against the integrity hash pinned below.
+
+A corpus downloaded from GitHub or npm must be the canonical one (its sha256 is pinned below),
+or nothing is written; a --source build may differ, and says so.
 
 shakespeare is tiny shakespeare (1,115,394 characters) from karpathy/char-rnn, or
 --source FILE, checked against its known sha256.
@@ -49,11 +54,11 @@ from pathlib import Path
 DATA_DIR = Path(__file__).resolve().parent
 TIMEOUT = 20  # seconds a network read may stall before that source is given up
 
-# chinese-poetry on GitHub, pinned so the corpus cannot change under us. This commit has the
-# 宋词/ + 五代诗词/ layout, and its ci.song.0.json is the same length as the npm package's copy.
-# GitHub was unreachable where this script was written, so only the npm step below has been run
-# end to end; a build from this commit may differ from the npm one by a few text corrections.
-GITHUB_COMMIT = "fa1814a8044db4fb0c7a9e0a0449974e8c3463b7"
+# chinese-poetry on GitHub, pinned so the corpus cannot change under us. This commit (2023-10-11,
+# 宋词/ + 五代诗词/ layout) holds exactly the data published as the npm package below, so both
+# sources build the same corpus. (The earlier pin, fa1814a8, has other text corrections and built
+# another corpus: 2,062,698 characters, 6,132 distinct, where npm gave 2,062,732 and 6,104.)
+GITHUB_COMMIT = "d651e494e0ecb49555f9f473aa7c97ed0e4b53b7"
 GITHUB_RAW = "https://raw.githubusercontent.com/chinese-poetry/chinese-poetry/" + GITHUB_COMMIT
 SONG_CI_STARTS = range(0, 22000, 1000)  # ci.song.0.json ... ci.song.21000.json, 1000 poems each
 
@@ -65,6 +70,14 @@ NPM_VERSION = "2.0.1"
 NPM_SPEC = f"{NPM_PACKAGE}@{NPM_VERSION}"
 NPM_TIMEOUT = 300  # seconds `npm pack` may take (an 85 MB tarball) before that source is given up
 NPM_INTEGRITY = "sha512-KtYARvV7CWNtax0na9+Jn6PlhGgSoid7PWyDzXI4KsCEm2odZcqEQyval5koaLygZnM/EQ3lfJ//25K8p3uHNg=="
+
+# The ci corpus that GitHub at GITHUB_COMMIT and npm 2.0.1 both build, U+FFFD left out: 21,095 poems,
+# 2,062,696 characters, 6,103 distinct. A download that builds anything else is refused; a --source
+# build that differs is kept, with a note that the vocabulary and losses will not match the README.
+CANONICAL_CI_SHA256 = "c291edb120a27d431864909bdc08dfe5f62bc48e5fe365102c39d4490ee7aaa7"
+
+# U+FFFD, what a decoder writes for bytes it could not read: not part of any poem.
+REPLACEMENT_CHARACTER = "\ufffd"
 
 SHAKESPEARE_URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
 SHAKESPEARE_SHA256 = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
@@ -163,9 +176,15 @@ def format_ci(poems):
     )
 
 
+def drop_replacement_characters(text):
+    """The text without U+FFFD, and how many there were."""
+    removed = text.count(REPLACEMENT_CHARACTER)
+    return text.replace(REPLACEMENT_CHARACTER, ""), removed
+
+
 def build_ci(source_dir):
-    """The whole ci corpus as a string, from a local chinese-poetry copy."""
-    return format_ci(read_ci_poems(source_dir))
+    """The whole ci corpus as a string, from a local chinese-poetry copy (U+FFFD left out)."""
+    return drop_replacement_characters(format_ci(read_ci_poems(source_dir)))[0]
 
 
 # ----------------------------------------------------------------------------
@@ -293,18 +312,18 @@ def fetch_npm(dest_dir):
 
 
 def download_ci(work_dir):
-    """Try GitHub, then npm; return the folder that holds the ci files, or explain what failed."""
+    """Try GitHub, then npm; return (what was used, the folder that holds the ci files), or explain what failed."""
     failures = []
     sources = (
-        ("GitHub", "fetching chinese-poetry from GitHub", fetch_github),
-        ("npm", f"trying npm pack {NPM_SPEC}", fetch_npm),
+        ("GitHub", f"GitHub chinese-poetry@{GITHUB_COMMIT[:8]}", "fetching chinese-poetry from GitHub", fetch_github),
+        ("npm", f"npm {NPM_SPEC}", f"trying npm pack {NPM_SPEC}", fetch_npm),
     )
-    for name, progress, fetch in sources:
+    for name, origin, progress, fetch in sources:
         print(f"{progress} ...", flush=True)
         target = Path(work_dir) / name
         target.mkdir()
         try:
-            return fetch(target)
+            return origin, fetch(target)
         except NetworkError as e:
             print(f"  {name} failed: {e}", flush=True)
             failures.append(f"{name} ({e})")
@@ -366,12 +385,14 @@ def is_complete(corpus, path):
     if corpus == "shakespeare":
         # A known file: only the exact bytes count as complete.
         return hashlib.sha256(data).hexdigest() == SHAKESPEARE_SHA256, "sha256 differs from tiny shakespeare's"
-    # The ci corpus depends on its source, so there is no one hash to check. Outputs are only ever
+    # Not only the canonical hash: a --source build may differ and is still finished. Outputs are only ever
     # renamed into place whole, so a well-formed file here is a finished build (or one put here by hand).
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         return False, "not UTF-8"
+    if REPLACEMENT_CHARACTER in text:
+        return False, "holds U+FFFD characters: built by an older prepare.py"
     return bool(text) and text.endswith("\n\n"), "empty or not ending with a blank line"
 
 
@@ -381,6 +402,13 @@ def describe(text):
 
 # ----------------------------------------------------------------------------
 # Command line
+
+
+def console_safe_output():
+    """Print what the console can encode and replace the rest with "?" (a GBK console on Windows, say), never crash."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):  # a text stream; not None (pythonw) nor some replacement without it
+            stream.reconfigure(errors="replace")
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -420,28 +448,45 @@ def prepare(args):
             print(f"{output} already exists and is complete; keeping it (--force rebuilds)")
             return
         if output.exists():
-            print(f"{output} is incomplete ({why}); rebuilding")
+            print(f"{output} is incomplete or out of date ({why}); rebuilding")
 
     start = time.perf_counter()
+    note = None
     if args.corpus == "shakespeare":
         data = build_shakespeare(args.source)
         summary = describe(data.decode("utf-8"))
     else:
         with tempfile.TemporaryDirectory() as work_dir:  # downloads never land in data/
             if args.source is not None:
-                source_dir = args.source
+                origin, source_dir = None, args.source
             else:
-                source_dir = download_ci(work_dir)
+                origin, source_dir = download_ci(work_dir)
             poems = read_ci_poems(source_dir)
-        text = format_ci(poems)
+        text, removed = drop_replacement_characters(format_ci(poems))
+        if removed:
+            print(f"left out {removed:,} U+FFFD replacement characters (a broken encoding in the source data)")
         data = text.encode("utf-8")
         summary = f"{len(poems):,} poems, {describe(text)}"
+        got = hashlib.sha256(data).hexdigest()
+        if got != CANONICAL_CI_SHA256:
+            if origin is not None:  # a pinned download that builds something else is not the data we pinned
+                raise PrepareError(
+                    f"the corpus built from {origin} has sha256 {got}, not the canonical {CANONICAL_CI_SHA256}; "
+                    "nothing was written"
+                )
+            note = (
+                f"note: not the canonical ci corpus (sha256 {CANONICAL_CI_SHA256[:12]}...), so vocabulary size, "
+                "parameter counts and losses will differ from the README's"
+            )
     write_atomic(output, data)
     print(f"wrote {output}: {summary}")
     print(f"sha256 {hashlib.sha256(data).hexdigest()}, {time.perf_counter() - start:.1f} s")
+    if note:
+        print(note)
 
 
 def main(argv=None):
+    console_safe_output()
     args = parse_args(argv)
     try:
         prepare(args)

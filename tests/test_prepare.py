@@ -8,6 +8,7 @@ import importlib.util
 import io
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tarfile
@@ -17,7 +18,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "data" / "prepare.py"
-REAL_SHAKESPEARE = Path("/work/shared/data/tinyshakespeare.txt")
+# A copy of tiny shakespeare that may sit beside the repository (../shared/data); the test that needs it skips without.
+REAL_SHAKESPEARE = ROOT.parent / "shared" / "data" / "tinyshakespeare.txt"
 
 
 def load_prepare():
@@ -108,6 +110,23 @@ def assert_one_error_line(err, *words):
         assert word in lines[0], err
 
 
+def canonical(monkeypatch, text=EXPECTED):
+    """Make text the canonical ci corpus, as the real data is for the real pin."""
+    monkeypatch.setattr(prepare, "CANONICAL_CI_SHA256", hashlib.sha256(text.encode("utf-8")).hexdigest())
+
+
+def run_script(*argv, encoding="utf-8", cwd=None):
+    """The real entry point in a child process whose console encoding is `encoding`; output decoded with it."""
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *map(str, argv)],
+        cwd=cwd,
+        env={**os.environ, "PYTHONIOENCODING": encoding},
+        capture_output=True,
+        encoding=encoding,
+        timeout=30,
+    )
+
+
 def assert_no_leftovers(folder, name):
     # No output, and no temporary file that an interrupted write might have left.
     assert not (folder / name).exists()
@@ -149,7 +168,12 @@ def test_two_builds_are_byte_identical(tmp_path, capsys):
     for name in ["a.txt", "b.txt"]:
         assert run(["--source", source, "--output", tmp_path / name], capsys)[0] == 0
     assert (tmp_path / "a.txt").read_bytes() == (tmp_path / "b.txt").read_bytes() == EXPECTED.encode("utf-8")
-    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o644  # not mkstemp's private 0600
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes; Windows has only a read-only flag")
+def test_output_readable_by_everyone(tmp_path, capsys):
+    assert run(["--source", make_source(tmp_path / "src"), "--output", tmp_path / "ci.txt"], capsys)[0] == 0
+    assert (tmp_path / "ci.txt").stat().st_mode & 0o777 == 0o644  # not mkstemp's private 0600
 
 
 def test_default_output_is_next_to_the_script(tmp_path, capsys, monkeypatch):
@@ -222,15 +246,87 @@ def test_bad_command_line_refused(capsys, argv, words):
 
 def test_script_errors_without_traceback(tmp_path):
     # The real entry point, from another folder: exit status and stderr as a user sees them.
-    result = subprocess.run(
-        [sys.executable, str(SCRIPT), "--source", str(tmp_path / "nowhere"), "--output", str(tmp_path / "ci.txt")],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    result = run_script("--source", tmp_path / "nowhere", "--output", tmp_path / "ci.txt", cwd=tmp_path)
     assert result.returncode == 1
     assert_one_error_line(result.stderr, "does not exist")
+
+
+NOT_IN_GBK = "\U0001f600"  # an emoji: a GBK console (Chinese Windows) cannot show it
+
+
+def test_gbk_console_gets_replacements_not_a_crash(tmp_path):
+    with pytest.raises(UnicodeEncodeError):
+        NOT_IN_GBK.encode("gbk")
+    source = make_source(tmp_path / "src")
+    output = tmp_path / f"ci-{NOT_IN_GBK}.txt"  # printed in "wrote ..."
+    result = run_script("--source", source, "--output", output, encoding="gbk")
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "wrote " in result.stdout and "ci-?.txt: 5 poems" in result.stdout
+    assert output.read_text(encoding="utf-8") == EXPECTED
+    # Errors too: one line, the unencodable character replaced.
+    result = run_script("--source", tmp_path / f"no-{NOT_IN_GBK}", "--output", tmp_path / "ci.txt", encoding="gbk")
+    assert result.returncode == 1
+    assert_one_error_line(result.stderr, "no-?", "does not exist")
+
+
+# ----------------------------------------------------------------------------
+# U+FFFD and the canonical corpus
+
+
+BROKEN = {  # the song fixture with U+FFFD where a broken encoding left them, in a line and in an author
+    **SONG,
+    1000: [poem("蝶恋花", "柳\ufffd永", "伫倚危楼\ufffd\ufffd风细细。")],
+}
+
+
+def test_replacement_characters_left_out_and_counted(tmp_path, capsys):
+    code, out, err = run(
+        ["--source", make_source(tmp_path / "src", song=BROKEN), "--output", tmp_path / "ci.txt"], capsys
+    )
+    assert code == 0, err
+    assert (tmp_path / "ci.txt").read_text(encoding="utf-8") == EXPECTED
+    assert "left out 3 U+FFFD replacement characters" in out
+    assert f"{len(EXPECTED)} characters" in out
+
+
+def test_no_replacement_characters_nothing_said(tmp_path, capsys):
+    code, out, _ = run(["--source", make_source(tmp_path / "src"), "--output", tmp_path / "ci.txt"], capsys)
+    assert code == 0 and "U+FFFD" not in out
+
+
+def test_source_build_says_when_not_canonical(tmp_path, capsys, monkeypatch):
+    source = make_source(tmp_path / "src")
+    code, out, _ = run(["--source", source, "--output", tmp_path / "ci.txt"], capsys)  # the real pin: differs
+    assert code == 0
+    assert (tmp_path / "ci.txt").read_text(encoding="utf-8") == EXPECTED  # built all the same
+    notes = [line for line in out.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1 and notes[0].startswith("note: not the canonical ci corpus")
+    assert prepare.CANONICAL_CI_SHA256[:12] in notes[0]
+
+    canonical(monkeypatch)
+    code, out, _ = run(["--source", source, "--output", tmp_path / "ci.txt", "--force"], capsys)
+    assert code == 0 and "note:" not in out
+
+
+def test_canonical_hash_is_of_the_corpus_without_replacement_characters(tmp_path, capsys, monkeypatch):
+    canonical(monkeypatch)  # the corpus U+FFFD left out, so a source holding them is still canonical
+    code, out, _ = run(
+        ["--source", make_source(tmp_path / "src", song=BROKEN), "--output", tmp_path / "ci.txt"], capsys
+    )
+    assert code == 0 and "note:" not in out
+
+
+def test_pinned_canonical_hash_is_a_sha256():
+    assert len(prepare.CANONICAL_CI_SHA256) == 64 and set(prepare.CANONICAL_CI_SHA256) <= set("0123456789abcdef")
+
+
+def test_output_with_replacement_characters_is_rebuilt(tmp_path, capsys):
+    output = tmp_path / "ci.txt"
+    output.write_text(EXPECTED.replace("细细", "细\ufffd细"), encoding="utf-8")  # as an older prepare.py wrote it
+    code, out, _ = run(["--source", make_source(tmp_path / "src"), "--output", output], capsys)
+    assert code == 0 and "out of date (holds U+FFFD" in out
+    assert output.read_text(encoding="utf-8") == EXPECTED
 
 
 # ----------------------------------------------------------------------------
@@ -308,14 +404,20 @@ def fake_network(monkeypatch, pages):
     return asked
 
 
-def test_github_used_when_reachable(tmp_path, capsys, monkeypatch):
+def fake_github(tmp_path, monkeypatch):
+    """GitHub's raw files at the pinned commit serve the fixture poems; returns the URLs asked for."""
     monkeypatch.setattr(prepare, "SONG_CI_STARTS", sorted(SONG))
     repo = make_source(tmp_path / "repo")
     pages = {
         f"{prepare.GITHUB_RAW}/{prepare.urllib.parse.quote(path.relative_to(repo).as_posix())}": path.read_bytes()
         for path in repo.rglob("*.json")
     }
-    asked = fake_network(monkeypatch, pages)
+    return fake_network(monkeypatch, pages)
+
+
+def test_github_used_when_reachable(tmp_path, capsys, monkeypatch):
+    canonical(monkeypatch)
+    asked = fake_github(tmp_path, monkeypatch)
     code, _, err = run(["--output", tmp_path / "ci.txt"], capsys)
     assert code == 0, err
     assert (tmp_path / "ci.txt").read_text(encoding="utf-8") == EXPECTED
@@ -328,6 +430,7 @@ def test_github_used_when_reachable(tmp_path, capsys, monkeypatch):
 
 # A stand-in for npm: `npm pack SPEC --json` copies $FAKE_NPM_TARBALL into the current folder
 # and prints npm's --json report; $FAKE_NPM_MODE makes it fail in the ways the real one can.
+# "hang" sleeps only 5 s: on Windows a timeout kills npm.cmd but waits for the Python it started.
 FAKE_NPM = """\
 import json, os, shutil, sys, time
 from pathlib import Path
@@ -339,7 +442,7 @@ if mode == "fail":
     print("npm error 404 Not Found - chinese-poetry@2.0.1", file=sys.stderr)
     sys.exit(1)
 if mode == "hang":
-    time.sleep(30)
+    time.sleep(5)
 if mode == "no-json":
     print("chinese-poetry-2.0.1.tgz")
     sys.exit(0)
@@ -352,12 +455,21 @@ print(json.dumps(report, indent=2))
 
 
 def fake_npm(tmp_path, monkeypatch, tarball, mode="ok", reported=None):
-    """Put a fake npm first on PATH, serving tarball; returns the file where it logs its argv and cwd."""
+    """Put a fake npm first on PATH, serving tarball; returns the file where it logs its argv and cwd.
+
+    prepare.py finds npm as a user's machine has it: shutil.which("npm"), so npm.cmd on Windows and an
+    executable npm elsewhere. Either one runs fake_npm.py with this Python.
+    """
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    npm = bin_dir / "npm"
-    npm.write_text(f"#!{sys.executable}\n{FAKE_NPM}", encoding="utf-8")
-    npm.chmod(0o755)
+    script = bin_dir / "fake_npm.py"
+    script.write_text(FAKE_NPM, encoding="utf-8")
+    if os.name == "nt":
+        (bin_dir / "npm.cmd").write_text(f'@"{sys.executable}" "{script}" %*\r\n', encoding="utf-8")
+    else:
+        npm = bin_dir / "npm"
+        npm.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} {shlex.quote(str(script))} "$@"\n')
+        npm.chmod(0o755)
     (tmp_path / "fake.tgz").write_bytes(tarball)
     log = tmp_path / "npm-log.json"
     monkeypatch.setenv("PATH", str(bin_dir))
@@ -369,6 +481,7 @@ def fake_npm(tmp_path, monkeypatch, tarball, mode="ok", reported=None):
 
 
 def test_npm_used_when_github_unreachable(tmp_path, capsys, monkeypatch):
+    canonical(monkeypatch)
     tarball = npm_tarball(tmp_path)
     monkeypatch.setattr(prepare, "NPM_INTEGRITY", prepare.npm_integrity(tarball))
     asked = fake_network(monkeypatch, {})
@@ -381,6 +494,28 @@ def test_npm_used_when_github_unreachable(tmp_path, capsys, monkeypatch):
     assert npm_call["argv"][:3] == ["pack", "chinese-poetry@2.0.1", "--json"]
     assert not Path(npm_call["cwd"]).exists()  # packed in a temporary folder, removed afterwards
     assert "GitHub failed" in out and "trying npm pack chinese-poetry@2.0.1 ..." in out and "integrity ok" in out
+
+
+@pytest.mark.parametrize("source", ["GitHub", "npm"])
+def test_download_that_is_not_the_canonical_corpus_refused(tmp_path, capsys, monkeypatch, source):
+    # The fixture poems are not the real corpus, so with the real pin both downloads must be refused.
+    output = tmp_path / "ci.txt"
+    if source == "GitHub":
+        fake_github(tmp_path, monkeypatch)
+        origin = f"GitHub chinese-poetry@{prepare.GITHUB_COMMIT[:8]}"
+    else:
+        tarball = npm_tarball(tmp_path)
+        monkeypatch.setattr(prepare, "NPM_INTEGRITY", prepare.npm_integrity(tarball))
+        fake_network(monkeypatch, {})
+        fake_npm(tmp_path, monkeypatch, tarball)
+        origin = "npm chinese-poetry@2.0.1"
+    code, _, err = run(["--output", output], capsys)
+    assert code == 1
+    got = hashlib.sha256(EXPECTED.encode("utf-8")).hexdigest()
+    assert_one_error_line(
+        err, f"built from {origin} has sha256 {got}", prepare.CANONICAL_CI_SHA256, "nothing was written"
+    )
+    assert_no_leftovers(tmp_path, "ci.txt")
 
 
 def test_npm_unpacks_only_the_ci_files(tmp_path, monkeypatch):
@@ -469,7 +604,8 @@ def test_npm_failure_falls_through_to_the_final_message(tmp_path, capsys, monkey
     fake_network(monkeypatch, {})
     log = fake_npm(tmp_path, monkeypatch, npm_tarball(tmp_path), mode=mode)
     code, out, err = run(["--output", tmp_path / "ci.txt"], capsys)
-    assert log.exists()  # the fake npm was really run
+    if mode != "hang":  # killed after 0.2 s, perhaps before a loaded machine has started its Python
+        assert log.exists()  # the fake npm was really run
     assert code == 1
     assert_one_error_line(err, "could not download chinese-poetry", "GitHub (", "npm (npm pack", "--source", *words)
     assert "npm failed" in out
