@@ -383,6 +383,91 @@ def test_training_lowers_the_loss(stage):
     assert final["val_perplexity"] == pytest.approx(math.exp(final["val_loss"]))
 
 
+def tiny_training(stage, train_data, val_data, max_iters=6, eval_interval=3, **model_overrides):
+    """A model and the hyperparameters for a few steps of stage.train() on the given data."""
+    model = tiny_model(stage, **model_overrides)
+    config = model_config(stage, **model_overrides)
+    hp = argparse.Namespace(
+        max_iters=max_iters, eval_interval=eval_interval, eval_iters=2, batch_size=4, learning_rate=1e-2, **config
+    )
+    return model, hp
+
+
+def test_training_runs_in_train_mode_and_evaluation_in_eval_mode(stage):
+    # dropout (v10) must be on for every training step and off for every loss estimate, and the
+    # model must be back in train mode after each evaluation
+    data = random_ids(B=1, T=400)[0]
+    model, hp = tiny_training(stage, data[:300], data[300:], dropout=0.2)
+    calls = []  # (grad enabled, every module in train mode, every module in eval mode), one per forward
+    model.register_forward_pre_hook(
+        lambda m, _: calls.append(
+            (torch.is_grad_enabled(), all(x.training for x in m.modules()), not any(x.training for x in m.modules()))
+        )
+    )
+    model.train()
+    stage.train(model, data[:300], data[300:], hp, lambda metrics: None)
+    training_calls = [c for c in calls if c[0]]
+    eval_calls = [c for c in calls if not c[0]]
+    assert len(training_calls) == hp.max_iters
+    assert len(eval_calls) == 3 * 2 * hp.eval_iters  # steps 0, 3, 6; two splits
+    assert all(in_train for _, in_train, _ in training_calls), "a training step ran with dropout off"
+    assert all(in_eval for _, _, in_eval in eval_calls), "a loss estimate ran with dropout on"
+    assert model.training
+
+
+def test_val_loss_is_measured_on_the_val_split(stage):
+    # train on a text of tokens 0 and 1 only, validate on tokens 2 and 3: the model learns that
+    # 2 and 3 never occur, so the val loss must end far above the train loss
+    train_data = torch.tensor([0, 1] * 150)
+    val_data = torch.tensor([2, 3] * 50)
+    model, hp = tiny_training(stage, train_data, val_data, max_iters=30, eval_interval=30)
+    final = stage.train(model, train_data, val_data, hp, lambda metrics: None)
+    assert final["val_loss"] > final["train_loss"] + 2
+
+
+def test_split_data_keeps_the_order_train_first(stage):
+    train_data, val_data = stage.split_data(torch.arange(100), 8)
+    assert torch.equal(train_data, torch.arange(90)) and torch.equal(val_data, torch.arange(90, 100))
+
+
+def test_a_diverging_loss_reports_infinite_perplexity(stage):
+    # a loss above ~709 overflows exp(); the perplexity is then infinite, not a crash
+    data = torch.arange(1, VOCAB).repeat(20)  # token 0 never occurs...
+    model, hp = tiny_training(stage, data, data, max_iters=0)
+    with torch.no_grad():
+        model.lm_head.bias[0] = 3000.0  # ...but the model bets everything on it: loss about 3000
+    final = stage.train(model, data, data, hp, lambda metrics: None)
+    assert final["val_loss"] > 709 and final["val_perplexity"] == math.inf
+
+
+def test_a_nan_loss_stops_training_with_a_hint(stage):
+    data = random_ids(B=1, T=200)[0]
+    model, hp = tiny_training(stage, data, data, max_iters=10, eval_interval=5)
+    reports = []
+    with torch.no_grad():
+        model.lm_head.bias[0] = float("nan")
+    with pytest.raises(ValueError, match="NaN by step 0.*lower --learning_rate"):
+        stage.train(model, data, data, hp, reports.append)
+    assert reports == []  # nothing reported (v12: no checkpoint of a broken model)
+
+
+@pytest.mark.parametrize(
+    "seconds, text",
+    [(None, "-:--:--"), (0, "0:00:00"), (59.6, "0:01:00"), (3723, "1:02:03"), (36000, "10:00:00"), (90061, "25:01:01")],
+)
+def test_format_seconds_counts_hours_past_a_day(stage, seconds, text):
+    assert stage.format_seconds(seconds) == text
+
+
+def test_find_corpus_looks_beside_the_script(stage, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert stage.find_corpus("tests/conftest.py") == str(ROOT / "tests" / "conftest.py")  # not in cwd: beside
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "conftest.py").write_text("mine")
+    assert stage.find_corpus("tests/conftest.py") == "tests/conftest.py"  # the working folder comes first
+    assert stage.find_corpus("nowhere/ci.txt") == "nowhere/ci.txt"  # missing everywhere: reported as given
+
+
 def test_get_batch_targets_are_inputs_shifted_by_one(stage):
     data = torch.arange(100)
     x, y = stage.get_batch(data, 5, 8)
@@ -424,6 +509,32 @@ def test_temperature_zero_is_greedy_and_top_k_one_agrees(stage):
     assert torch.equal(model.generate(prompt, 15, temperature=1.0, top_k=1), cold)
     model.train()  # dropout on in the model, but generate must switch it off
     assert torch.equal(model.generate(prompt, 15, temperature=0), cold)
+
+
+def test_temperature_scales_the_sampling_distribution(stage):
+    # 20,000 draws from one row of scores: the frequencies follow softmax(logits / temperature)
+    logits = torch.tensor([[2.0, 1.0, 0.0, -1.0]]).expand(20000, 4)
+    for temperature in [0.5, 1.0, 2.0]:
+        torch.manual_seed(0)
+        draws = stage.pick_next_token(logits, temperature)[:, 0]
+        frequencies = torch.bincount(draws, minlength=4) / len(draws)
+        expected = torch.softmax(logits[0] / temperature, dim=-1)
+        assert torch.allclose(frequencies, expected, atol=0.015), (temperature, frequencies, expected)
+
+
+def test_top_k_draws_only_among_the_k_best(stage):
+    logits = torch.tensor([[0.0, 3.0, 1.0, 2.0, -1.0]]).expand(5000, 5)
+    torch.manual_seed(0)
+    draws = stage.pick_next_token(logits, 1.0, top_k=2)[:, 0]
+    assert set(draws.tolist()) == {1, 3}
+    expected = torch.softmax(torch.tensor([3.0, 2.0]), dim=-1)[0].item()
+    assert (draws == 1).float().mean().item() == pytest.approx(expected, abs=0.03)
+
+
+def test_a_tiny_temperature_picks_the_likeliest_without_overflow(stage):
+    logits = torch.tensor([[0.5, 2.0, -3.0], [7.0, 1.0, 6.5]])
+    for temperature in [1e-38, 1e-45]:
+        assert stage.pick_next_token(logits, temperature).flatten().tolist() == [1, 0]
 
 
 def test_sampling_depends_on_the_seed(stage):
@@ -538,6 +649,46 @@ def test_same_seed_same_losses(stage, corpus, tmp_path, capsys):
     first = losses_and_sample()
     assert losses_and_sample() == first
     assert losses_and_sample("--seed=7") != first
+
+
+def test_default_prompts_fall_back_to_the_corpus_first_word(stage, tmp_path, capsys):
+    corpus = tmp_path / "english.txt"
+    corpus.write_text("First Citizen:\nBefore we proceed any further, hear me speak.\n" * 20, encoding="utf-8")
+    argv = [a for a in tiny_argv(stage, corpus, tmp_path) if not a.startswith("--prompt")]
+    out = run_main(stage, argv, capsys)
+    assert "lacks the characters of the default prompts 春江 往事: using 'First'" in out
+    assert "\n--- First ---\nFirst" in out
+
+
+def test_a_run_never_replaces_a_trained_model_silently(corpus, tmp_path, capsys):
+    stage = load_stage("v12")
+    argv = [a for a in tiny_argv(stage, corpus, tmp_path, max_iters=2) if a != "--overwrite"]
+    run_main(stage, argv, capsys)
+    checkpoint = (tmp_path / "run" / "checkpoint.pt").read_bytes()
+    with pytest.raises(SystemExit) as exit_info:
+        stage.main(argv)
+    assert "already holds a trained model" in exit_info.value.code and "--overwrite" in exit_info.value.code
+    assert (tmp_path / "run" / "checkpoint.pt").read_bytes() == checkpoint
+    run_main(stage, argv + ["--overwrite", "--seed=3"], capsys)
+    assert (tmp_path / "run" / "checkpoint.pt").read_bytes() != checkpoint
+
+
+def test_wandb_disabled_needs_no_wandb(corpus, tmp_path, capsys, monkeypatch):
+    stage = load_stage("v12")
+    monkeypatch.setitem(sys.modules, "wandb", None)  # `import wandb` now fails, as if not installed
+    run_main(stage, tiny_argv(stage, corpus, tmp_path, max_iters=2), capsys)
+    assert (tmp_path / "run" / "checkpoint.pt").exists()
+    argv = tiny_argv(stage, corpus, tmp_path, max_iters=2)
+    offline = ["--wandb_mode=offline" if a == "--wandb_mode=disabled" else a for a in argv]
+    with pytest.raises(SystemExit, match="wandb is not installed"):
+        stage.main(offline)
+
+
+def test_a_diverging_run_ends_in_one_line(stage, corpus, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        stage.main(tiny_argv(stage, corpus, tmp_path, learning_rate=1e30))
+    message = exit_info.value.code
+    assert message.startswith("error: the loss became NaN") and "\n" not in message
 
 
 # ----------------------------------------------------------------------------
