@@ -466,8 +466,9 @@ class RunRecorder:
         writer.writerows(self.history)
         write_atomically(path, table.getvalue().encode("utf-8"))
 
-    def save_checkpoint(self, path, metrics):
-        checkpoint = {
+    def checkpoint(self, metrics):
+        """What checkpoint.pt holds: enough to rebuild the model and its tokenizer without the corpus."""
+        return {
             "format": "babygpt-checkpoint-v1",
             "model_config": {"vocab_size": self.tokenizer.vocab_size, **self.model_config},
             "vocab": self.tokenizer.vocab,
@@ -476,8 +477,10 @@ class RunRecorder:
             "step": metrics["step"],
             "val_loss": metrics["val_loss"],
         }
+
+    def save_checkpoint(self, path, metrics):
         buffer = io.BytesIO()
-        torch.save(checkpoint, buffer)
+        torch.save(self.checkpoint(metrics), buffer)
         write_atomically(path, buffer.getvalue())
 
     def plot_losses(self, path):
