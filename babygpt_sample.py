@@ -4,7 +4,8 @@ babygpt_v12_wandb.py saves out_dir/checkpoint.pt (weights, model config and voca
 loads it and continues prompts, printing each character as soon as it is chosen.
 
 Run:   python babygpt_sample.py --checkpoint out/v12/checkpoint.pt --prompt 春江 --temperature 0
-       python babygpt_sample.py --checkpoint out/v12/checkpoint.pt --interactive   (a prompt per line; Ctrl-D ends)
+       python babygpt_sample.py --checkpoint out/v12/checkpoint.pt --interactive
+                   (a prompt per line; end with Ctrl-D, on Windows Ctrl-Z then Enter)
        python babygpt_sample.py --help                                             (every option)
 
 Why a cache. BabyGPT.generate runs the whole context through every layer for each new token, although
@@ -12,11 +13,18 @@ only the newest token is new: the keys and values attention computed for the ear
 same as last step, because a token only looks back. So we keep them, per layer, and run just the newest
 token through the model; its query attends over the cached keys and values.
 
+Same tokens, not the same bits. The cached path does the same arithmetic as generate() in another order
+(all heads in one matmul, one query against cached keys), so its logits agree with generate()'s to float
+rounding, not bit for bit: on a CPU they differ by a few millionths (up to 5e-6 for a small trained
+model whose logits reach 16). The chosen characters are the same unless the two likeliest tie to within
+that margin (greedy), or a seeded draw lands that close to the boundary between two characters: rare
+enough that tests/test_sample.py asserts identical text, and checks the logits to 1e-5.
+
 Where the cache stops helping. Position embeddings are absolute and the model sees at most block_size
 tokens. Once the text is longer, the window slides by one token per step, every token in it moves to
-a new position, and every cached key and value is stale. To give exactly the tokens that generate()
-gives, the cache is then rebuilt over the last block_size tokens at every step: past block_size the
-cached path costs a full forward per token, like --no_cache (a little less: see CachedBabyGPT.__call__).
+a new position, and every cached key and value is stale. To give the tokens that generate() gives, the
+cache is then rebuilt over the last block_size tokens at every step: past block_size the cached path
+costs a full forward per token, like --no_cache (a little less: see CachedBabyGPT.__call__).
 bench/sample.py measures both phases.
 """
 
@@ -25,13 +33,21 @@ import os
 import pickle
 import sys
 import time
+import unicodedata
 import warnings
 import zipfile
 
 import torch
 from torch.nn import functional as F
 
-from babygpt_v12_wandb import BabyGPT, CharTokenizer, OneLineErrorParser, pick_device, pick_next_token
+from babygpt_v12_wandb import (
+    BabyGPT,
+    CharTokenizer,
+    OneLineErrorParser,
+    console_safe_output,
+    pick_device,
+    pick_next_token,
+)
 
 CHECKPOINT_FORMAT = "babygpt-checkpoint-v1"  # the tag babygpt_v12_wandb.py writes into every checkpoint
 MODEL_CONFIG_KEYS = ("vocab_size", "block_size", "n_embed", "n_head", "n_layer", "dropout")
@@ -228,7 +244,7 @@ class CachedContext:
             self.logits = self.model(next_id, self.cache)  # the newest token, at position cache.length
         else:
             # The window slid by one: every token moved to a new position, so every cached key and value
-            # is stale. Rebuild them over the window, as generate() recomputes it: same tokens, same logits.
+            # is stale. Rebuild them over the window, as generate() recomputes it: the same logits (to rounding).
             self.cache.length = 0
             self.logits = self.model(self.window, self.cache)
 
@@ -285,7 +301,7 @@ def parse_args(argv=None):
     parser.add_argument(
         "--interactive",
         action="store_true",
-        help="then read prompts from standard input, one per line, until end of input (Ctrl-D)",
+        help=f"then read prompts from standard input, one per line, until end of input ({end_of_input_key()})",
     )
     parser.add_argument(
         "--no_cache", action="store_true", help="recompute the whole context for every token, as generate() does"
@@ -306,6 +322,36 @@ def check_args(args):
         raise ValueError(f"--temperature must be 0 (greedy) or positive, got {args.temperature}")
     if args.prompt is not None and any(prompt == "" for prompt in args.prompt):
         raise ValueError("--prompt must not be empty: the model needs at least one character to continue")
+
+
+def end_of_input_key(platform=None):
+    """The keys that end standard input at this platform's console."""
+    return "Ctrl-Z then Enter" if (platform or sys.platform) == "win32" else "Ctrl-D"
+
+
+END_OF_INPUT_CHARACTERS = "\x04\x1a"  # Ctrl-D and Ctrl-Z, as a console that does not act on them passes them on
+
+
+def typed_prompts(lines, tokenizer):
+    """The prompts among lines read from the console, until end of input or a line of only Ctrl-D or Ctrl-Z.
+
+    Blank lines are skipped. A line with other control characters (an arrow key's escape sequence, say)
+    is not text anyone meant to continue: it is skipped with one line on stderr saying so."""
+    for line in lines:
+        prompt = line.rstrip("\r\n")
+        if not prompt.strip():
+            continue
+        if set(prompt.strip()) <= set(END_OF_INPUT_CHARACTERS):
+            return
+        controls = sorted({ch for ch in prompt if unicodedata.category(ch) == "Cc" and ch not in tokenizer.stoi})
+        if controls:
+            print(
+                f"ignored a line with control characters {''.join(controls)!r} (typed by a shortcut key):"
+                f" type plain text, and end with {end_of_input_key()}",
+                file=sys.stderr,
+            )
+            continue
+        yield prompt
 
 
 def encode_prompt(tokenizer, prompt, device):
@@ -333,6 +379,7 @@ def write_samples(new_context, tokenizer, prompt, idx, args):
 
 
 def main(argv=None):
+    console_safe_output()  # a console that cannot show a character (GBK lacks some) shows '?', and sampling goes on
     args = parse_args(argv)
     try:  # every problem with the input is reported in one line, before anything is generated
         check_args(args)
@@ -364,11 +411,8 @@ def main(argv=None):
             write_samples(new_context, tokenizer, prompt, idx, args)
         if args.interactive:
             if sys.stdin.isatty():
-                print("type a prompt and press Enter; Ctrl-D ends", file=sys.stderr)
-            for line in sys.stdin:
-                prompt = line.rstrip("\r\n")
-                if not prompt.strip():
-                    continue
+                print(f"type a prompt and press Enter; {end_of_input_key()} ends", file=sys.stderr)
+            for prompt in typed_prompts(sys.stdin, tokenizer):
                 try:
                     idx = encode_prompt(tokenizer, prompt, device)
                 except ValueError as e:  # one bad line must not end the session

@@ -1,9 +1,10 @@
-"""Tests for babygpt_sample.py: the KV-cache generator must give exactly what the plain one gives.
+"""Tests for babygpt_sample.py: the KV-cache generator must choose the tokens the plain one chooses.
 
 Tiny random models on CPU, no corpus, no training; the whole file runs in a few seconds.
 """
 
 import io
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +22,7 @@ from babygpt_sample import (  # noqa: E402
     CachedBabyGPT,
     CachedContext,
     FullRecomputeContext,
+    end_of_input_key,
     generate_tokens,
     main,
 )
@@ -212,6 +214,45 @@ def test_interactive_answers_each_line_and_survives_a_bad_one(capsys, monkeypatc
     assert "error: prompt 'zz?': characters not in the vocabulary: '?z'" in result.err
 
 
+@pytest.mark.parametrize("key", ["\x04", "\x1a", " \x1a\x1a\r"], ids=["ctrl_d", "ctrl_z", "ctrl_z_twice_crlf"])
+def test_interactive_ends_at_a_line_of_ctrl_d_or_ctrl_z(capsys, monkeypatch, checkpoint, key):
+    # a console that does not treat the key as end of input (an IDE's, or Ctrl-Z mid-line) passes it on as text
+    monkeypatch.setattr(sys, "stdin", io.StringIO(f"ab\n{key}\ncd\n"))
+    result = run_main(capsys, "--checkpoint", checkpoint, "--interactive", "--max_new_tokens", "5")
+    assert "--- ab ---" in result.out and "--- cd ---" not in result.out
+    assert "not in the vocabulary" not in result.err
+
+
+def test_interactive_skips_a_line_of_other_control_characters_with_one_clear_line(capsys, monkeypatch, checkpoint):
+    monkeypatch.setattr(sys, "platform", "win32")
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\x1b[A\nab\x04c\ncd\n"))  # an arrow key's escape sequence
+    result = run_main(capsys, "--checkpoint", checkpoint, "--interactive", "--max_new_tokens", "5")
+    assert "--- cd ---" in result.out and result.out.count("--- ") == 1
+    ignored = [line for line in result.err.splitlines() if line.startswith("ignored")]
+    assert len(ignored) == 2 and "'\\x1b'" in ignored[0] and "'\\x04'" in ignored[1], result.err
+    assert all("Ctrl-Z then Enter" in line for line in ignored)
+    assert "not in the vocabulary" not in result.err
+
+
+class Console(io.StringIO):
+    def isatty(self):
+        return True
+
+
+@pytest.mark.parametrize(
+    "platform, key", [("win32", "Ctrl-Z then Enter"), ("linux", "Ctrl-D"), ("darwin", "Ctrl-D")], ids=str
+)
+def test_interactive_names_the_platforms_end_of_input_key(capsys, monkeypatch, checkpoint, platform, key):
+    monkeypatch.setattr(sys, "platform", platform)
+    assert end_of_input_key() == key
+    monkeypatch.setattr(sys, "stdin", Console(""))
+    result = run_main(capsys, "--checkpoint", checkpoint, "--interactive")
+    assert f"type a prompt and press Enter; {key} ends" in result.err
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert f"until end of input ({key})" in " ".join(capsys.readouterr().out.split())
+
+
 # ----------------------------------------------------------------------------
 # Bad input: one clear line, non-zero exit, no traceback
 
@@ -304,30 +345,52 @@ def test_bad_checkpoint_is_refused_in_one_line(tmp_path, make, words):
         assert word in message
 
 
-def test_real_runs_print_one_line_and_no_traceback(tmp_path):
-    truncated, good = tmp_path / "truncated.pt", tmp_path / "good.pt"
+# ----------------------------------------------------------------------------
+# Real runs in a child process (last, so that they import torch while the tests above run)
+
+
+@pytest.fixture(scope="module")
+def started_runs(tmp_path_factory):
+    """Start every child at once; each spends seconds importing torch."""
+    folder = tmp_path_factory.mktemp("runs")
+    truncated, good, korean = folder / "truncated.pt", folder / "good.pt", folder / "korean.pt"
     truncated.write_bytes(valid_bytes()[:-100])
     torch.save(checkpoint_dict(), good)
-    cases = [  # (arguments, words the error line must hold); both run at once, as each spends seconds importing torch
-        (["--checkpoint", str(truncated)], ["error:", "truncated"]),
-        (["--checkpoint", str(good), "--prompt", "abc", "--prompt", "h€llo"], ["error:", "h€llo", "'€'"]),
+    torch.save(checkpoint_dict(vocab=VOCAB.replace("q", "한")), korean)  # 한 is a character GBK lacks
+    cases = [  # (arguments, console encoding, exit status, words stdout must hold, words stderr must hold)
+        (["--checkpoint", str(truncated)], "utf-8", 1, [], ["error:", "truncated"]),
+        (["--checkpoint", str(good), "--prompt", "abc", "--prompt", "h한llo"], "gbk", 1, [], ["error:", "'h?llo'"]),
+        (["--checkpoint", str(korean), "--prompt", "a한", "--max_new_tokens", "5"], "gbk", 0, ["--- a? ---\na?"], []),
     ]
     runs = [
         subprocess.Popen(
             [sys.executable, babygpt_sample.__file__, *argv],
             cwd=ROOT,
+            env={**os.environ, "PYTHONIOENCODING": encoding},  # as a console with that code page would
             text=True,
-            encoding="utf-8",
+            encoding=encoding,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
-        for argv, _ in cases
+        for argv, encoding, _, _, _ in cases
     ]
-    for run, (argv, words) in zip(runs, cases, strict=True):
-        stdout, stderr = run.communicate(timeout=60)
-        assert run.returncode != 0, argv
-        assert stdout == ""
+    return list(zip(runs, cases, strict=True))
+
+
+@pytest.fixture(autouse=True, scope="module")
+def start_runs_early(request):
+    if any("started_runs" in item.fixturenames for item in request.session.items):
+        request.getfixturevalue("started_runs")
+
+
+def test_real_runs_print_one_line_and_no_traceback_even_on_a_gbk_console(started_runs):
+    for run, (argv, _, status, out_words, err_words) in started_runs:
+        stdout, stderr = run.communicate(timeout=120)
+        assert run.returncode == status, (argv, stderr)
         assert "Traceback" not in stderr
-        assert len(stderr.strip().splitlines()) == 1, stderr
-        for word in words:
+        if status:
+            assert stdout == "" and len(stderr.strip().splitlines()) == 1, stderr
+        for word in out_words:
+            assert word in stdout
+        for word in err_words:
             assert word in stderr
