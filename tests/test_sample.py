@@ -1,6 +1,8 @@
-"""Tests for babygpt_sample.py: the KV-cache generator must choose the tokens the plain one chooses.
+"""Tests for babygpt_sample.py: the KV-cache generator must choose the tokens the plain one chooses, and the
+attention maps must draw the model's own attention weights.
 
-Tiny random models on CPU, no corpus, no training; the whole file runs in a few seconds.
+Tiny random models on CPU, no corpus, no training; the whole file runs in a few seconds. Nothing depends on
+which fonts are installed: the test vocabulary is Latin, which matplotlib's own font draws.
 """
 
 import io
@@ -9,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.nn as nn
@@ -19,11 +22,17 @@ if str(ROOT) not in sys.path:
 
 import babygpt_sample  # noqa: E402
 from babygpt_sample import (  # noqa: E402
+    LATIN_FONT,
     CachedBabyGPT,
     CachedContext,
     FullRecomputeContext,
+    attention_figure,
+    attention_weights,
+    draw_attention,
     end_of_input_key,
+    find_font,
     generate_tokens,
+    load_checkpoint,
     main,
 )
 from babygpt_v12_wandb import BabyGPT  # noqa: E402
@@ -280,6 +289,9 @@ BAD_OPTIONS = [
     ("--prompt", "ab$Z", ["not in the vocabulary", "$Z"]),
     ("--temp", "0", ["unrecognized arguments", "--temp"]),
     ("--max_new_tokens", "ten", ["--max_new_tokens", "invalid int"]),
+    ("--attention", str(Path("no such folder") / "a.png"), ["--attention", "existing folder"]),
+    ("--attention", ".", ["--attention", "PNG file name"]),
+    ("--attention", "a.png", ["--attention", "exactly one --prompt", "not 2"]),  # the checkpoint's default prompts
 ]
 
 
@@ -288,6 +300,13 @@ def test_bad_option_is_refused_in_one_line(checkpoint, option, value, words):
     message = exit_message("--checkpoint", checkpoint, option, value)
     for word in words:
         assert word in message
+
+
+def test_attention_refuses_interactive_and_two_prompts(checkpoint, tmp_path):
+    png = str(tmp_path / "a.png")
+    assert "--interactive" in exit_message("--checkpoint", checkpoint, "--attention", png, "--interactive")
+    assert "not 2" in exit_message("--checkpoint", checkpoint, "--attention", png, "--prompt", "a", "--prompt", "b")
+    assert not (tmp_path / "a.png").exists()
 
 
 def write_bytes(data):
@@ -343,6 +362,154 @@ def test_bad_checkpoint_is_refused_in_one_line(tmp_path, make, words):
     assert message.startswith("error: ")
     for word in words:
         assert word in message
+
+
+# ----------------------------------------------------------------------------
+# Attention maps
+
+
+def panels(fig):
+    """The heatmap axes of an attention figure (the colour bar is an axes too, without an image)."""
+    return [ax for ax in fig.axes if ax.images]
+
+
+def test_attention_weights_are_the_ones_each_head_multiplies_its_values_by():
+    model = tiny_model(n_head=4)
+    idx = prompt_ids(6)
+    weights = attention_weights(model, idx)  # (n_layer, n_head, T, T)
+    assert weights.shape == (2, 4, 6, 6)
+    seen = {}  # (layer, head) -> [its values, its output], recorded by the model itself
+
+    def record(key):
+        return lambda module, inputs, output: seen.setdefault(key, []).append(output) and None  # None: keep output
+
+    hooks = []
+    for layer, block in enumerate(model.blocks):
+        for h, head in enumerate(block.attention.heads):
+            hooks.append(head.value.register_forward_hook(record((layer, h))))
+            hooks.append(head.register_forward_hook(record((layer, h))))
+    with torch.no_grad():
+        model(idx)
+    for hook in hooks:
+        hook.remove()
+    for (layer, h), (values, output) in seen.items():
+        # the head's output is its weights times its values: only the true weights of this head give it
+        torch.testing.assert_close(weights[layer, h] @ values[0], output[0], rtol=0, atol=1e-6)
+    torch.testing.assert_close(weights.sum(-1), torch.ones(2, 4, 6))
+    assert torch.equal(weights.triu(diagonal=1), torch.zeros_like(weights)), "a character looked ahead"
+    assert weights[0, 0].tril().std() > 0.05, "the test model should not attend uniformly"
+    assert not torch.allclose(weights[0, 0], weights[0, 1]), "heads should differ"
+
+
+def test_figure_has_one_panel_per_layer_and_head_showing_its_weights():
+    weights = attention_weights(tiny_model(n_head=2), prompt_ids(5))  # (2 layers, 2 heads, 5, 5)
+    labels = list("abcde")
+    fig = attention_figure(weights, labels, "prompt: abcde")
+    drawn = panels(fig)
+    assert len(drawn) == 2 * 2
+    for ax, (layer, h) in zip(drawn, [(0, 0), (0, 1), (1, 0), (1, 1)], strict=True):
+        assert ax.get_title() == f"layer {layer + 1}, head {h + 1}"
+        image = ax.images[0].get_array()
+        future = torch.ones(5, 5, dtype=torch.bool).triu(diagonal=1).numpy()
+        assert (image.mask == future).all(), "exactly the future is masked"
+        assert (image.data[~future] == weights[layer, h].numpy()[~future]).all()
+        assert [t.get_text() for t in ax.get_xticklabels()] == labels
+        assert [t.get_text() for t in ax.get_yticklabels()] == labels
+    assert fig._suptitle.get_text() == "prompt: abcde"
+
+
+def pixel(fig, ax, row, column):
+    """The RGB colour drawn at the centre of one cell of a heatmap."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    rgba = np.asarray(canvas.buffer_rgba())  # (height, width, 4)
+    x, y = ax.transData.transform((column, row))
+    return tuple(int(c) for c in rgba[int(rgba.shape[0] - y), int(x)][:3])  # display y runs upwards
+
+
+def test_masked_future_is_blank_and_zero_weight_is_not():
+    weights = torch.eye(4).expand(1, 1, 4, 4)  # each character attends to itself alone: weight 0 on its past
+    fig = attention_figure(weights, list("abcd"), "")
+    ax = panels(fig)[0]
+    white = (255, 255, 255)
+    assert pixel(fig, ax, 0, 3) == white and pixel(fig, ax, 1, 2) == white  # the future
+    assert pixel(fig, ax, 3, 0) != white and pixel(fig, ax, 2, 1) != white  # allowed, weight 0: a colour
+    assert pixel(fig, ax, 3, 0) != pixel(fig, ax, 3, 3)  # weight 0 and weight 1 differ
+
+
+def test_main_draws_a_png_of_the_prompts_attention_titled_with_its_continuation(capsys, monkeypatch, tmp_path):
+    figures = []
+    monkeypatch.setattr(
+        babygpt_sample, "attention_figure", lambda *a, **k: figures.append(attention_figure(*a, **k)) or figures[-1]
+    )
+    model = tiny_model()
+    path = tmp_path / "checkpoint.pt"
+    torch.save(checkpoint_dict(model), path)
+    png = tmp_path / "attention.png"
+    prompt = "abcdefghijkl"  # longer than block_size 8: the last 8 characters are drawn
+    result = run_main(
+        capsys,
+        "--checkpoint",
+        str(path),
+        "--prompt",
+        prompt,
+        "--attention",
+        str(png),
+        "--temperature",
+        "0",
+        "--max_new_tokens",
+        "12",
+    )
+    assert png.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    import matplotlib.image
+
+    height, width, _ = matplotlib.image.imread(png).shape
+    assert height > 300 and width > 600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["attention.png", "checkpoint.pt"], "no temporary file left"
+    (fig,) = figures
+    drawn = panels(fig)
+    assert len(drawn) == 2 * 4
+    assert [t.get_text() for t in drawn[0].get_xticklabels()] == list(prompt[-BLOCK_SIZE:])
+    expected = attention_weights(model, torch.tensor([[VOCAB.index(ch) for ch in prompt[-BLOCK_SIZE:]]]))
+    for ax, heads in zip(drawn, expected.flatten(0, 1), strict=True):
+        assert torch.equal(torch.from_numpy(ax.images[0].get_array().filled(0)), heads)
+    continuation = result.out.split(f"--- {prompt} ---\n{prompt}", 1)[1].strip("\n")
+    assert len(continuation) == 12
+    title = fig._suptitle.get_text()
+    assert "the last 8 of the prompt's 12 characters" in title
+    assert (
+        f"prompt: {prompt[-BLOCK_SIZE:]}" in title
+        and f"continued: {continuation.replace(chr(10), '↵').replace(' ', '␣')}" in title
+    )
+    assert f"drawn to {png}" in result.err
+
+
+def test_without_a_font_for_the_characters_labels_are_ids_and_one_line_says_what_to_install(
+    capsys, monkeypatch, tmp_path
+):
+    monkeypatch.setattr(babygpt_sample, "find_font", lambda text: None)
+    model, tokenizer, _ = load_checkpoint_of(tmp_path)
+    fig = draw_attention(model, tokenizer, "cab", "de\n", tmp_path / "a.png")
+    assert [t.get_text() for t in panels(fig)[0].get_xticklabels()] == [str(VOCAB.index(ch)) for ch in "cab"]
+    title = fig._suptitle.get_text()
+    assert "prompt ids: 5 3 4" in title and "continued ids: 6 7 0" in title
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "apt install fonts-noto-cjk" in err and "Windows" in err
+    assert (tmp_path / "a.png").read_bytes().startswith(b"\x89PNG")
+
+
+def load_checkpoint_of(tmp_path):
+    path = tmp_path / "checkpoint.pt"
+    torch.save(checkpoint_dict(), path)
+    return load_checkpoint(path, torch.device("cpu"))
+
+
+def test_find_font_draws_latin_text_with_matplotlibs_own_font_and_refuses_what_none_draws():
+    assert find_font("abc ↵␣") == [LATIN_FONT]
+    assert find_font("春江", candidates=()) is None
+    assert find_font("春江", candidates=(LATIN_FONT,)) is None  # installed, but it has no Chinese
 
 
 # ----------------------------------------------------------------------------
