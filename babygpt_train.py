@@ -1,0 +1,754 @@
+"""BabyGPT trainer: the v12 model trained with nanoGPT's recipe, resumable, and data-parallel with torchrun.
+
+The twelve stages train with the plainest loop there is: AdamW at one learning rate on one batch per step.
+This script trains the same model (imported from babygpt_v12_wandb.py, never copied) the way nanoGPT's
+train.py does, each ingredient an option that can be switched off, so that bench/recipe.py can measure
+what each one buys:
+
+    --warmup_iters, --lr_decay, --min_lr     the learning rate rises linearly, then follows a cosine down to min_lr
+    --weight_decay, --beta1, --beta2         AdamW; weight decay on matrices and embeddings, never biases or LayerNorm
+    --grad_clip                              rescale a gradient whose norm is larger (0 = off); the norm is logged
+    --gradient_accumulation_steps            several micro-batches per update: a larger batch in the same memory
+    --dtype, --tf32                          mixed precision (autocast; a gradient scaler for float16), TF32 on CUDA
+    --compile                                torch.compile; its compile time is reported apart from the speed
+    --resume RUN_DIR                         continue a run from its checkpoint, to the same losses
+
+It takes every option of babygpt_v12_wandb.py with the same defaults and writes the same run folder
+(metrics.csv, loss_curve.png, samples.txt, checkpoint.pt for babygpt_sample.py, wandb offline), plus
+best.pt, the checkpoint with the lowest val loss. Ctrl-C saves a checkpoint before it stops.
+
+Run:   python babygpt_train.py --help                                     (every option)
+CPU:   python babygpt_train.py --max_iters 1500 --eval_interval 250 --eval_iters 20 --batch_size 16 \
+           --block_size 64 --n_embed 128 --n_head 4 --n_layer 4 --learning_rate 1e-3 --dropout 0.1
+GPU:   python babygpt_train.py --compile      (v11's full size; bfloat16 and TF32 are the defaults on a GPU)
+Resume:  python babygpt_train.py --resume out/train    (after Ctrl-C or a crash; with a larger --max_iters, to go on)
+Several GPUs, one machine:  torchrun --standalone --nproc_per_node=4 babygpt_train.py --compile
+Several machines (on each):  torchrun --nnodes=2 --node_rank=R --nproc_per_node=8 \
+                                 --rdzv_backend=c10d --rdzv_endpoint=HOST:29500 babygpt_train.py --compile
+"""
+
+import argparse
+import contextlib
+import io
+import math
+import os
+import signal
+import sys
+import time
+
+import torch
+import torch.distributed as dist
+
+import babygpt_v12_wandb as v12
+from babygpt_sample import load_checkpoint
+from babygpt_v12_wandb import sample  # noqa: F401  (part of the API the sweep and the tests use)
+
+# ----------------------------------------------------------------------------
+# The recipe's options. Defaults: nanoGPT's for a small character model (its shakespeare_char config),
+# kept after the ablation in bench/recipe.py.
+
+RECIPE_HYPERPARAMETERS = {
+    "warmup_iters": (100, "steps over which the learning rate rises linearly from ~0 to --learning_rate"),
+    "weight_decay": (0.1, "AdamW weight decay, on weight matrices and embeddings only (0 = off)"),
+    "beta1": (0.9, "AdamW beta1: how much of the previous gradient direction each update keeps"),
+    "beta2": (0.99, "AdamW beta2: memory of the squared gradients (v12 uses PyTorch's 0.999)"),
+    "grad_clip": (1.0, "rescale the gradient to this norm when it is larger (0 = off)"),
+    "gradient_accumulation_steps": (1, "micro-batches per update: the update of one batch this many times larger"),
+}
+MODEL_HYPERPARAMETERS = v12.MODEL_HYPERPARAMETERS
+TRAINING_HYPERPARAMETERS = {**v12.TRAINING_HYPERPARAMETERS, **RECIPE_HYPERPARAMETERS}
+HYPERPARAMETERS = {**TRAINING_HYPERPARAMETERS, **MODEL_HYPERPARAMETERS}
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+# A resumed run keeps its own settings, read from its checkpoint, except how to run on this machine (taken from
+# this command line, defaults included); a few more may be given anew (--max_iters, to train a run further).
+MACHINE_OPTIONS = ("device", "dtype", "compile", "tf32")
+CHANGEABLE_ON_RESUME = ("max_iters", *MACHINE_OPTIONS, "wandb_mode", "wandb_project", "prompt", "max_new_tokens")
+
+
+# ----------------------------------------------------------------------------
+# Learning-rate schedule: a function of the step, so saving the step saves the schedule
+
+
+def learning_rate_at(step, hp):
+    """Linear warmup over warmup_iters steps, then a cosine from learning_rate down to min_lr at max_iters
+    (or learning_rate throughout with --lr_decay none)."""
+    if step < hp.warmup_iters:
+        return hp.learning_rate * (step + 1) / hp.warmup_iters
+    if hp.lr_decay == "none":
+        return hp.learning_rate
+    min_lr = minimum_learning_rate(hp)
+    progress = min(1.0, (step - hp.warmup_iters) / max(1, hp.max_iters - hp.warmup_iters))  # 0 -> 1 after warmup
+    return min_lr + 0.5 * (1.0 + math.cos(math.pi * progress)) * (hp.learning_rate - min_lr)
+
+
+def minimum_learning_rate(hp):
+    return hp.learning_rate / 10 if hp.min_lr is None else hp.min_lr
+
+
+# ----------------------------------------------------------------------------
+# Optimizer: weight decay on the 2-D tensors only
+
+
+def parameter_groups(model, weight_decay):
+    """Two AdamW groups. Weight matrices and embeddings (2-D) are decayed: pulling them towards zero keeps
+    the model from leaning on a few large weights. Biases and LayerNorm gains (1-D) are not: they shift and
+    scale, and decaying them only fights the normalisation."""
+    parameters = [p for p in model.parameters() if p.requires_grad]
+    return [
+        {"params": [p for p in parameters if p.dim() >= 2], "weight_decay": weight_decay},
+        {"params": [p for p in parameters if p.dim() < 2], "weight_decay": 0.0},
+    ]
+
+
+def make_optimizer(model, hp, device):
+    groups = parameter_groups(model, hp.weight_decay)
+    fused = device.type == "cuda"  # one kernel for all parameters: faster on a GPU
+    return torch.optim.AdamW(groups, lr=hp.learning_rate, betas=(hp.beta1, hp.beta2), fused=fused)
+
+
+# ----------------------------------------------------------------------------
+# Mixed precision
+
+
+def resolve_dtype(name, device):
+    """auto: bfloat16 on a CUDA GPU that has it, float16 on an older one, float32 on CPU and MPS."""
+    if name != "auto":
+        return name
+    if device.type == "cuda":
+        return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
+    return "float32"
+
+
+def check_dtype(name, device):
+    """Refuse a dtype this device cannot train in, by trying it on a tiny layer."""
+    if name == "float32":
+        return
+    if device.type == "cuda" and name == "bfloat16" and not torch.cuda.is_bf16_supported():
+        gpu = torch.cuda.get_device_name(device)
+        raise ValueError(f"--dtype bfloat16: {gpu} cannot run bfloat16; use --dtype float16 or float32")
+    try:
+        layer = torch.nn.Linear(4, 4).to(device)
+        with torch.autocast(device.type, dtype=DTYPES[name]):
+            layer(torch.ones(2, 4, device=device)).float().sum().backward()
+    except (RuntimeError, TypeError, AssertionError) as e:
+        reason = str(e).strip().splitlines()[0][:120] if str(e).strip() else type(e).__name__
+        raise ValueError(f"--dtype {name}: the {device.type} device cannot train in {name} ({reason})") from None
+
+
+def autocast(device, dtype_name):
+    """Matmuls in 16 bits under bfloat16/float16; a context that does nothing under float32."""
+    if dtype_name == "float32":
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=DTYPES[dtype_name])
+
+
+# ----------------------------------------------------------------------------
+# Memory: what training should need, and what it took
+
+
+def expected_memory(model, batch_size, data_tokens=0, world_size=1, device_type="cpu"):
+    """Bytes training should hold at its peak, item by item (the arithmetic of nanoGPT's configuration
+    discussion, counted for this model). Weights, gradients and AdamW's two moments are float32: 4 + 4 + 8
+    = 16 bytes per parameter. Activations are the tensors the forward pass keeps for the backward pass,
+    for one micro-batch, in float32 (autocast keeps many of them in 16 bits: expect less)."""
+    n_params = sum(p.numel() for p in model.parameters())
+    B, T = batch_size, model.block_size
+    C = model.token_embedding_table.embedding_dim
+    V = model.lm_head.out_features
+    n_layer = len(model.blocks)
+    n_head = len(model.blocks[0].attention.heads)
+    dropout = model.blocks[0].attention.dropout.p > 0
+    mask_bytes = 1 if device_type == "cuda" else 4  # a dropout mask: bool on CUDA, a float32 noise tensor on CPU
+    # per Block, float32 values kept for each token: ln1's input and output, q, k, v, the heads' concatenation,
+    # ln2's input and output (C each), the feed-forward's hidden ReLU output (4C), and each LayerNorm's mean and
+    # 1/std; per head, the softmax weights (T values), again after dropout, and dropout's masks
+    per_layer = 4 * B * T * (12 * C + 4 + n_head * T * (2 if dropout else 1))
+    if dropout:
+        per_layer += mask_bytes * B * T * (n_head * T + 2 * C)
+    # ln_f's input, output, mean and 1/std, the logits and their log-softmax (vocab_size values each); token ids
+    head = 4 * B * T * (2 * C + 2 + 2 * V) + 16 * B * T
+    memory = {
+        "weights": 4 * n_params,
+        "gradients": 4 * n_params,
+        "AdamW moments": 8 * n_params,
+        "activations": n_layer * per_layer + head,
+    }
+    if data_tokens:
+        memory["corpus tensor"] = 8 * data_tokens  # int64 token ids
+    if world_size > 1:
+        memory["DDP gradient buckets"] = 4 * n_params
+    return memory
+
+
+def format_bytes(size):
+    for unit in ("B", "KiB", "MiB"):
+        if size < 1024:
+            return f"{size:,.1f} {unit}" if unit != "B" else f"{size:,.0f} B"
+        size /= 1024
+    return f"{size:,.2f} GiB"
+
+
+def describe_memory(memory):
+    items = ", ".join(f"{name} {format_bytes(size)}" for name, size in memory.items())
+    return f"{format_bytes(sum(memory.values()))} ({items})"
+
+
+def measured_peak_memory(device):
+    """(bytes, what was measured): the CUDA allocator's peak on a GPU, else the process's peak resident size."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device), "CUDA max_memory_allocated"
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None, "not measured on this system"
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak *= 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB on Linux
+    return peak, "peak resident size of the whole process, PyTorch itself included"
+
+
+# ----------------------------------------------------------------------------
+# Data parallel (torchrun sets RANK, LOCAL_RANK, WORLD_SIZE)
+
+
+def start_distributed(args):
+    """Under torchrun, join the process group (NCCL on CUDA, Gloo on CPU) and give this process its own GPU;
+    returns (rank, world_size), (0, 1) without torchrun."""
+    if "RANK" not in os.environ:
+        return 0, 1
+    rank, local_rank = int(os.environ["RANK"]), int(os.environ["LOCAL_RANK"])
+    world_size = int(os.environ["WORLD_SIZE"])
+    local_world_size = int(os.environ.get("LOCAL_WORLD_SIZE", world_size))
+    use_cuda = torch.cuda.is_available() if args.device == "auto" else args.device.startswith("cuda")
+    if args.device.startswith("mps"):
+        raise ValueError("torchrun: data-parallel training runs on CUDA GPUs or on the CPU, not on MPS")
+    if use_cuda:
+        n_gpus = torch.cuda.device_count()
+        if local_world_size > n_gpus:
+            raise ValueError(
+                f"torchrun started {local_world_size} processes on this machine but it has {n_gpus} CUDA GPU(s):"
+                f" use --nproc_per_node={n_gpus} or fewer (or --device cpu)"
+            )
+        args.device = f"cuda:{local_rank}"
+        torch.cuda.set_device(local_rank)
+    else:
+        args.device = "cpu"
+    if not dist.is_initialized():  # (a caller may have joined it already)
+        dist.init_process_group(backend="nccl" if use_cuda else "gloo")
+    return rank, world_size
+
+
+def distributed():
+    return dist.is_available() and dist.is_initialized()
+
+
+def rng_state(device):
+    return {"cpu": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None}
+
+
+def set_rng_state(state, device):
+    torch.set_rng_state(state["cpu"])
+    if device.type == "cuda" and state.get("cuda") is not None:
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
+# ----------------------------------------------------------------------------
+# Training
+
+
+class TrainingState:
+    """What a resumed run needs besides the weights. train() keeps it current; every checkpoint saves it."""
+
+    def __init__(self, checkpoint=None):
+        checkpoint = checkpoint or {}
+        self.step = checkpoint.get("step", 0)  # optimizer updates done
+        self.best_val_loss = checkpoint.get("best_val_loss", math.inf)
+        self.improved = False  # the last evaluation gave the best val loss so far
+        self.rng_states = checkpoint.get("rng_states")  # one per process
+        self.saved_optimizer_state = checkpoint.get("optimizer_state")
+        self.saved_scaler_state = checkpoint.get("scaler_state")
+        self.history = checkpoint.get("history", [])  # the metrics reported so far
+        self.optimizer = self.scaler = None  # set by train()
+        self.world_size = 1
+        self.compile_seconds = None
+        self.stop_requested = False  # set by Ctrl-C; train() stops at the end of the step and saves
+        self.saved_on_stop = False
+
+    @property
+    def resumed(self):
+        return self.saved_optimizer_state is not None
+
+    def checkpoint_fields(self):
+        return {
+            "trainer": "babygpt_train",
+            "optimizer_state": self.optimizer.state_dict(),
+            "scaler_state": self.scaler.state_dict() if self.scaler is not None else None,
+            "rng_states": self.rng_states,
+            "best_val_loss": self.best_val_loss,
+            "history": self.history,
+            "world_size": self.world_size,
+        }
+
+
+def train_step(model, optimizer, scaler, micro_batches, grad_clip, autocast_context):
+    """One optimizer update from a list of micro-batches (x, y): the same update as one batch made of all of
+    them, because each micro-batch's loss is divided by their number and gradients add up. Under DDP the
+    gradients are averaged across processes once, on the last micro-batch. Returns (mean loss, gradient norm
+    before clipping), as tensors."""
+    n_micro = len(micro_batches)
+    total_loss = 0.0
+    for i, (x, y) in enumerate(micro_batches):
+        last = i == n_micro - 1
+        sync = contextlib.nullcontext() if last or not hasattr(model, "no_sync") else model.no_sync()
+        with sync:
+            with autocast_context:
+                _, loss = model(x, y)
+            loss = loss / n_micro
+            (scaler.scale(loss) if scaler is not None else loss).backward()
+        total_loss += loss.detach()
+    if scaler is not None:
+        scaler.unscale_(optimizer)  # true gradients, so that the norm and the clipping mean what they say
+    parameters = [p for group in optimizer.param_groups for p in group["params"]]
+    grad_norm = torch.nn.utils.clip_grad_norm_(parameters, grad_clip if grad_clip > 0 else math.inf)
+    if scaler is not None:
+        scaler.step(optimizer)  # skipped when float16 overflowed to inf; the scale then shrinks
+        scaler.update()
+    else:
+        optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return total_loss, grad_norm
+
+
+def compile_model(model, hp, train_data, autocast_context):
+    """torch.compile(model), compiled now for training and evaluation, so that the time it takes is counted
+    apart from the training speed. The warm-up batch changes neither the weights nor the random state."""
+    device = train_data.device
+    compiled = torch.compile(model)
+    saved_rng = rng_state(device)
+    start = time.perf_counter()
+    x, y = v12.get_batch(train_data, hp.batch_size, hp.block_size)
+    with autocast_context:
+        _, loss = compiled(x, y)
+    loss.backward()
+    model.zero_grad(set_to_none=True)
+    model.eval()
+    with torch.no_grad(), autocast_context:
+        compiled(x, y)
+    model.train()
+    v12.synchronize(device)
+    set_rng_state(saved_rng, device)
+    return compiled, time.perf_counter() - start
+
+
+def evaluate(model, splits, hp, autocast_context):
+    """v12's loss estimate; under DDP every process estimates on its own batches and the means are averaged."""
+    with autocast_context:
+        losses = v12.estimate_loss(model, splits, hp.eval_iters, hp.batch_size, hp.block_size)
+    if distributed():
+        both = torch.tensor([losses["train"], losses["val"]], device=splits["train"].device)
+        dist.all_reduce(both)
+        losses = dict(zip(["train", "val"], (both / dist.get_world_size()).tolist(), strict=True))
+    return losses
+
+
+def gather_rng_states(device):
+    """Every process's random state (they differ: each draws its own batches), for the checkpoint."""
+    mine = rng_state(device)
+    if not distributed():
+        return [mine]
+    states = [None] * dist.get_world_size()
+    dist.all_gather_object(states, {name: t.cpu() if t is not None else None for name, t in mine.items()})
+    return states
+
+
+def stop_everywhere(state, device):
+    """Whether any process was asked to stop: all of them must stop at the same step."""
+    if not distributed():
+        return state.stop_requested
+    flag = torch.tensor([1.0 if state.stop_requested else 0.0], device=device)
+    dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+    return bool(flag.item())
+
+
+def train(model, train_data, val_data, hp, report, state=None, save=None):
+    """nanoGPT's loop for the v12 model. Every eval_interval steps, and at the first and last step, estimate the
+    losses and pass them to report() (v12's metrics, the learning rate of that step and the gradient norm of the
+    last update); return the last such metrics.
+
+    state: a TrainingState, from a checkpoint to resume a run (default: a fresh run). When state.stop_requested
+    becomes true (Ctrl-C), the loop finishes its step, calls save(state) and raises KeyboardInterrupt.
+    Under torchrun (torch.distributed initialised) the model is trained with DistributedDataParallel."""
+    state = state if state is not None else TrainingState()
+    device = train_data.device
+    dtype = resolve_dtype(hp.dtype, device)
+    amp = autocast(device, dtype)
+    rank, world_size = (dist.get_rank(), dist.get_world_size()) if distributed() else (0, 1)
+    state.world_size = world_size
+    state.optimizer = optimizer = make_optimizer(model, hp, device)
+    state.scaler = scaler = torch.amp.GradScaler(device.type) if dtype == "float16" else None
+    if state.resumed:
+        optimizer.load_state_dict(state.saved_optimizer_state)
+        if scaler is not None and state.saved_scaler_state is not None:
+            scaler.load_state_dict(state.saved_scaler_state)
+    if state.rng_states is not None and len(state.rng_states) == world_size:
+        set_rng_state(state.rng_states[rank], device)
+    elif state.rng_states is not None:
+        print(f"note: checkpoint from {len(state.rng_states)} processes, resumed on {world_size}: other batches")
+
+    training_model = model
+    if hp.compile:
+        training_model, state.compile_seconds = compile_model(model, hp, train_data, amp)
+    if world_size > 1:
+        ids = [device.index] if device.type == "cuda" else None
+        training_model = torch.nn.parallel.DistributedDataParallel(training_model, device_ids=ids)
+
+    splits = {"train": train_data, "val": val_data}
+    tokens_per_step = hp.batch_size * hp.block_size * hp.gradient_accumulation_steps * world_size
+    start_step = state.step
+    metrics = None
+    grad_norm = None  # of the last update
+    start = time.perf_counter()
+    eval_seconds = 0.0  # time spent evaluating and reporting, kept out of tokens/s
+    for step in range(start_step, hp.max_iters + 1):
+        learning_rate = learning_rate_at(step, hp)
+        due = step % hp.eval_interval == 0 or step == hp.max_iters
+        if due and not (state.resumed and step == start_step):  # a checkpoint is written after its step's estimate
+            v12.synchronize(device)
+            eval_start = time.perf_counter()
+            losses = evaluate(training_model, splits, hp, amp)
+            if math.isnan(losses["train"]) or math.isnan(losses["val"]):
+                raise ValueError(
+                    f"the loss became NaN by step {step}: training diverged;"
+                    f" try a lower --learning_rate (this run: {hp.learning_rate:g})"
+                )
+            now = time.perf_counter()
+            eval_seconds += now - eval_start
+            elapsed = now - start
+            steps_done = step - start_step
+            metrics = {
+                "step": step,
+                "train_loss": losses["train"],
+                "val_loss": losses["val"],
+                "val_perplexity": math.exp(losses["val"]) if losses["val"] < 700 else math.inf,
+                "learning_rate": learning_rate,
+                "tokens_per_second": steps_done * tokens_per_step / (elapsed - eval_seconds) if steps_done else None,
+                "elapsed_seconds": elapsed,
+                "remaining_seconds": elapsed / steps_done * (hp.max_iters - step) if steps_done else None,
+                "eval_fraction": eval_seconds / elapsed,
+                "grad_norm": grad_norm.item() if grad_norm is not None else None,
+            }
+            state.step = step
+            state.improved = losses["val"] < state.best_val_loss
+            state.best_val_loss = min(state.best_val_loss, losses["val"])
+            state.rng_states = gather_rng_states(device)
+            report(metrics)
+            eval_seconds += time.perf_counter() - now
+        if step == hp.max_iters:
+            return metrics
+        if stop_everywhere(state, device):
+            state.step = step
+            state.rng_states = gather_rng_states(device)
+            if save is not None:
+                save(state)
+                state.saved_on_stop = True
+            raise KeyboardInterrupt
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate
+        micro_batches = [
+            v12.get_batch(train_data, hp.batch_size, hp.block_size) for _ in range(hp.gradient_accumulation_steps)
+        ]
+        _, grad_norm = train_step(training_model, optimizer, scaler, micro_batches, hp.grad_clip, amp)
+
+
+# ----------------------------------------------------------------------------
+# The run folder: v12's, with the training state in every checkpoint and best.pt beside it
+
+
+class TrainingRecorder(v12.RunRecorder):
+    """v12's RunRecorder (metrics.csv, loss_curve.png, samples.txt, checkpoint.pt, wandb). Its checkpoints
+    also hold the TrainingState, so that --resume continues the run; best.pt keeps the lowest val loss."""
+
+    def __init__(self, args, model, tokenizer, model_config, state):
+        super().__init__(args, model, tokenizer, model_config)
+        self.state = state
+        self.history = state.history  # a resumed run's metrics.csv goes on from its earlier rows
+        if not state.resumed and os.path.exists(self.best_path):  # a best.pt left by a run this one replaces
+            os.remove(self.best_path)
+
+    @property
+    def best_path(self):
+        return os.path.join(self.out_dir, "best.pt")
+
+    def report(self, metrics):
+        super().report(metrics)
+        norm = metrics["grad_norm"]
+        print(
+            f"{'':12}learning rate {metrics['learning_rate']:.2e} | grad norm {'-' if norm is None else f'{norm:.3f}'}"
+        )
+        if self.state.improved:
+            with open(os.path.join(self.out_dir, "checkpoint.pt"), "rb") as f:
+                v12.write_atomically(self.best_path, f.read())
+
+    def save_checkpoint(self, path, metrics):
+        # RunRecorder writes the babygpt-checkpoint-v1 fields that babygpt_sample.py reads; read them back and
+        # add the training state, so that checkpoint.pt is always whole (workaround until RunRecorder exposes
+        # its checkpoint dict: /tmp/brief/requests.md)
+        base = f"{path}.base"
+        super().save_checkpoint(base, metrics)
+        checkpoint = torch.load(base, map_location="cpu", weights_only=True)
+        os.remove(base)
+        checkpoint.update(self.state.checkpoint_fields())
+        buffer = io.BytesIO()
+        torch.save(checkpoint, buffer)
+        v12.write_atomically(path, buffer.getvalue())
+
+    def save_stopped(self, state):
+        """Ctrl-C: a checkpoint of the step reached, whatever the last evaluation was."""
+        last = state.history[-1] if state.history else {"val_loss": math.nan}
+        self.save_checkpoint(os.path.join(self.out_dir, "checkpoint.pt"), {**last, "step": state.step})
+
+
+# ----------------------------------------------------------------------------
+# Command line
+
+
+def make_parser():
+    """v12's parser (every option, v12's defaults) plus the recipe."""
+    parser = v12.make_parser()
+    parser.description = __doc__.splitlines()[0]
+    parser.set_defaults(out_dir="out/train")
+    recipe = parser.add_argument_group("the nanoGPT recipe (each ingredient can be switched off)")
+    for name, (default, meaning) in RECIPE_HYPERPARAMETERS.items():
+        recipe.add_argument(f"--{name}", type=type(default), default=default, help=f"{meaning} (default: %(default)s)")
+    recipe.add_argument(
+        "--lr_decay",
+        choices=["cosine", "none"],
+        default="cosine",
+        help="after warmup: cosine down to --min_lr at max_iters, or none (constant) (default: %(default)s)",
+    )
+    recipe.add_argument(
+        "--min_lr",
+        type=float,
+        default=None,
+        help="the learning rate at the end of the cosine (default: learning_rate/10)",
+    )
+    recipe.add_argument(
+        "--dtype",
+        choices=["auto", *DTYPES],
+        default="auto",
+        help="precision of the forward pass: bfloat16/float16 under autocast (float16 with a gradient scaler);"
+        " auto = bfloat16 on a CUDA GPU that has it, float16 on an older one, float32 elsewhere (default: %(default)s)",
+    )
+    recipe.add_argument(
+        "--tf32",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="on CUDA, float32 matmuls in TensorFloat-32 (10-bit mantissa, much faster on Ampere and later)",
+    )
+    recipe.add_argument(
+        "--compile",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="torch.compile the model (needs a C++ compiler on CPU); the compile time is reported apart",
+    )
+    recipe.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        help="continue the run in RUN_DIR from its checkpoint.pt: its settings, weights, optimizer, step and random"
+        " state; only " + ", ".join(f"--{name}" for name in CHANGEABLE_ON_RESUME) + " may be given anew",
+    )
+    return parser
+
+
+def parse_args(argv=None):
+    return make_parser().parse_args(argv)  # args.prompt stays None unless --prompt is given
+
+
+def check_recipe_args(args):
+    """Refuse recipe values that cannot work, before any time is spent on them."""
+    if args.gradient_accumulation_steps <= 0:
+        raise ValueError(f"--gradient_accumulation_steps must be at least 1, got {args.gradient_accumulation_steps}")
+    if args.warmup_iters < 0:
+        raise ValueError(f"--warmup_iters must be 0 or more, got {args.warmup_iters}")
+    if args.warmup_iters > args.max_iters:
+        raise ValueError(
+            f"--warmup_iters {args.warmup_iters} is longer than the run (--max_iters {args.max_iters}):"
+            " the learning rate would never reach --learning_rate"
+        )
+    for name in ("weight_decay", "grad_clip"):
+        value = getattr(args, name)
+        if not (value >= 0 and math.isfinite(value)):
+            raise ValueError(f"--{name} must be 0 (off) or a positive number, got {value}")
+    for name in ("beta1", "beta2"):
+        value = getattr(args, name)
+        if not 0 <= value < 1:
+            raise ValueError(f"--{name} must be at least 0 and less than 1, got {value}")
+    if args.min_lr is not None and not 0 <= args.min_lr <= args.learning_rate:
+        raise ValueError(f"--min_lr must be between 0 and --learning_rate ({args.learning_rate:g}), got {args.min_lr}")
+
+
+def read_resume_checkpoint(run_dir):
+    """The checkpoint of a babygpt_train.py run folder, checked; ValueError (one line) otherwise."""
+    path = os.path.join(run_dir, "checkpoint.pt")
+    if not os.path.isdir(run_dir):
+        raise ValueError(f"--resume {run_dir}: no such run folder")
+    if not os.path.exists(path):
+        raise ValueError(f"--resume {run_dir}: it holds no checkpoint.pt, so there is nothing to resume")
+    _, _, checkpoint = load_checkpoint(path, "cpu")  # refuses a truncated, damaged or foreign file
+    missing = [key for key in ("optimizer_state", "rng_states", "history") if key not in checkpoint]
+    if missing:
+        raise ValueError(
+            f"--resume {run_dir}: its checkpoint has no {', '.join(missing)} (written by babygpt_v12_wandb.py?);"
+            " only a run of babygpt_train.py can be resumed"
+        )
+    return checkpoint
+
+
+def resume_arguments(argv, args):
+    """The arguments of the run being resumed: its own, from its checkpoint, with the few that may change
+    (CHANGEABLE_ON_RESUME) taken from the command line. Any other option given anew is refused."""
+    checkpoint = read_resume_checkpoint(args.resume)
+    saved = checkpoint["hyperparameters"]
+    # parse again over a namespace that already holds every option as None, so that argparse fills in no default:
+    # what is not None now was named on the command line
+    given = vars(make_parser().parse_args(argv, argparse.Namespace(**dict.fromkeys(vars(args)))))
+    given = {name: value for name, value in given.items() if value is not None}
+    for name, value in given.items():
+        if name not in (*CHANGEABLE_ON_RESUME, "resume") and name in saved and saved[name] != value:
+            what = "model size" if name in MODEL_HYPERPARAMETERS else "setting"
+            raise ValueError(
+                f"--{name} {value}: the run in {args.resume} has {name} = {saved[name]}; a resumed run keeps its"
+                f" {what} (start a new run with another --out_dir to change it)"
+            )
+    kept = {name: value for name, value in saved.items() if name in vars(args) and name not in MACHINE_OPTIONS}
+    resumed = argparse.Namespace(**{**vars(args), **kept, **given})
+    resumed.out_dir, resumed.overwrite = args.resume, True
+    if checkpoint["step"] >= resumed.max_iters:
+        raise ValueError(
+            f"--resume {args.resume}: the run already reached step {checkpoint['step']} of --max_iters"
+            f" {resumed.max_iters}; pass a larger --max_iters to train it further"
+        )
+    return resumed, checkpoint
+
+
+def setup(args, checkpoint=None):
+    """v12's setup (device, corpus, tokenizer, data, model) after the recipe's own checks; with the checkpoint
+    of a run to resume, its weights, after checking that its vocabulary is this corpus's."""
+    v12.check_args(args)
+    check_recipe_args(args)
+    run = v12.setup(args)
+    check_dtype(resolve_dtype(args.dtype, run.device), run.device)
+    if run.device.type == "cuda" and args.tf32:
+        torch.backends.cuda.matmul.allow_tf32 = True  # float32 matmuls on tensor cores
+        torch.backends.cudnn.allow_tf32 = True
+    if checkpoint is not None:
+        if checkpoint["vocab"] != run.tokenizer.vocab:
+            raise ValueError(
+                f"the checkpoint's vocabulary ({len(checkpoint['vocab']):,} characters) is not that of {run.corpus}"
+                f" ({run.tokenizer.vocab_size:,}): the corpus changed since the run started"
+            )
+        run.model.load_state_dict(checkpoint["model_state"])
+    return run
+
+
+def stop_on_signal(state):
+    """Ctrl-C (or SIGTERM) asks the loop to stop after its step and save; a second Ctrl-C stops at once."""
+
+    def handler(signum, frame):
+        if state.stop_requested:
+            raise KeyboardInterrupt
+        state.stop_requested = True
+        print("\nstopping after this step to save a checkpoint (Ctrl-C again to quit without saving)", flush=True)
+
+    previous = {signum: signal.signal(signum, handler) for signum in (signal.SIGINT, signal.SIGTERM)}
+    return lambda: [signal.signal(signum, old) for signum, old in previous.items()]
+
+
+def main(argv=None):
+    v12.console_safe_output()
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    rank = int(os.environ.get("RANK", 0))  # set by torchrun
+    try:  # every problem with the input is reported in one line, before training starts
+        rank, world_size = start_distributed(args)
+        if rank != 0:
+            sys.stdout = open(os.devnull, "w", encoding="utf-8")  # only rank 0 prints
+        checkpoint = None
+        if args.resume:
+            args, checkpoint = resume_arguments(argv, args)
+        run = setup(args, checkpoint)
+        if world_size > 1:
+            torch.manual_seed(args.seed + rank)  # each process draws its own batches
+        state = TrainingState(checkpoint)
+        recorder = TrainingRecorder(args, run.model, run.tokenizer, run.model_config, state) if rank == 0 else None
+    except ValueError as e:
+        sys.exit(f"error: {e}" if rank == 0 else 1)
+    except OSError as e:
+        sys.exit(f"error: cannot write the run folder {args.out_dir}: {e.strerror}" if rank == 0 else 1)
+
+    model, tokenizer, device = run.model, run.tokenizer, run.device
+    dtype = resolve_dtype(args.dtype, device)
+    n_params = sum(p.numel() for p in model.parameters())
+    decayed, not_decayed = (group["params"] for group in parameter_groups(model, args.weight_decay))
+    print(f"corpus {run.corpus}: {len(run.text):,} characters, vocabulary size {tokenizer.vocab_size:,}")
+    print(
+        f"model: {n_params:,} parameters | weight decay {args.weight_decay:g} on {len(decayed)} matrices and"
+        f" embeddings ({sum(p.numel() for p in decayed):,}), none on {len(not_decayed)} biases and LayerNorm"
+        f" tensors ({sum(p.numel() for p in not_decayed):,})"
+    )
+    tokens = args.batch_size * args.block_size * args.gradient_accumulation_steps * world_size
+    print(
+        f"tokens per iteration: {tokens:,} = batch {args.batch_size} x block {args.block_size} x accumulation"
+        f" {args.gradient_accumulation_steps} x processes {world_size} | device {device} | dtype {dtype}"
+        + (" | TF32 on" if device.type == "cuda" and args.tf32 else "")
+    )
+    data_tokens = len(run.train_data) + len(run.val_data)
+    memory = expected_memory(model, args.batch_size, data_tokens, world_size, device.type)
+    print(f"expected memory: {describe_memory(memory)}")
+    if state.resumed:
+        print(f"resuming {args.out_dir} at step {state.step} (best val loss so far {state.best_val_loss:.4f})")
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+
+    report = recorder.report if recorder is not None else lambda metrics: None
+    save = recorder.save_stopped if recorder is not None else None
+    restore_signals = stop_on_signal(state)
+    try:
+        final = train(model, run.train_data, run.val_data, args, report, state, save)
+    except ValueError as e:  # the loss became NaN
+        sys.exit(f"error: {e}" if rank == 0 else 1)
+    except KeyboardInterrupt:
+        if state.saved_on_stop:
+            print(f"stopped at step {state.step}; checkpoint saved: continue with --resume {args.out_dir}")
+        else:
+            print(
+                f"stopped; the last checkpoint in {args.out_dir} is from step {state.history[-1]['step']}"
+                if state.history
+                else "stopped before the first checkpoint"
+            )
+        sys.exit(130)
+    finally:
+        restore_signals()
+
+    steps = args.max_iters - (checkpoint["step"] if checkpoint else 0)
+    elapsed, evaluating = v12.format_seconds(final["elapsed_seconds"]), f"{final['eval_fraction']:.0%}"
+    print(f"trained {steps} steps in {elapsed}, {evaluating} of that time evaluating")
+    if state.compile_seconds is not None:
+        print(f"torch.compile took {state.compile_seconds:.1f} s before training (not counted in tokens/s)")
+    peak, what = measured_peak_memory(device)
+    print(f"measured peak memory: {'-' if peak is None else format_bytes(peak)} ({what})")
+    if rank == 0:
+        samples = []  # (prompt, text) pairs, in order
+        for prompt in args.prompt:
+            print(f"\n--- {prompt} ---")
+            samples.append((prompt, sample(model, tokenizer, prompt, args.max_new_tokens)))
+            print(samples[-1][1])
+        recorder.finish(samples)
+        print(f"best val loss {state.best_val_loss:.4f}: {recorder.best_path}")
+    if distributed():
+        dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main()

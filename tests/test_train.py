@@ -1,0 +1,417 @@
+"""Tests for babygpt_train.py: the recipe's pieces, exact resume, DDP, the run folder, bad input.
+
+Tiny models on CPU, a tiny corpus, no network. Two things run in other processes, started at once in the
+background so that they overlap the in-process tests: the DDP comparison (two Gloo processes) and a
+two-process torchrun of the script itself.
+"""
+
+import argparse
+import contextlib
+import csv
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+import torch
+import torch.distributed as dist
+from conftest import ROOT, tiny_text
+
+import babygpt_sample
+import babygpt_train
+import babygpt_v12_wandb as v12
+from babygpt_train import (
+    expected_memory,
+    learning_rate_at,
+    make_optimizer,
+    parameter_groups,
+    train_step,
+)
+
+TINY = {"block_size": 8, "n_embed": 16, "n_head": 2, "n_layer": 1}
+
+
+def tiny_model(seed=0, dropout=0.0, vocab_size=20):
+    torch.manual_seed(seed)
+    return v12.BabyGPT(vocab_size, dropout=dropout, **TINY)
+
+
+def recipe(**overrides):
+    """The hyperparameters the recipe's functions read, at the script's defaults unless overridden."""
+    return argparse.Namespace(**{**vars(babygpt_train.parse_args([])), **overrides})
+
+
+def batches(seed, n, batch_size=3, vocab_size=20):
+    """n reproducible (x, y) batches of tiny random token ids."""
+    generator = torch.Generator().manual_seed(seed)
+    data = torch.randint(vocab_size, (500,), generator=generator)
+    starts = torch.randint(len(data) - 9, (n, batch_size), generator=generator)
+    windows = data[starts[..., None] + torch.arange(9)]  # (n, B, 9)
+    return [(w[:, :-1], w[:, 1:]) for w in windows]
+
+
+def run_argv(corpus, out_dir, *extra):
+    return [
+        *("--data", str(corpus), "--out_dir", str(out_dir), "--wandb_mode", "disabled"),
+        *("--max_iters", "12", "--eval_interval", "4", "--eval_iters", "2", "--batch_size", "4"),
+        *("--block_size", "8", "--n_embed", "16", "--n_head", "2", "--n_layer", "1", "--dropout", "0.1"),
+        *("--warmup_iters", "3", "--gradient_accumulation_steps", "2", "--max_new_tokens", "5"),
+        *extra,
+    ]
+
+
+def read_metrics(run_dir):
+    with open(os.path.join(run_dir, "metrics.csv"), encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+# ----------------------------------------------------------------------------
+# Work in other processes: one torchrun of this file (see the end), started before everything else
+
+
+def ddp_updates(result_path):
+    """In each of the torchrun processes: two updates of a DDP model on this rank's own micro-batches."""
+    dist.init_process_group("gloo")
+    model = tiny_model()
+    ddp_model = torch.nn.parallel.DistributedDataParallel(model)
+    optimizer = make_optimizer(model, recipe(learning_rate=1e-2), torch.device("cpu"))
+    for step in range(2):
+        train_step(ddp_model, optimizer, None, batches(100 * step + dist.get_rank(), 2), 0.5, contextlib.nullcontext())
+    if dist.get_rank() == 0:
+        torch.save(model.state_dict(), result_path)  # main() then trains in the same process group
+
+
+@pytest.fixture(scope="module")
+def background(tmp_path_factory):
+    """torchrun with two CPU processes, each computing the DDP comparison, then training with the script's main()."""
+    folder = tmp_path_factory.mktemp("background")
+    (folder / "corpus.txt").write_text(tiny_text(), encoding="utf-8")
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8", "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "test_train"]
+    command += [str(folder / "ddp.pt"), *run_argv(folder / "corpus.txt", folder / "run"), "--device", "cpu"]
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
+    process = subprocess.Popen(command, cwd=folder, env=env, **pipes)
+    yield folder, process
+    process.kill()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def start_background_early(request):
+    if any("background" in item.fixturenames for item in request.session.items):
+        request.getfixturevalue("background")
+
+
+def torchrun_output(process, cache={}):  # noqa: B006 (the two tests share one run)
+    if process not in cache:
+        cache[process] = process.communicate(timeout=120)
+        assert process.returncode == 0, cache[process][1][-3000:]
+    return cache[process]
+
+
+# ----------------------------------------------------------------------------
+# The recipe's pieces
+
+
+def test_learning_rate_warms_up_linearly_then_follows_a_cosine_to_min_lr():
+    hp = recipe(learning_rate=1.0, min_lr=0.1, warmup_iters=10, max_iters=110, lr_decay="cosine")
+    assert [learning_rate_at(step, hp) for step in (0, 4, 9)] == pytest.approx([0.1, 0.5, 1.0])
+    assert learning_rate_at(10, hp) == pytest.approx(1.0)  # the cosine starts at the top
+    assert learning_rate_at(60, hp) == pytest.approx(0.55)  # half way down: the mean of 1.0 and 0.1
+    assert learning_rate_at(110, hp) == pytest.approx(0.1)
+    rates = [learning_rate_at(step, hp) for step in range(10, 111)]
+    assert all(a >= b for a, b in zip(rates, rates[1:], strict=False))
+
+
+def test_learning_rate_schedule_can_be_switched_off():
+    assert learning_rate_at(0, recipe(learning_rate=0.3, warmup_iters=0, lr_decay="none")) == 0.3
+    assert learning_rate_at(999, recipe(learning_rate=0.3, warmup_iters=0, lr_decay="none", max_iters=999)) == 0.3
+    assert learning_rate_at(5, recipe(learning_rate=0.3, warmup_iters=10, lr_decay="none")) == pytest.approx(0.18)
+    hp = recipe(learning_rate=1.0, min_lr=None, warmup_iters=0, max_iters=10)
+    assert learning_rate_at(10, hp) == pytest.approx(0.1)  # min_lr defaults to learning_rate / 10
+
+
+def test_weight_decay_goes_to_matrices_and_embeddings_never_to_biases_or_layernorm():
+    model = tiny_model()
+    decayed, not_decayed = parameter_groups(model, 0.1)
+    names = {id(p): name for name, p in model.named_parameters()}
+    decayed_names = {names[id(p)] for p in decayed["params"]}
+    not_decayed_names = {names[id(p)] for p in not_decayed["params"]}
+    assert (decayed["weight_decay"], not_decayed["weight_decay"]) == (0.1, 0.0)
+    assert decayed_names | not_decayed_names == set(names.values())
+    assert {"token_embedding_table.weight", "position_embedding_table.weight", "lm_head.weight"} <= decayed_names
+    assert "blocks.0.attention.heads.0.key.weight" in decayed_names
+    assert all(name.endswith("bias") or ".ln" in name or name.startswith("ln_f") for name in not_decayed_names)
+    assert {"lm_head.bias", "ln_f.weight", "blocks.0.ln1.weight"} <= not_decayed_names
+    optimizer = make_optimizer(model, recipe(weight_decay=0.1), torch.device("cpu"))
+    assert [group["weight_decay"] for group in optimizer.param_groups] == [0.1, 0.0]
+
+
+def test_gradient_accumulation_is_the_update_of_one_batch_that_many_times_larger():
+    micro = batches(seed=1, n=4)
+    big = [(torch.cat([x for x, _ in micro]), torch.cat([y for _, y in micro]))]
+    results = []
+    for chunks in (micro, big):
+        model = tiny_model()
+        optimizer = make_optimizer(model, recipe(learning_rate=1e-2), torch.device("cpu"))
+        loss, norm = train_step(model, optimizer, None, chunks, 0.5, contextlib.nullcontext())
+        results.append((model.state_dict(), loss, norm))
+    (accumulated, loss_a, norm_a), (one_batch, loss_b, norm_b) = results
+    assert loss_a.item() == pytest.approx(loss_b.item(), rel=1e-6)
+    assert norm_a.item() == pytest.approx(norm_b.item(), rel=1e-5) and norm_a > 0.5  # clipping was active
+    for name in accumulated:
+        torch.testing.assert_close(accumulated[name], one_batch[name], rtol=0, atol=1e-6)
+    assert not torch.equal(accumulated["lm_head.weight"], tiny_model().state_dict()["lm_head.weight"])
+
+
+def test_gradient_clipping_bounds_the_update_and_reports_the_norm_before_it():
+    def sgd_change(grad_clip):
+        model = tiny_model()
+        before = torch.cat([p.detach().flatten().clone() for p in model.parameters()])
+        optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+        _, norm = train_step(model, optimizer, None, batches(2, 1), grad_clip, contextlib.nullcontext())
+        after = torch.cat([p.detach().flatten() for p in model.parameters()])
+        return (after - before).norm().item(), norm.item()
+
+    change, norm = sgd_change(grad_clip=0)  # off: the step is the whole gradient
+    assert change == pytest.approx(norm, rel=1e-4) and norm > 0.1
+    clipped_change, clipped_norm = sgd_change(grad_clip=0.05)
+    assert clipped_norm == pytest.approx(norm)  # the norm before clipping
+    assert clipped_change == pytest.approx(0.05, rel=1e-3)
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_mixed_precision_trains_close_to_float32(dtype):
+    losses = {}
+    for name in ("float32", dtype):
+        model = tiny_model()
+        optimizer = make_optimizer(model, recipe(learning_rate=1e-2), torch.device("cpu"))
+        scaler = torch.amp.GradScaler("cpu") if name == "float16" else None
+        amp = babygpt_train.autocast(torch.device("cpu"), name)
+        losses[name] = [train_step(model, optimizer, scaler, [b], 1.0, amp)[0].item() for b in batches(3, 5)]
+    assert losses[dtype] == pytest.approx(losses["float32"], rel=0.02)
+    assert losses[dtype] != losses["float32"]  # autocast really ran in 16 bits
+    assert babygpt_train.resolve_dtype("auto", torch.device("cpu")) == "float32"
+
+
+def test_compile_warm_up_leaves_weights_gradients_and_random_state_as_they_were(monkeypatch):
+    monkeypatch.setattr(torch, "compile", lambda model: model)  # the real compiler takes tens of seconds
+    model = tiny_model(dropout=0.5)
+    weights = {name: t.clone() for name, t in model.state_dict().items()}
+    data = torch.randint(20, (200,))
+    torch.manual_seed(7)
+    expected_draw = torch.rand(3)
+    torch.manual_seed(7)
+    compiled, seconds = babygpt_train.compile_model(
+        model, recipe(batch_size=2, block_size=8), data, contextlib.nullcontext()
+    )
+    assert torch.equal(torch.rand(3), expected_draw)
+    assert seconds > 0 and model.training
+    assert all(p.grad is None for p in model.parameters())
+    assert all(torch.equal(weights[name], t) for name, t in model.state_dict().items())
+
+
+def test_memory_estimate_counts_the_activations_autograd_keeps():
+    """The activation estimate against the bytes of every distinct tensor autograd saves for the backward pass
+    (the weights aside), plus the logits the caller holds."""
+    for dropout in (0.0, 0.2):
+        model = tiny_model(dropout=dropout, vocab_size=30)
+        saved = {}  # storage address -> bytes, each storage once
+
+        def keep(tensor, saved=saved):
+            saved[tensor.untyped_storage().data_ptr()] = tensor.untyped_storage().nbytes()
+            return tensor
+
+        x, y = batches(4, 1, batch_size=6, vocab_size=30)[0]
+        with torch.autograd.graph.saved_tensors_hooks(keep, lambda tensor: tensor):
+            logits, _ = model(x, y)
+        saved[logits.untyped_storage().data_ptr()] = logits.untyped_storage().nbytes()
+        weights = {p.untyped_storage().data_ptr() for p in model.parameters()}
+        measured = sum(size for ptr, size in saved.items() if ptr not in weights)
+        estimate = expected_memory(model, batch_size=6)["activations"]
+        assert estimate == pytest.approx(measured, rel=0.01), dropout
+    memory = expected_memory(model, batch_size=6)
+    n = sum(p.numel() for p in model.parameters())
+    assert (memory["weights"], memory["gradients"], memory["AdamW moments"]) == (4 * n, 4 * n, 8 * n)
+
+
+def test_parser_takes_every_v12_option_with_v12s_defaults():
+    ours, theirs = vars(babygpt_train.parse_args([])), vars(v12.parse_args([]))
+    assert {name: ours[name] for name in theirs if name != "out_dir"} == {
+        k: v for k, v in theirs.items() if k != "out_dir"
+    }
+    assert ours["out_dir"] == "out/train"  # apart from v12's, so that neither refuses the other's folder
+    with pytest.raises(SystemExit):
+        babygpt_train.parse_args(["--warmup", "5"])  # no abbreviations
+
+
+# ----------------------------------------------------------------------------
+# Whole runs (in this process)
+
+
+def test_interrupted_run_resumes_to_the_same_losses_and_weights(corpus, tmp_path, monkeypatch, capsys):
+    babygpt_train.main(run_argv(corpus, tmp_path / "whole"))
+
+    real_get_batch, calls = v12.get_batch, []
+
+    def ctrl_c_during_a_step(*args):  # the 30th batch drawn: in step 8, after its estimate
+        calls.append(1)
+        if len(calls) == 30:
+            signal.raise_signal(signal.SIGINT)
+        return real_get_batch(*args)
+
+    monkeypatch.setattr(v12, "get_batch", ctrl_c_during_a_step)
+    with pytest.raises(SystemExit) as stopped:
+        babygpt_train.main(run_argv(corpus, tmp_path / "stopped"))
+    monkeypatch.undo()
+    assert stopped.value.code == 130
+    assert "checkpoint saved: continue with --resume" in capsys.readouterr().out
+    stopped_at = torch.load(tmp_path / "stopped" / "checkpoint.pt", weights_only=True)["step"]
+    assert 0 < stopped_at < 12 and stopped_at % 4 != 0  # between two estimates
+
+    babygpt_train.main(["--resume", str(tmp_path / "stopped")])
+    columns = ("step", "train_loss", "val_loss", "learning_rate", "grad_norm")
+    whole, resumed = read_metrics(tmp_path / "whole"), read_metrics(tmp_path / "stopped")
+    assert [[row[c] for c in columns] for row in resumed] == [[row[c] for c in columns] for row in whole]
+    assert [row["step"] for row in whole] == ["0", "4", "8", "12"]
+    final = [torch.load(tmp_path / run / "checkpoint.pt", weights_only=True) for run in ("whole", "stopped")]
+    assert final[0]["step"] == final[1]["step"] == 12
+    assert all(torch.equal(final[0]["model_state"][k], t) for k, t in final[1]["model_state"].items())
+
+
+def test_best_checkpoint_is_kept_apart_from_the_last_and_both_load_in_the_sampler(corpus, tmp_path, monkeypatch):
+    val_losses = iter([3.0, 2.0, 2.5, 2.7])  # estimates at steps 0, 4, 8, 12: the best is at step 4
+    monkeypatch.setattr(v12, "estimate_loss", lambda *args: {"train": 2.9, "val": next(val_losses)})
+    babygpt_train.main(run_argv(corpus, tmp_path / "run"))
+    loaded = {}
+    for name in ("best.pt", "checkpoint.pt"):
+        model, tokenizer, checkpoint = babygpt_sample.load_checkpoint(str(tmp_path / "run" / name), "cpu")
+        loaded[name] = (checkpoint["step"], checkpoint["val_loss"], model)
+    assert (loaded["best.pt"][:2], loaded["checkpoint.pt"][:2]) == ((4, 2.0), (12, 2.7))
+    assert not torch.equal(loaded["best.pt"][2].lm_head.weight, loaded["checkpoint.pt"][2].lm_head.weight)
+    assert set(os.listdir(tmp_path / "run")) >= {"metrics.csv", "loss_curve.png", "samples.txt", "best.pt"}
+    for _, _, model in loaded.values():  # and they generate
+        text = tokenizer.decode(model.generate(torch.tensor([tokenizer.encode("春江")]), 6, temperature=0)[0].tolist())
+        assert text.startswith("春江") and len(text) == 8
+
+
+# ----------------------------------------------------------------------------
+# Bad input: one line, a non-zero exit, nothing written
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("finished")
+    (folder / "corpus.txt").write_text(tiny_text(), encoding="utf-8")
+    with contextlib.redirect_stdout(open(os.devnull, "w")):
+        babygpt_train.main(run_argv(folder / "corpus.txt", folder / "run"))
+    return folder
+
+
+def broken_copy(finished_run, tmp_path, how):
+    """A copy of the finished run's folder with its checkpoint spoilt in one way."""
+    run = tmp_path / "run"
+    run.mkdir()
+    data = (finished_run / "run" / "checkpoint.pt").read_bytes()
+    if how == "truncated":
+        data = data[: len(data) // 2]
+    elif how == "v12":
+        checkpoint = torch.load(finished_run / "run" / "checkpoint.pt", weights_only=True)
+        for key in ("optimizer_state", "rng_states", "history"):
+            del checkpoint[key]
+        torch.save(checkpoint, run / "checkpoint.pt")
+        data = (run / "checkpoint.pt").read_bytes()
+    if how != "missing":
+        (run / "checkpoint.pt").write_bytes(data)
+    return run
+
+
+BAD_RUNS = {
+    "accumulation": (["--gradient_accumulation_steps", "0"], "--gradient_accumulation_steps must be at least 1"),
+    "warmup": (["--warmup_iters", "13"], "--warmup_iters 13 is longer than the run (--max_iters 12)"),
+    "weight_decay": (["--weight_decay", "-0.1"], "--weight_decay must be 0 (off) or a positive number"),
+    "beta": (["--beta2", "1"], "--beta2 must be at least 0 and less than 1"),
+    "min_lr": (["--min_lr", "1"], "--min_lr must be between 0 and --learning_rate"),
+    "dtype": (["--dtype", "float8"], "argument --dtype: invalid choice: 'float8'"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_RUNS)
+def test_bad_option_is_refused_in_one_line_before_anything_is_written(case, corpus, tmp_path):
+    extra, words = BAD_RUNS[case]
+    with pytest.raises(SystemExit) as refused:
+        babygpt_train.main(run_argv(corpus, tmp_path / "run", *extra))
+    message = str(refused.value.code)
+    assert words in message and "\n" not in message and "error" in message
+    assert not (tmp_path / "run").exists()
+
+
+BAD_RESUMES = {
+    "no_folder": ("nowhere", [], "no such run folder"),
+    "missing": ("missing", [], "it holds no checkpoint.pt, so there is nothing to resume"),
+    "truncated": ("truncated", [], "the file is truncated or damaged"),
+    "v12": ("v12", [], "only a run of babygpt_train.py can be resumed"),
+    "model_size": ("intact", ["--n_embed", "32"], "the run in"),
+    "finished": ("intact", [], "already reached step 12 of --max_iters 12; pass a larger --max_iters"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_RESUMES)
+def test_bad_resume_is_refused_in_one_line_and_leaves_the_folder_as_it_was(case, finished_run, tmp_path):
+    how, extra, words = BAD_RESUMES[case]
+    run = tmp_path / "nowhere" if how == "nowhere" else broken_copy(finished_run, tmp_path, how)
+    before = {name: (run / name).read_bytes() for name in os.listdir(run)} if run.exists() else None
+    with pytest.raises(SystemExit) as refused:
+        babygpt_train.main(["--resume", str(run), *extra])
+    message = str(refused.value.code)
+    assert message.startswith("error: ") and words in message and "\n" not in message
+    if case == "model_size":
+        assert "n_embed = 16; a resumed run keeps its model size" in message
+    after = {name: (run / name).read_bytes() for name in os.listdir(run)} if run.exists() else None
+    assert after == before
+
+
+def test_more_processes_than_gpus_is_refused_in_one_line(monkeypatch, corpus, tmp_path):
+    too_many = torch.cuda.device_count() + 1
+    for name, value in {"RANK": 0, "LOCAL_RANK": 0, "WORLD_SIZE": too_many, "LOCAL_WORLD_SIZE": too_many}.items():
+        monkeypatch.setenv(name, str(value))
+    with pytest.raises(SystemExit) as refused:
+        babygpt_train.main(run_argv(corpus, tmp_path / "run", "--device", "cuda"))
+    assert f"torchrun started {too_many} processes on this machine but it has {too_many - 1} CUDA GPU" in str(
+        refused.value.code
+    )
+    assert not dist.is_initialized() and not (tmp_path / "run").exists()
+
+
+# ----------------------------------------------------------------------------
+# Data parallel
+
+
+def test_ddp_update_equals_one_process_with_the_combined_batch(background):
+    folder, process = background
+    torchrun_output(process)
+    model = tiny_model()
+    optimizer = make_optimizer(model, recipe(learning_rate=1e-2), torch.device("cpu"))
+    for step in range(2):
+        both = batches(100 * step, 2) + batches(100 * step + 1, 2)
+        combined = [(torch.cat([x for x, _ in both]), torch.cat([y for _, y in both]))]
+        train_step(model, optimizer, None, combined, 0.5, contextlib.nullcontext())
+    ddp = torch.load(folder / "ddp.pt", weights_only=True)
+    for name, tensor in model.state_dict().items():
+        torch.testing.assert_close(ddp[name], tensor, rtol=0, atol=1e-6)
+
+
+def test_torchrun_trains_on_two_cpu_processes_and_only_rank_0_prints_and_records(background):
+    folder, process = background
+    out, _ = torchrun_output(process)
+    assert out.count("tokens per iteration: 128 = batch 4 x block 8 x accumulation 2 x processes 2") == 1
+    assert out.count("step    12 |") == 1
+    assert [row["step"] for row in read_metrics(folder / "run")] == ["0", "4", "8", "12"]
+    checkpoint = torch.load(folder / "run" / "checkpoint.pt", weights_only=True)
+    assert checkpoint["world_size"] == 2 and len(checkpoint["rng_states"]) == 2
+    assert not torch.equal(checkpoint["rng_states"][0]["cpu"], checkpoint["rng_states"][1]["cpu"])
+
+
+if __name__ == "__main__":  # run by torchrun in the `background` fixture: python -m test_train DDP_RESULT ARGV...
+    ddp_updates(sys.argv[1])
+    babygpt_train.main(sys.argv[2:])
