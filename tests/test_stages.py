@@ -807,10 +807,18 @@ def started_processes(tmp_path_factory):
     commands = {"import_all": [sys.executable, "-c", IMPORT_ALL, str(ROOT), *STAGE_MODULES.values()]}
     for case_id, (sid, argv, _) in CLI_CASES.items():
         commands[case_id] = [sys.executable, str(ROOT / f"{STAGE_MODULES[sid]}.py"), *argv]
+    # a GBK console (Chinese Windows) cannot show the emoji this corpus holds: the run must still finish
+    gbk_corpus = tmp_path_factory.mktemp("gbk_corpus") / "corpus.txt"
+    gbk_corpus.write_text(tiny_text() + "😀 春江 😀。\n" * 30, encoding="utf-8")
+    gbk_run = [f"--data={gbk_corpus}", "--device=cpu", "--max_iters=2", "--eval_interval=1", "--eval_iters=1"]
+    commands["gbk_console"] = [sys.executable, str(ROOT / "babygpt_v1.py"), *gbk_run, "--prompt=😀春"]
     for case_id, command in commands.items():
         cwd = tmp_path_factory.mktemp(case_id)
         pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
-        started[case_id] = (cwd, subprocess.Popen(command, cwd=cwd, env=env, text=True, **pipes))
+        case_env = {**env, "PYTHONIOENCODING": "gbk"} if case_id == "gbk_console" else env
+        encoding = case_env["PYTHONIOENCODING"]
+        process = subprocess.Popen(command, cwd=cwd, env=case_env, encoding=encoding, **pipes)
+        started[case_id] = (cwd, process)
     return started
 
 
@@ -848,3 +856,10 @@ def test_command_line_bad_input_exits_with_one_line(processes, case_id):
     assert err.count("\n") == 1 and "error:" in err
     assert CLI_CASES[case_id][2] in err
     assert os.listdir(cwd) == []  # v12 made no run folder (out/v12) and no wandb folder
+
+
+def test_a_console_that_cannot_show_a_character_does_not_end_the_run(processes):
+    cwd, returncode, out, err = processes["gbk_console"]
+    assert returncode == 0, err
+    assert "Traceback" not in err
+    assert "--- ?春 ---" in out and "trained 2 steps" in out  # the emoji printed as ?, the rest as it is
