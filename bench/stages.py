@@ -44,7 +44,9 @@ CPU_COMMAND = {
     "v11": "--max_iters 1500 --eval_interval 250 --eval_iters 20 --batch_size 16 --block_size 64"
     " --n_embed 128 --n_head 4 --n_layer 4 --learning_rate 1e-3 --dropout 0.1",
 }
-CPU_COMMAND["v12"] = CPU_COMMAND["v11"] + " --wandb_mode disabled --out_dir out/bench_v12"
+# v12 records into its own folder, never the learner's out/v12, and replaces its own earlier record
+CPU_COMMAND["v12"] = CPU_COMMAND["v11"]
+V12_RECORD = ["--wandb_mode", "disabled", "--out_dir", "out/bench_v12", "--overwrite"]
 
 
 def machine_description():
@@ -74,14 +76,19 @@ def parse_output(stdout):
 
 
 def run_stage(name, data, extra, full_size):
-    command = [sys.executable, STAGES[name], "--data", data, *extra]
+    command = [sys.executable, STAGES[name], "--data", data]
     if name in CPU_COMMAND and not full_size:
         command += CPU_COMMAND[name].split()
+    if name == "v12":
+        command += V12_RECORD
+    command += extra  # last, so that the options after -- win over the CPU command
     start = time.perf_counter()
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, encoding="utf-8", env=env)
     wall = time.perf_counter() - start
     if result.returncode != 0:
-        sys.exit(f"error: {' '.join(command)} failed: {result.stderr.strip().splitlines()[-1:]}")
+        last_line = (result.stderr.strip().splitlines() or ["(no message)"])[-1]
+        sys.exit(f"error: {' '.join(command)} failed: {last_line}")
     return {"wall": wall, **parse_output(result.stdout)}
 
 

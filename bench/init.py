@@ -1,0 +1,88 @@
+"""Which weight initialisation trains the stages best? Each candidate, several stages, several seeds.
+
+    python bench/init.py                       # the comparison behind the stages' initialisation (~35 min here)
+    python bench/init.py --seeds 1337 1 2      # more seeds
+    python bench/init.py --jobs 1              # one run at a time
+
+Every run is the stage's own main() at its defaults (v11: the README's CPU command) with
+BabyGPT._init_weights swapped for a candidate below. Results go to bench/results/init.jsonl as
+each run ends, so a stopped comparison resumes where it was. Prints one table: mean final val
+loss per stage and candidate, with the seeds' range.
+"""
+
+import argparse
+import math
+import os
+import statistics
+import sys
+
+import torch.nn as nn
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from runs import ROOT, load_results, machine_description, run_jobs  # noqa: E402
+from stages import CPU_COMMAND  # noqa: E402
+
+
+def gpt2_init(self, module):
+    """GPT-2's: every Linear and Embedding weight drawn from N(0, 0.02), biases zero."""
+    if isinstance(module, (nn.Linear, nn.Embedding)):
+        nn.init.normal_(module.weight, mean=0.0, std=0.02)
+    if isinstance(module, nn.Linear) and module.bias is not None:
+        nn.init.zeros_(module.bias)
+
+
+def pytorch_init(self, module):
+    """PyTorch's own defaults: Embedding N(0, 1), Linear uniform within 1/sqrt(fan_in)."""
+
+
+def pytorch_zero_head_init(self, module):
+    """PyTorch's defaults, but the output head starts at zero: every first prediction is uniform."""
+    if module is getattr(self, "lm_head", None):
+        nn.init.zeros_(module.weight)
+        nn.init.zeros_(module.bias)
+
+
+INITS = {"gpt2": gpt2_init, "pytorch": pytorch_init, "pytorch_zero_head": pytorch_zero_head_init}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
+    parser.add_argument("--stages", nargs="+", default=["v1", "v4", "v7", "v9", "v10", "v11"])
+    parser.add_argument("--inits", nargs="+", choices=list(INITS), default=list(INITS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[1337, 1])
+    parser.add_argument("--data", default="data/ci.txt")
+    parser.add_argument("--jobs", type=int, default=2, help="runs at once, one thread each (default: %(default)s)")
+    parser.add_argument("--results", default=os.path.join(ROOT, "bench", "results", "init.jsonl"))
+    args = parser.parse_args()
+    if not os.path.exists(os.path.join(ROOT, args.data)):
+        sys.exit(f"error: {args.data} not found; build it with: python data/prepare.py")
+
+    jobs = []
+    for seed in args.seeds:
+        for stage in args.stages:
+            for init in args.inits:
+                argv = ["--data", args.data, "--seed", str(seed), "--device", "cpu"]
+                argv += CPU_COMMAND.get(stage, "").split()
+                jobs.append({"key": f"{stage}/{init}/{seed}", "stage": stage, "init": init, "seed": seed, "argv": argv})
+    print(f"machine: {machine_description()}")
+    run_jobs(jobs, args.results, args.jobs)
+
+    results = load_results(args.results)
+    print(f"\nfinal val loss, mean over seeds {args.seeds} (range in brackets)\n")
+    print("| stage | " + " | ".join(args.inits) + " |")
+    print("|---|" + "--:|" * len(args.inits))
+    for stage in args.stages:
+        cells = []
+        for init in args.inits:
+            losses = [results[k]["val_loss"] for s in args.seeds if (k := f"{stage}/{init}/{s}") in results]
+            if not losses:
+                cells.append("-")
+                continue
+            spread = f" [{min(losses):.3f}–{max(losses):.3f}]" if len(losses) > 1 else ""
+            cells.append(f"{statistics.mean(losses):.3f}{spread}")
+        print(f"| {stage} | " + " | ".join(cells) + " |")
+    print(f"\n(a fresh model's loss is about ln(vocab_size), {math.log(6104):.2f} for data/ci.txt)")
+
+
+if __name__ == "__main__":
+    main()
