@@ -61,6 +61,12 @@ def run_argv(corpus, out_dir, *extra):
     ]
 
 
+def tiny_corpus(folder):
+    path = folder / "corpus.txt"
+    path.write_text(tiny_text(), encoding="utf-8")
+    return path
+
+
 def read_metrics(run_dir):
     with open(os.path.join(run_dir, "metrics.csv"), encoding="utf-8") as f:
         return list(csv.DictReader(f))
@@ -71,15 +77,24 @@ def read_metrics(run_dir):
 
 
 def ddp_updates(result_path):
-    """In each of the torchrun processes: two updates of a DDP model on this rank's own micro-batches."""
+    """In each of the torchrun processes: two updates of a DDP model on this rank's own micro-batches (one, then
+    two), counting the gradient all-reduces of each update."""
+    from torch.distributed.algorithms.ddp_comm_hooks.default_hooks import allreduce_hook
+
     dist.init_process_group("gloo")
     model = tiny_model()
     ddp_model = torch.nn.parallel.DistributedDataParallel(model)
+    all_reduces = []
+    ddp_model.register_comm_hook(None, lambda state, bucket: all_reduces.append(1) or allreduce_hook(state, bucket))
     optimizer = make_optimizer(model, recipe(learning_rate=1e-2), torch.device("cpu"))
+    counts = []
     for step in range(2):
-        train_step(ddp_model, optimizer, None, batches(100 * step + dist.get_rank(), 2), 0.5, contextlib.nullcontext())
+        micro_batches = batches(100 * step + dist.get_rank(), step + 1)
+        train_step(ddp_model, optimizer, None, micro_batches, 0.5, contextlib.nullcontext())
+        counts.append(len(all_reduces) - sum(counts))
     if dist.get_rank() == 0:
-        torch.save(model.state_dict(), result_path)  # main() then trains in the same process group
+        torch.save({"weights": model.state_dict(), "all_reduces": counts}, result_path)
+    # main() then trains in the same process group
 
 
 @pytest.fixture(scope="module")
@@ -249,32 +264,44 @@ def test_parser_takes_every_v12_option_with_v12s_defaults():
 # Whole runs (in this process)
 
 
-def test_interrupted_run_resumes_to_the_same_losses_and_weights(corpus, tmp_path, monkeypatch, capsys):
-    babygpt_train.main(run_argv(corpus, tmp_path / "whole"))
+@pytest.fixture(scope="module")
+def whole_run(tmp_path_factory):
+    """A run never interrupted, for the resumed ones to match."""
+    folder = tmp_path_factory.mktemp("whole")
+    (folder / "corpus.txt").write_text(tiny_text(), encoding="utf-8")
+    with contextlib.redirect_stdout(open(os.devnull, "w")):
+        babygpt_train.main(run_argv(folder / "corpus.txt", folder / "run"))
+    return folder / "run"
 
+
+# Batches drawn: 4 per estimate (2 per split), 2 per step (2 micro-batches). The 26th is drawn while step 8's
+# estimate runs: the run stops right after it, at step 8. The 30th is drawn during step 8: it stops at step 9.
+@pytest.mark.parametrize("ctrl_c_at_batch, stopped_at", [(26, 8), (30, 9)], ids=["during_an_estimate", "in_a_step"])
+def test_interrupted_run_resumes_to_the_same_losses_and_weights(
+    whole_run, ctrl_c_at_batch, stopped_at, tmp_path, monkeypatch, capsys
+):
     real_get_batch, calls = v12.get_batch, []
 
-    def ctrl_c_during_a_step(*args):  # the 30th batch drawn: in step 8, after its estimate
+    def ctrl_c(*args):
         calls.append(1)
-        if len(calls) == 30:
+        if len(calls) == ctrl_c_at_batch:
             signal.raise_signal(signal.SIGINT)
         return real_get_batch(*args)
 
-    monkeypatch.setattr(v12, "get_batch", ctrl_c_during_a_step)
+    monkeypatch.setattr(v12, "get_batch", ctrl_c)
     with pytest.raises(SystemExit) as stopped:
-        babygpt_train.main(run_argv(corpus, tmp_path / "stopped"))
+        babygpt_train.main(run_argv(tiny_corpus(tmp_path), tmp_path / "stopped"))
     monkeypatch.undo()
     assert stopped.value.code == 130
     assert "checkpoint saved: continue with --resume" in capsys.readouterr().out
-    stopped_at = torch.load(tmp_path / "stopped" / "checkpoint.pt", weights_only=True)["step"]
-    assert 0 < stopped_at < 12 and stopped_at % 4 != 0  # between two estimates
+    assert torch.load(tmp_path / "stopped" / "checkpoint.pt", weights_only=True)["step"] == stopped_at
 
     babygpt_train.main(["--resume", str(tmp_path / "stopped")])
     columns = ("step", "train_loss", "val_loss", "learning_rate", "grad_norm")
-    whole, resumed = read_metrics(tmp_path / "whole"), read_metrics(tmp_path / "stopped")
+    whole, resumed = read_metrics(whole_run), read_metrics(tmp_path / "stopped")
     assert [[row[c] for c in columns] for row in resumed] == [[row[c] for c in columns] for row in whole]
     assert [row["step"] for row in whole] == ["0", "4", "8", "12"]
-    final = [torch.load(tmp_path / run / "checkpoint.pt", weights_only=True) for run in ("whole", "stopped")]
+    final = [torch.load(run / "checkpoint.pt", weights_only=True) for run in (whole_run, tmp_path / "stopped")]
     assert final[0]["step"] == final[1]["step"] == 12
     assert all(torch.equal(final[0]["model_state"][k], t) for k, t in final[1]["model_state"].items())
 
@@ -393,12 +420,14 @@ def test_ddp_update_equals_one_process_with_the_combined_batch(background):
     model = tiny_model()
     optimizer = make_optimizer(model, recipe(learning_rate=1e-2), torch.device("cpu"))
     for step in range(2):
-        both = batches(100 * step, 2) + batches(100 * step + 1, 2)
+        both = batches(100 * step, step + 1) + batches(100 * step + 1, step + 1)
         combined = [(torch.cat([x for x, _ in both]), torch.cat([y for _, y in both]))]
         train_step(model, optimizer, None, combined, 0.5, contextlib.nullcontext())
     ddp = torch.load(folder / "ddp.pt", weights_only=True)
     for name, tensor in model.state_dict().items():
-        torch.testing.assert_close(ddp[name], tensor, rtol=0, atol=1e-6)
+        torch.testing.assert_close(ddp["weights"][name], tensor, rtol=0, atol=1e-6)
+    one_micro_batch, two_micro_batches = ddp["all_reduces"]
+    assert one_micro_batch == two_micro_batches > 0  # no gradient synchronisation on the first of two micro-batches
 
 
 def test_torchrun_trains_on_two_cpu_processes_and_only_rank_0_prints_and_records(background):
