@@ -1,0 +1,1112 @@
+"""BabyGPT sweeps: train a stage once per combination of hyperparameters, then compare the runs.
+
+"Double block_size: how much lower is the loss, how much slower?" The honest answer is an experiment.
+This script runs it: every trial is the stage's own code (setup, train, sample), recorded in its own
+folder, and all trials are compared in one ranked table and a few pictures. Optuna keeps the books:
+the study lives in a storage (an SQLite file by default), so the same command resumes an interrupted
+sweep, and several workers on one shared storage divide the trials between them.
+
+Run:   python babygpt_sweep.py --param learning_rate=3e-4,1e-3,3e-3 --param n_layer=2,4 -- \\
+           --max_iters 300 --eval_interval 50 --eval_iters 20 --batch_size 16 --block_size 64 \\
+           --n_embed 128 --n_head 4 --dropout 0.1
+       (a grid of 3 x 2 = 6 trials of babygpt_v12_wandb.py; everything after -- goes to every trial)
+       python babygpt_sweep.py --param learning_rate=1e-4:1e-2:log --param n_layer=2:6 --search tpe --trials 20 -- ...
+       (a search over ranges: Optuna's TPE picks each next trial from the results so far)
+       python babygpt_sweep.py --help    (every option)
+
+Resume: run the same command again. Finished trials are kept, interrupted ones are run again.
+Results: sweeps/NAME/summary.md (ranked table, mean val loss per value, importances, pictures) and one
+folder per trial (command.txt, log.txt, metrics.csv, loss_curve.png, samples.txt, checkpoint.pt).
+Live view: optuna-dashboard sqlite:///sweeps/NAME/study.db
+"""
+
+import argparse
+import contextlib
+import csv
+import errno
+import importlib.util
+import io
+import math
+import multiprocessing
+import os
+import re
+import shlex
+import shutil
+import signal
+import socket
+import statistics
+import sys
+import tempfile
+import time
+import traceback
+import warnings
+
+import optuna
+import torch
+from optuna.storages import RetryHeartbeatStaleTrialCallback
+from optuna.trial import TrialState
+
+from babygpt_sample import find_font
+from babygpt_v12_wandb import OneLineErrorParser, RunRecorder, console_safe_output, format_seconds
+
+DEFAULT_STAGE = "babygpt_v12_wandb.py"
+SWEEPS_FOLDER = "sweeps"
+STAGE_API = ("make_parser", "parse_args", "setup", "train", "sample")  # what a trial calls in the stage
+SET_BY_THE_SWEEP = ("out_dir", "overwrite")  # each trial writes its own folder
+HEARTBEAT_SECONDS = 10  # a running trial marks itself alive in a database storage this often ...
+GRACE_SECONDS = 60  # ... and one silent this long has lost its worker (killed): it is run again
+MAX_RETRIES_AFTER_A_DEATH = 2  # a trial whose worker dies every time (out of memory?) is then given up
+OVERFIT_GAP = 0.1  # val loss this far above train loss is flagged: the model learns the training text by heart
+PRUNER_STARTUP_TRIALS = 2  # --prune compares with at least this many finished trials
+SAMPLE_OPENING_CHARACTERS = 40
+IMPORTANCE_MIN_TRIALS = 20  # below this Optuna's importances swing from one sweep to the next: means say more
+
+
+# ----------------------------------------------------------------------------
+# Loading a stage: any training script with the stages' functions
+
+
+def find_beside_this_script(path):
+    """path, or, when a relative path is missing from the current folder, the same path beside this script."""
+    if os.path.exists(path) or os.path.isabs(path):
+        return path
+    beside = os.path.join(os.path.dirname(os.path.abspath(__file__)), path)
+    return beside if os.path.exists(beside) else path
+
+
+def load_stage(path):
+    """Import a training script from its file. Importing a stage reads nothing and trains nothing."""
+    if not os.path.isfile(path):
+        raise ValueError(f"--stage {path}: no such file")
+    stem = os.path.splitext(os.path.basename(path))[0]
+    module_name = "babygpt_sweep_stage_" + re.sub(r"\W", "_", stem)
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None:
+        raise ValueError(f"--stage {path}: not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as e:
+        raise ValueError(f"--stage {path} cannot be imported: {type(e).__name__}: {first_line(e)}") from None
+    missing = [name for name in STAGE_API if not callable(getattr(module, name, None))]
+    if missing:
+        lacks = ", ".join(f"{name}()" for name in missing)
+        raise ValueError(f"--stage {path} is not a BabyGPT training script: it lacks {lacks}")
+    return module
+
+
+def stage_options(stage):
+    """The stage's command-line options that take one value: name -> argparse action."""
+    options = {}
+    for action in stage.make_parser()._actions:
+        takes_one_value = isinstance(action, argparse._StoreAction) and action.nargs is None
+        if takes_one_value and action.option_strings:
+            options[action.dest] = action
+    return options
+
+
+def option_given(argv, name):
+    return any(arg == f"--{name}" or arg.startswith(f"--{name}=") for arg in argv)
+
+
+def first_line(error):
+    """The first non-empty line of an exception's message (a database driver's can run to many lines)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
+
+
+# ----------------------------------------------------------------------------
+# --param: a grid axis (a list of values) or a range for a search
+
+PARAM_SYNTAX = "NAME=V1,V2,... (a list) or NAME=LOW:HIGH or NAME=LOW:HIGH:log (a range)"
+TYPE_NAMES = {int: "a whole number", float: "a number", str: "text"}
+
+
+class Axis:
+    """One swept hyperparameter: a list of values (a grid axis) or a range (for random or TPE search)."""
+
+    def __init__(self, name, kind, spec, values=None, labels=None, low=None, high=None, log=False):
+        self.name, self.kind, self.spec = name, kind, spec  # spec: the text after "=", as typed
+        self.values, self.labels = values, labels  # a list axis: the values and their text as typed
+        self.low, self.high, self.log = low, high, log  # a range
+
+    @property
+    def is_range(self):
+        return self.values is None
+
+    def suggest(self, trial):
+        """This trial's value, chosen by Optuna's sampler."""
+        if not self.is_range:
+            return trial.suggest_categorical(self.name, self.values)
+        if self.kind is int:
+            return trial.suggest_int(self.name, self.low, self.high, log=self.log)
+        return trial.suggest_float(self.name, self.low, self.high, log=self.log)
+
+    def label(self, value):
+        """Short text for folder names and tables: as typed for a list, 3 significant digits in a range."""
+        if not self.is_range:
+            return self.labels[self.values.index(value)]
+        return str(value) if self.kind is int else compact_number(value)
+
+    def argument(self, value):
+        """The value on the stage's command line: as typed for a list, every digit for a range."""
+        if not self.is_range:
+            return self.labels[self.values.index(value)]
+        return repr(value)
+
+
+def compact_number(value):
+    """0.000312 -> 3.12e-4, 0.25 -> 0.25: short, and the same text for the same value."""
+    text = f"{value:.3g}"
+    return re.sub(r"e([+-])0*(\d)", lambda m: f"e{'' if m.group(1) == '+' else '-'}{m.group(2)}", text)
+
+
+def convert(text, kind, name, param):
+    """A value of the option's type, or one clear line saying why not."""
+    try:
+        value = kind(text)
+    except (ValueError, TypeError):
+        raise ValueError(
+            f"--param {param}: {name} takes {TYPE_NAMES.get(kind, 'another type')}, not {text!r}"
+        ) from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"--param {param}: {text!r} is not a finite number")
+    return value
+
+
+def parse_param(param, options, stage_name):
+    """'learning_rate=1e-3,3e-3' or 'learning_rate=1e-4:1e-2:log' -> Axis, checked against the stage's options."""
+    name, equals, spec = param.partition("=")
+    name = name.strip()
+    if not equals or not name:
+        raise ValueError(f"--param {param}: expected {PARAM_SYNTAX}")
+    if name in SET_BY_THE_SWEEP:
+        raise ValueError(f"--param {param}: the sweep sets --{name} itself (one folder per trial)")
+    if name not in options:
+        raise ValueError(f"--param {param}: {stage_name} has no option --{name}; it has {', '.join(sorted(options))}")
+    action = options[name]
+    kind = action.type or str
+    if kind in (int, float) and ":" in spec and "," not in spec:
+        parts = spec.split(":")
+        if len(parts) not in (2, 3) or (len(parts) == 3 and parts[2] != "log"):
+            raise ValueError(f"--param {param}: expected {PARAM_SYNTAX}")
+        low, high = (convert(part.strip(), kind, name, param) for part in parts[:2])
+        log = len(parts) == 3
+        if not low < high:
+            raise ValueError(f"--param {param}: LOW must be less than HIGH in the range LOW:HIGH")
+        if log and low <= 0:
+            raise ValueError(f"--param {param}: a log range needs LOW > 0")
+        return Axis(name, kind, spec, low=low, high=high, log=log)
+    labels = [label.strip() for label in spec.split(",")]
+    if labels == [""]:
+        raise ValueError(f"--param {param}: no values; expected {PARAM_SYNTAX}")
+    if "" in labels:
+        raise ValueError(f"--param {param}: an empty value between commas")
+    values = [convert(label, kind, name, param) for label in labels]
+    if action.choices is not None:
+        for label, value in zip(labels, values, strict=True):
+            if value not in action.choices:
+                choices = ", ".join(map(str, action.choices))
+                raise ValueError(f"--param {param}: {label!r} is not one of {name}'s choices ({choices})")
+    for i, value in enumerate(values):
+        if value in values[:i]:
+            raise ValueError(f"--param {param}: {labels[i]!r} is listed twice")
+    return Axis(name, kind, spec, values=values, labels=labels)
+
+
+# ----------------------------------------------------------------------------
+# The command line
+
+
+def make_parser():
+    parser = OneLineErrorParser(
+        prog="babygpt_sweep.py",
+        usage="python babygpt_sweep.py [options] --param NAME=VALUES [--param ...] [-- STAGE OPTIONS]",
+        description=__doc__.splitlines()[0] + " Everything after -- is passed to every trial unchanged.",
+        allow_abbrev=False,  # a mistyped option is an error, never a guess
+    )
+    parser.add_argument(
+        "--stage", default=DEFAULT_STAGE, help="the training script to run: any stage (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--param",
+        action="append",
+        required=True,
+        metavar="NAME=VALUES",
+        help=f"a swept option of the stage: {PARAM_SYNTAX}; integers for an integer option; repeat for more",
+    )
+    parser.add_argument(
+        "--search",
+        choices=["grid", "random", "tpe"],
+        help="grid: every combination of the lists; random or tpe (Optuna's Bayesian sampler): --trials draws "
+        "from the lists and ranges (default: grid when every --param is a list, else tpe)",
+    )
+    parser.add_argument("--trials", type=int, help="run at most this many trials in the study (default: all the grid)")
+    parser.add_argument(
+        "--timeout", type=float, metavar="MINUTES", help="start no new trial after this many minutes (default: none)"
+    )
+    parser.add_argument(
+        "--prune",
+        action="store_true",
+        help="stop a trial early when its val loss at an evaluation is worse than the median of the other trials'"
+        f" at the same step (Optuna's MedianPruner, after {PRUNER_STARTUP_TRIALS} finished trials, never at step 0)",
+    )
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="trials run at once, in separate processes sharing the CPU (default: 1)"
+    )
+    parser.add_argument("--name", help=f"the sweep's folder {SWEEPS_FOLDER}/NAME (default: the stage and the params)")
+    parser.add_argument(
+        "--storage",
+        help="where the study lives: a database URL (sqlite:///file.db, postgresql://user:password@host/db, "
+        "mysql://...) or a journal file path on a shared disk; workers running the same command on one storage "
+        f"divide the trials (default: sqlite:///{SWEEPS_FOLDER}/NAME/study.db)",
+    )
+    return parser
+
+
+def parse_command_line(argv):
+    """Our options before '--', the fixed stage options after it."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    ours, fixed = (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else (argv, [])
+    args = make_parser().parse_args(ours)
+    args.fixed = fixed
+    args.argv = argv
+    return args
+
+
+def default_name(stage_path, axes):
+    """babygpt_v12_wandb.py, learning_rate, n_layer -> v12_learning_rate_n_layer"""
+    stem = os.path.splitext(os.path.basename(stage_path))[0]
+    version = re.match(r"babygpt_(v\d+)", stem)
+    return "_".join([version.group(1) if version else stem, *(axis.name for axis in axes)])
+
+
+def prepare(argv):
+    """Check everything about the sweep before anything is written: the sweep as a namespace of settings."""
+    args = parse_command_line(argv)
+    for option in ("trials", "jobs"):
+        if getattr(args, option) is not None and getattr(args, option) < 1:
+            raise ValueError(f"--{option} must be at least 1, got {getattr(args, option)}")
+    if args.timeout is not None and not (args.timeout > 0 and math.isfinite(args.timeout)):
+        raise ValueError(f"--timeout must be a positive number of minutes, got {args.timeout}")
+
+    args.stage = find_beside_this_script(args.stage)
+    stage = load_stage(args.stage)
+    stage_name = os.path.basename(args.stage)
+    options = stage_options(stage)
+    axes = [parse_param(param, options, stage_name) for param in args.param]
+    names = [axis.name for axis in axes]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            raise ValueError(f"--param {name} is given twice: put all its values in one --param")
+        if option_given(args.fixed, name):
+            raise ValueError(f"--{name} is both swept (--param) and fixed (after --): keep one")
+    for name in SET_BY_THE_SWEEP:
+        if option_given(args.fixed, name):
+            raise ValueError(f"--{name} after --: the sweep sets it (one folder per trial)")
+    try:
+        stage.parse_args(args.fixed)  # the fixed options are checked once, here, by the stage's own parser
+    except SystemExit as e:
+        raise ValueError(f"the options after -- for {stage_name}: {parser_message(e)}") from None
+
+    if args.search is None:
+        args.search = "tpe" if any(axis.is_range for axis in axes) else "grid"
+    if args.search == "grid" and any(axis.is_range for axis in axes):
+        ranges = ", ".join(axis.name for axis in axes if axis.is_range)
+        raise ValueError(f"--search grid needs lists of values, but {ranges} is a range: use --search random or tpe")
+    if args.search != "grid" and args.trials is None and args.timeout is None:
+        raise ValueError(f"--search {args.search} needs --trials N or --timeout MINUTES: it could go on forever")
+
+    args.name = args.name or default_name(args.stage, axes)
+    if not re.fullmatch(r"[\w.+=-]+", args.name) or args.name.startswith("."):
+        raise ValueError(f"--name {args.name!r}: use letters, digits and . _ - + = only (it names a folder)")
+    args.folder = os.path.join(SWEEPS_FOLDER, args.name)
+    args.storage = args.storage or f"sqlite:///{args.folder}/study.db"
+    grid_size = math.prod(len(axis.values) for axis in axes) if args.search == "grid" else None
+    args.planned = min(n for n in (grid_size, args.trials) if n is not None) if grid_size or args.trials else None
+    args.grid_size = grid_size
+    args.axes, args.stage_module, args.stage_name = axes, stage, stage_name
+    args.records_run_folder = "out_dir" in options  # v12 and later write a run folder themselves
+    args.definition = {  # what makes two commands the same sweep; --trials, --timeout, --jobs may change
+        "stage": stage_name,
+        "params": {axis.name: axis.spec for axis in axes},
+        "fixed": args.fixed,
+        "search": args.search,
+    }
+    return args
+
+
+def parser_message(exit):
+    """The message of an argparse error (SystemExit) without its 'prog: error:' prefix."""
+    text = exit.code if isinstance(exit.code, str) else "not accepted"
+    return re.sub(r"^\S+: error: ", "", text)
+
+
+# ----------------------------------------------------------------------------
+# The study: Optuna's record of every trial, in a storage
+
+
+def open_storage(url):
+    if "://" not in url:  # a journal file: appended to by every worker, safe on a shared disk
+        from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+        return JournalStorage(JournalFileBackend(url))
+    return optuna.storages.RDBStorage(
+        url,
+        engine_kwargs={"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None,  # wait for a lock
+        heartbeat_interval=HEARTBEAT_SECONDS,
+        grace_period=GRACE_SECONDS,
+        heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES_AFTER_A_DEATH),
+    )
+
+
+def make_sampler(sweep):
+    if sweep.search == "grid":
+        return optuna.samplers.GridSampler({axis.name: axis.values for axis in sweep.axes})
+    if sweep.search == "random":
+        return optuna.samplers.RandomSampler()
+    return optuna.samplers.TPESampler(constant_liar=True)  # parallel workers do not all try the same spot
+
+
+def make_pruner(sweep):
+    if not sweep.prune:
+        return optuna.pruners.NopPruner()
+    return optuna.pruners.MedianPruner(n_startup_trials=PRUNER_STARTUP_TRIALS, n_warmup_steps=1)
+
+
+def open_study(sweep, create_folder):
+    """Create the study, or load it to resume; refuse a storage that holds another sweep under this name."""
+    created = []  # folders made here, removed again if the storage cannot be opened: nothing left behind
+    if create_folder:
+        try:
+            for folder in (SWEEPS_FOLDER, sweep.folder):
+                with contextlib.suppress(FileExistsError):  # made already, perhaps by another worker just now
+                    os.mkdir(folder)
+                    created.append(folder)
+                if not os.path.isdir(folder):
+                    raise NotADirectoryError(errno.ENOTDIR, f"{folder} is a file")
+        except OSError as e:
+            remove_created(created)
+            raise ValueError(f"cannot create the sweep folder {sweep.folder}: {e.strerror}") from None
+    try:
+        study = optuna.create_study(
+            storage=open_storage(sweep.storage),
+            study_name=sweep.name,
+            direction="minimize",
+            sampler=make_sampler(sweep),
+            pruner=make_pruner(sweep),
+            load_if_exists=True,
+        )
+        saved = study.user_attrs.get("sweep")
+        if saved is None:
+            study.set_user_attr("sweep", sweep.definition)
+    except ImportError as e:
+        remove_created(created)
+        missing = first_line(e.__cause__ or e.__context__ or e)
+        hint = (
+            " (pip install 'psycopg[binary]', or write postgresql+psycopg2:// for psycopg2)"
+            if "psycopg" in missing
+            else ""
+        )
+        raise ValueError(
+            f"cannot open the study storage {sweep.storage}: no database driver: {missing}{hint}"
+        ) from None
+    except Exception as e:  # SQLAlchemy, the driver or the file system: all say why in their first line
+        remove_created(created)
+        reason = first_line(getattr(e, "orig", None) or e)
+        raise ValueError(f"cannot open the study storage {sweep.storage}: {reason}") from None
+    if saved is not None and saved != sweep.definition:
+        raise ValueError(
+            f"the study {sweep.name!r} in {sweep.storage} is another sweep ({describe(saved)}): "
+            "give this one its own --name"
+        )
+    return study
+
+
+def remove_created(folders):
+    for folder in reversed(folders):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def describe(definition):
+    params = " ".join(f"{name}={spec}" for name, spec in definition["params"].items())
+    return f"{definition['stage']} {params} -- {' '.join(definition['fixed'])}".strip(" -")
+
+
+# ----------------------------------------------------------------------------
+# Reading the study: which trials count, and what is left to do
+
+
+def folder_number(trial):
+    """The number in the trial's folder name and the summary's trial column: a grid point's number
+    (0 .. grid size - 1) in a grid, else Optuna's trial number. A re-run keeps the number of the trial
+    it repeats: the same folder, the same row."""
+    return trial.system_attrs.get("grid_id", trial.system_attrs.get("failed_trial", trial.number))
+
+
+def was_interrupted(trial):
+    """Stopped by Ctrl-C, or its worker died (then the heartbeat check failed it): to be run again."""
+    attrs = trial.user_attrs
+    return trial.state == TrialState.FAIL and "failure" not in attrs and "duplicate_of" not in attrs
+
+
+def counted_trials(study):
+    """The trials that stand for a combination: finished, pruned, failed for a reason, running or waiting.
+    Interrupted trials are left out (a re-run stands for them), and so are duplicates a worker gave up."""
+    trials = study.get_trials(deepcopy=False)
+    return [t for t in trials if not was_interrupted(t) and "duplicate_of" not in t.user_attrs]
+
+
+def progress(study, sweep):
+    """(done, running, waiting, grid points taken) over all workers."""
+    done = running = waiting = 0
+    taken = set()
+    for trial in counted_trials(study):
+        if trial.state == TrialState.WAITING:
+            waiting += 1
+        elif trial.state == TrialState.RUNNING:
+            running += 1
+        else:
+            done += 1
+        if "grid_id" in trial.system_attrs:
+            taken.add(trial.system_attrs["grid_id"])
+    return done, running, waiting, taken
+
+
+def work_left(study, sweep):
+    done, running, waiting, taken = progress(study, sweep)
+    if waiting:
+        return True  # re-runs of interrupted trials come first
+    if sweep.planned is not None and done + running >= sweep.planned:
+        return False
+    return sweep.grid_size is None or len(taken) < sweep.grid_size
+
+
+def rerun_interrupted(study):
+    """Queue a re-run of every interrupted trial that has none yet (the heartbeat check queues those whose
+    worker died, but only in a database storage, and only while a worker runs)."""
+    trials = study.get_trials(deepcopy=False)
+    rerun = {n for t in trials for n in t.system_attrs.get("retry_history", [])}
+    for trial in trials:
+        if was_interrupted(trial) and trial.number not in rerun:
+            deaths = len(trial.system_attrs.get("retry_history", [])) + 1
+            if trial.user_attrs.get("interrupted") or deaths <= MAX_RETRIES_AFTER_A_DEATH:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # the callback is marked experimental
+                    RetryHeartbeatStaleTrialCallback()(study, trial)
+
+
+# ----------------------------------------------------------------------------
+# One trial: the stage's own setup, train and sample, recorded in the trial's folder
+
+
+class TrialFailed(Exception):
+    """The stage refused the combination, or training crashed: the trial is recorded as failed."""
+
+
+class Duplicate(Exception):
+    """Another worker took this combination first (possible at the very end of a grid)."""
+
+
+def trial_folder(sweep, number, params):
+    parts = [f"{number:03d}"] + [f"{axis.name}={axis.label(params[axis.name])}" for axis in sweep.axes]
+    name = re.sub(r"[^\w.+=-]", "-", "_".join(parts))[:150]  # values such as data/ci.txt become data-ci.txt
+    return os.path.join(sweep.folder, name)
+
+
+def trial_command(sweep, argv, folder):
+    """The command that reproduces the trial on its own."""
+    command = ["python", sweep.stage, *argv]
+    if sweep.records_run_folder:
+        command += ["--out_dir", folder, "--overwrite"]
+        if not option_given(sweep.fixed, "wandb_mode"):
+            command += ["--wandb_mode", "disabled"]
+    return shlex.join(command)
+
+
+def run_trial(sweep, study, trial, console):
+    """Optuna's objective: the final val loss of one training run."""
+    params = {axis.name: axis.suggest(trial) for axis in sweep.axes}
+    this = next(t for t in study.get_trials(deepcopy=False) if t.number == trial.number)
+    key = this.system_attrs.get("grid_id", this.system_attrs.get("failed_trial"))
+    for other in counted_trials(study):
+        same = other.system_attrs.get("grid_id", other.system_attrs.get("failed_trial"))
+        if key is not None and other.number != trial.number and same == key and other.state != TrialState.WAITING:
+            trial.set_user_attr("duplicate_of", other.number)
+            raise Duplicate
+
+    number = folder_number(this)
+    folder = trial_folder(sweep, number, params)
+    shutil.rmtree(folder, ignore_errors=True)  # what an interrupted run of this trial left
+    os.makedirs(folder)
+    argv = [*sweep.fixed]
+    for axis in sweep.axes:
+        argv += [f"--{axis.name}", axis.argument(params[axis.name])]
+    command = trial_command(sweep, argv, folder)
+    worker = f"{socket.gethostname()}:{os.getpid()}"  # which machine and process ran it
+    record = {"folder": folder, "command": command, "worker": worker, "interrupted": False}
+    for name, value in {**record, "history": [], "final": {}, "sample": ""}.items():
+        trial.set_user_attr(name, value)  # a re-run starts from a clean record, not its interrupted run's
+    with open(os.path.join(folder, "command.txt"), "w", encoding="utf-8") as f:
+        f.write(command + "\n")
+    values = " ".join(f"{axis.name}={axis.label(params[axis.name])}" for axis in sweep.axes)
+    print(f"trial {number} {values}: started (log: {os.path.join(folder, 'log.txt')})", file=console, flush=True)
+
+    with open(os.path.join(folder, "log.txt"), "w", encoding="utf-8", buffering=1) as log:
+        log.write(f"$ {command}\n")
+        with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+            try:
+                return train_and_record(sweep, trial, argv, folder)
+            except (optuna.TrialPruned, KeyboardInterrupt):
+                raise
+            except SystemExit as e:  # the stage's parser refused a value
+                reason = parser_message(e)
+            except ValueError as e:  # the stage's setup refused the combination, or the loss became NaN
+                reason = first_line(e)
+            except (torch.cuda.OutOfMemoryError, MemoryError):
+                reason = "out of memory: try a smaller batch_size, block_size or model"
+            except Exception as e:  # a crash in the stage: the sweep goes on, the log keeps the traceback
+                traceback.print_exc(file=log)
+                reason = f"{type(e).__name__}: {first_line(e)}"
+            print(f"error: {reason}")
+    trial.set_user_attr("failure", reason)
+    raise TrialFailed(reason)
+
+
+def train_and_record(sweep, trial, argv, folder):
+    stage = sweep.stage_module
+    args = stage.parse_args(argv)
+    args.out_dir, args.overwrite = folder, True
+    if not option_given(sweep.fixed, "wandb_mode"):
+        args.wandb_mode = "disabled"  # one record per trial is enough: the folder and the study
+    args.wandb_project = getattr(args, "wandb_project", "babygpt")
+    run = stage.setup(args)
+    n_params = sum(p.numel() for p in run.model.parameters())
+    trial.set_user_attr("parameters", n_params)
+    print(f"{n_params:,} parameters | corpus {run.corpus}: {len(run.text):,} characters | device {run.device}")
+    recorder = RunRecorder(args, run.model, run.tokenizer, run.model_config)
+    history = []
+
+    def report(metrics):
+        recorder.report(metrics)  # prints the log line, appends metrics.csv, saves checkpoint.pt
+        history.append([metrics[k] for k in ("step", "elapsed_seconds", "train_loss", "val_loss")])
+        trial.set_user_attr("history", history)
+        trial.report(metrics["val_loss"], metrics["step"])
+        if sweep.prune and trial.should_prune():
+            raise optuna.TrialPruned(f"pruned at step {metrics['step']}: val loss {metrics['val_loss']:.4f}")
+
+    pruned = None
+    try:
+        final = stage.train(run.model, run.train_data, run.val_data, args, report)
+    except optuna.TrialPruned as e:
+        pruned, final = e, recorder.history[-1]
+        print(e)
+    samples = [(prompt, stage.sample(run.model, run.tokenizer, prompt, args.max_new_tokens)) for prompt in args.prompt]
+    recorder.finish(samples)  # loss_curve.png and samples.txt, for a pruned trial too
+    completion = samples[0][1][len(samples[0][0]) :] if samples else ""
+    trial.set_user_attr("sample", completion[:SAMPLE_OPENING_CHARACTERS])
+    keys = ("step", "train_loss", "val_loss", "val_perplexity", "tokens_per_second", "elapsed_seconds")
+    trial.set_user_attr("final", {key: final[key] for key in keys})
+    if pruned is not None:
+        raise pruned
+    return final["val_loss"]
+
+
+# ----------------------------------------------------------------------------
+# A worker: trials one after another until none is left
+
+
+def run_trials(sweep, study, deadline, console, stop=None):
+    """Run trials until the grid is done, --trials are reached, the deadline passes or stop is set. Ctrl-C
+    marks the running trial as interrupted and queues its re-run before letting the interruption through."""
+    current = {}
+
+    def objective(trial):
+        current["trial"] = trial
+        try:
+            return run_trial(sweep, study, trial, console)
+        except KeyboardInterrupt:
+            trial.set_user_attr("interrupted", True)  # Optuna records it as failed: this says "run it again"
+            raise
+
+    rerun_interrupted(study)
+    try:
+        while work_left(study, sweep) and (deadline is None or time.time() < deadline):
+            if stop is not None and stop.is_set():
+                raise KeyboardInterrupt
+            current.clear()
+            started = time.time()
+            study.optimize(objective, n_trials=1, catch=(TrialFailed, Duplicate))
+            if "trial" in current:
+                print_progress(sweep, study, current["trial"].number, time.time() - started, console)
+                write_summary(sweep, study, pictures=False)
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not break the bookkeeping
+        if "trial" in current:
+            number = current["trial"].number
+            trial = next(t for t in study.get_trials(deepcopy=False) if t.number == number)
+            if trial.state == TrialState.RUNNING:  # interrupted before Optuna could record it
+                study.tell(number, state=TrialState.FAIL)
+                trial = next(t for t in study.get_trials(deepcopy=False) if t.number == number)
+            if was_interrupted(trial):  # not when Ctrl-C came between trials
+                rerun_interrupted(study)
+                print(f"trial {folder_number(trial)} interrupted: it runs again when the sweep goes on", file=console)
+        raise
+
+
+def print_progress(sweep, study, number, seconds, console):
+    trial = next(t for t in study.get_trials(deepcopy=False) if t.number == number)
+    if "duplicate_of" in trial.user_attrs:
+        return
+    done, running, _, _ = progress(study, sweep)
+    values = " ".join(f"{axis.name}={axis.label(trial.params[axis.name])}" for axis in sweep.axes)
+    if trial.state == TrialState.COMPLETE:
+        best = min((t for t in counted_trials(study) if t.state == TrialState.COMPLETE), key=lambda t: t.value)
+        result = f"val loss {trial.value:.4f} (best: {best.value:.4f}, trial {folder_number(best)})"
+    elif trial.state == TrialState.PRUNED:
+        final = trial.user_attrs.get("final", {})
+        result = f"pruned at step {final.get('step')}, val loss {final.get('val_loss', math.nan):.4f}"
+    else:
+        result = f"failed: {trial.user_attrs.get('failure', 'interrupted')}"
+    of = f"{done}/{sweep.planned}" if sweep.planned else f"{done}"
+    left = ""
+    if sweep.planned:
+        durations = [t.duration.total_seconds() for t in counted_trials(study) if t.duration is not None]
+        if durations and done < sweep.planned:
+            left = f" | about {format_seconds(statistics.mean(durations) * (sweep.planned - done) / sweep.jobs)} left"
+    print(f"[{of}] trial {folder_number(trial)} {values}: {result} | {format_seconds(seconds)}{left}", file=console)
+    console.flush()
+
+
+def worker_main(argv, threads, deadline, stop):
+    """A process of --jobs N: its share of the CPU threads, then trials until none is left or stop is set.
+    It starts with Ctrl-C held back (inherited), so that one pressed while it imports arrives here, cleanly."""
+    signal.signal(signal.SIGINT, interrupt_once)
+    torch.set_num_threads(threads)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    try:
+        hold_ctrl_c(False)
+        sweep = prepare(argv)
+        study = open_study(sweep, create_folder=False)
+        run_trials(sweep, study, deadline, sys.stdout, stop)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except ValueError as e:
+        sys.exit(f"error: {e}")
+
+
+def hold_ctrl_c(hold):
+    """Hold Ctrl-C back (it is delivered when released), where the system allows it (not on Windows)."""
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK if hold else signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+def interrupt_once(signum, frame):
+    """The first Ctrl-C stops the trial; later ones are ignored while the books are put in order."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
+def run_jobs(sweep, study, deadline):
+    """--jobs N: N worker processes on the same study, each with its share of the CPU threads. Processes, not
+    threads: tiny models spend most of their time in Python, which one process runs one thread at a time."""
+    jobs = sweep.jobs
+    threads = max(1, torch.get_num_threads() // jobs)
+    context = multiprocessing.get_context("spawn")  # the same on Linux, macOS and Windows
+    stop = context.Event()
+    workers = [context.Process(target=worker_main, args=(sweep.argv, threads, deadline, stop)) for _ in range(jobs)]
+    try:
+        hold_ctrl_c(True)  # the workers inherit this and let Ctrl-C through once they can handle it
+        try:
+            for worker in workers:
+                worker.start()
+        finally:
+            hold_ctrl_c(False)
+        for worker in workers:
+            worker.join()
+    except KeyboardInterrupt:  # the workers got the Ctrl-C too (one process group) unless still starting
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        stop.set()  # a worker still starting sees this before its first trial
+        for worker in workers:
+            if worker.pid is not None and worker.is_alive() and os.name == "posix":
+                os.kill(worker.pid, signal.SIGINT)
+        for worker in workers:
+            worker.join()
+        raise
+    failed = [worker.exitcode for worker in workers if worker.exitcode not in (0, None)]
+    return failed
+
+
+# ----------------------------------------------------------------------------
+# The summary: ranked table, means per value, importances, pictures
+
+STATE_ORDER = {"finished": 0, "pruned": 1, "failed": 2, "interrupted": 3, "running": 4, "waiting": 5}
+
+
+def summary_rows(sweep, study):
+    """One row per combination tried, best first: finished by final val loss, then pruned, failed, running."""
+    rows = []
+    for trial in counted_trials(study):
+        final = trial.user_attrs.get("final", {}) if trial.state != TrialState.WAITING else {}  # not its own yet
+        state = {
+            TrialState.COMPLETE: "finished",
+            TrialState.PRUNED: "pruned",
+            TrialState.FAIL: "failed",
+            TrialState.RUNNING: "running",
+            TrialState.WAITING: "waiting",
+        }[trial.state]
+        note = trial.user_attrs.get("failure", "")
+        if state == "pruned":
+            note = f"at step {final.get('step')}"
+        if state == "failed" and "failure" not in trial.user_attrs:
+            note = "its worker stopped every time it ran (out of memory?)"
+        train_loss, val_loss = final.get("train_loss"), final.get("val_loss")
+        gap = val_loss - train_loss if val_loss is not None and train_loss is not None else None
+        params = {axis.name: trial.params.get(axis.name) for axis in sweep.axes}
+        rows.append(
+            {
+                "rank": None,
+                "trial": folder_number(trial),
+                "optuna_trial": trial.number,  # as optuna-dashboard shows it
+                "state": state,
+                "note": note,
+                "values": params,
+                "labels": {n: sweep_axis(sweep, n).label(v) if v is not None else "" for n, v in params.items()},
+                "parameters": trial.user_attrs.get("parameters"),
+                "step": final.get("step"),
+                "val_loss": val_loss,
+                "val_perplexity": final.get("val_perplexity"),
+                "train_loss": train_loss,
+                "train_val_gap": gap,
+                "overfitting": gap is not None and gap >= OVERFIT_GAP,
+                "wall_seconds": trial.duration.total_seconds() if trial.duration is not None else None,
+                "tokens_per_second": final.get("tokens_per_second"),
+                "sample": trial.user_attrs.get("sample", ""),
+                "folder": trial.user_attrs.get("folder", ""),
+                "worker": trial.user_attrs.get("worker", ""),
+                "history": trial.user_attrs.get("history", []),
+            }
+        )
+    rows.sort(key=lambda r: (STATE_ORDER[r["state"]], math.inf if r["val_loss"] is None else r["val_loss"], r["trial"]))
+    for rank, row in enumerate(r for r in rows if r["state"] == "finished"):
+        row["rank"] = rank + 1
+    return rows
+
+
+def sweep_axis(sweep, name):
+    return next(axis for axis in sweep.axes if axis.name == name)
+
+
+def mean_val_loss_by_value(sweep, rows):
+    """For each swept parameter, the mean final val loss of the finished trials per value:
+    {name: [(value label, mean val loss, number of trials), ...]}. A range with many distinct
+    values is cut into four groups of about equal size."""
+    finished = [row for row in rows if row["state"] == "finished"]
+    means = {}
+    for axis in sweep.axes:
+        pairs = sorted((row["values"][axis.name], row["val_loss"]) for row in finished)
+        if not axis.is_range:
+            groups = [
+                (label, [loss for v, loss in pairs if v == value])
+                for value, label in zip(axis.values, axis.labels, strict=True)
+            ]
+        elif len({v for v, _ in pairs}) <= 6:
+            groups = [
+                (axis.label(value), [loss for v, loss in pairs if v == value])
+                for value in sorted({v for v, _ in pairs})
+            ]
+        else:
+            quarters = [pairs[len(pairs) * i // 4 : len(pairs) * (i + 1) // 4] for i in range(4)]
+            groups = [(f"{axis.label(q[0][0])} to {axis.label(q[-1][0])}", [loss for _, loss in q]) for q in quarters]
+        means[axis.name] = [(label, statistics.mean(losses), len(losses)) for label, losses in groups if losses]
+    return means
+
+
+def parameter_importances(sweep, study, rows):
+    """Optuna's importances (PED-ANOVA by default): how much each parameter explains of the spread in val loss.
+    None when the sweep is too small for them to mean anything."""
+    if len(sweep.axes) < 2 or sum(row["state"] == "finished" for row in rows) < IMPORTANCE_MIN_TRIALS:
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return optuna.importance.get_param_importances(study)
+    except Exception:  # too few distinct values, or too few trials for the evaluator
+        return None
+
+
+def format_row(row, sweep):
+    """A row as text for summary.csv and summary.md."""
+
+    def number(value, digits):
+        return "" if value is None else f"{value:.{digits}f}"
+
+    return {
+        "rank": row["rank"] or "",
+        "trial": row["trial"],
+        "optuna_trial": row["optuna_trial"],
+        **row["labels"],
+        "parameters": "" if row["parameters"] is None else row["parameters"],
+        "val_loss": number(row["val_loss"], 4),
+        "val_perplexity": number(row["val_perplexity"], 2),
+        "train_loss": number(row["train_loss"], 4),
+        "train_val_gap": number(row["train_val_gap"], 4),
+        "overfitting": "yes" if row["overfitting"] else "",
+        "wall_seconds": number(row["wall_seconds"], 1),
+        "tokens_per_second": number(row["tokens_per_second"], 0),
+        "state": row["state"],
+        "note": row["note"],
+        "sample": row["sample"],
+        "folder": os.path.basename(row["folder"]),
+        "worker": row["worker"],
+    }
+
+
+def write_file(path, text):
+    """Write to a temporary file beside path, then rename: readers never see half a file, and two workers
+    writing the same summary at once each replace it whole."""
+    folder = os.path.dirname(path) or "."
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(text if isinstance(text, bytes) else text.encode("utf-8"))
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
+
+
+def write_summary(sweep, study, pictures):
+    """summary.csv, means.csv and summary.md, from the study alone (so any worker on any machine can write
+    it), and with pictures=True the three charts."""
+    rows = summary_rows(sweep, study)
+    table = [format_row(row, sweep) for row in rows]
+    fields = list(table[0]) if table else ["rank", "trial", "state"]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(table)
+    write_file(os.path.join(sweep.folder, "summary.csv"), buffer.getvalue())
+
+    means = mean_val_loss_by_value(sweep, rows)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["param", "value", "mean_val_loss", "finished_trials"])
+    for name, groups in means.items():
+        writer.writerows([name, label, f"{mean:.4f}", n] for label, mean, n in groups)
+    write_file(os.path.join(sweep.folder, "means.csv"), buffer.getvalue())
+
+    importances = parameter_importances(sweep, study, rows)
+    charts = draw_charts(sweep, rows, means) if pictures else []
+    write_file(
+        os.path.join(sweep.folder, "summary.md"), summary_markdown(sweep, rows, table, means, importances, charts)
+    )
+
+
+def markdown_cell(text):
+    return str(text).replace("|", "\\|").replace("\n", " / ")
+
+
+def summary_markdown(sweep, rows, table, means, importances, charts):
+    counts = {state: sum(row["state"] == state for row in rows) for state in STATE_ORDER}
+    tally = ", ".join(f"{n} {state}" for state, n in counts.items() if n)
+    fixed = shlex.join(sweep.fixed) or "(none: the stage's defaults)"
+    lines = [
+        f"# Sweep {sweep.name}",
+        "",
+        f"Stage `{sweep.stage_name}`, {sweep.search} search over "
+        + ", ".join(f"`{axis.name}={axis.spec}`" for axis in sweep.axes)
+        + f"; fixed options `{fixed}`.",
+        f"{len(rows)} trials: {tally or 'none yet'}. Study: `{sweep.storage}` (study name `{sweep.name}`).",
+        "",
+        "## Trials, best first",
+        "",
+        "Ranked by the final val loss (lower is better). gap = val loss - train loss; "
+        f"⚠ marks a gap of {OVERFIT_GAP} or more: the model starts to learn the training text by heart "
+        "(a model too large for its data, or trained too long). A pruned trial stopped early, so its loss "
+        "is not comparable; a failed one says why. Each trial's folder holds command.txt, log.txt, "
+        "metrics.csv, loss_curve.png, samples.txt and checkpoint.pt.",
+        "",
+    ]
+    names = [axis.name for axis in sweep.axes]
+    header = ["rank", "trial", *names, "parameters", "val loss", "val ppl", "train loss", "gap", "time", "tokens/s"]
+    header += ["state", "sample"]
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row, text in zip(rows, table, strict=True):
+        gap = (
+            f"{row['train_val_gap']:+.4f}{' ⚠' if row['overfitting'] else ''}"
+            if row["train_val_gap"] is not None
+            else ""
+        )
+        state = f"{row['state']}: {row['note']}" if row["note"] else row["state"]
+        cells = [text["rank"], f"[{row['trial']}]({text['folder']}/)" if text["folder"] else row["trial"]]
+        cells += [text[name] for name in names]
+        cells += [f"{row['parameters']:,}" if row["parameters"] else "", text["val_loss"], text["val_perplexity"]]
+        cells += [text["train_loss"], gap, format_seconds(row["wall_seconds"]) if row["wall_seconds"] else ""]
+        cells += [f"{row['tokens_per_second']:,.0f}" if row["tokens_per_second"] else "", state, row["sample"]]
+        lines.append("| " + " | ".join(markdown_cell(cell) for cell in cells) + " |")
+    lines += ["", "## Mean final val loss per value", ""]
+    lines += ["Each value's mean over the finished trials that used it (the other parameters vary within it)."]
+    for name, groups in means.items():
+        if groups:
+            best = min(groups, key=lambda g: g[1])
+            lines += ["", f"| {name} | mean val loss | trials |", "|---|---|---|"]
+            lines += [
+                f"| {markdown_cell(label)} | {mean:.4f}{' ← best' if (label, mean, n) == best else ''} | {n} |"
+                for label, mean, n in groups
+            ]
+    if importances is not None:
+        lines += ["", "## Parameter importances", ""]
+        lines += [
+            "How much of the spread in final val loss each parameter explains (Optuna's "
+            "`get_param_importances`); with few trials, a hint rather than a measurement.",
+            "",
+            "| parameter | importance |",
+            "|---|---|",
+        ]
+        lines += [f"| {name} | {value:.2f} |" for name, value in importances.items()]
+    if charts:
+        lines += ["", "## Pictures", ""]
+        lines += [f"![{caption}]({file})\n\n{caption}\n" for file, caption in charts]
+    lines += ["", f"Resume or extend: `python babygpt_sweep.py {shlex.join(sweep.argv)}`", ""]
+    return "\n".join(lines)
+
+
+def trial_label(row, sweep):
+    return f"{row['trial']}: " + " ".join(f"{axis.name}={row['labels'][axis.name]}" for axis in sweep.axes)
+
+
+def save_figure(figure, path):
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=120)
+    write_file(path, buffer.getvalue())
+
+
+def draw_charts(sweep, rows, means):
+    """curves.png, val_loss_by_param.png and loss_vs_time.png: [(file name, caption), ...]. Values in
+    Chinese (a corpus path, say) are drawn in a CJK font when there is one."""
+    import matplotlib
+
+    labels = "".join(trial_label(row, sweep) for row in rows)
+    fonts = None if labels.isascii() else find_font(labels)
+    with matplotlib.rc_context({"font.family": fonts} if fonts else {}), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # without a CJK font a character is an empty box, not a warning per glyph
+        return draw_charts_in_current_font(sweep, rows, means)
+
+
+def draw_charts_in_current_font(sweep, rows, means):
+    from matplotlib.figure import Figure  # no pyplot: nothing global, no screen needed
+
+    drawn = [row for row in rows if row["history"]]
+    charts = []
+    if drawn:
+        for file, x_index, x_label, caption in (
+            ("curves.png", 0, "step", "Val loss of every trial against training step."),
+            (
+                "loss_vs_time.png",
+                1,
+                "wall time (seconds)",
+                "Val loss against wall time: what each trial's loss cost (left is cheaper, lower is better).",
+            ),
+        ):
+            figure = Figure(figsize=(9, 5), layout="constrained")
+            ax = figure.add_subplot()
+            for row in drawn:
+                style = {"finished": "-", "pruned": "--"}.get(row["state"], ":")
+                xs, ys = [h[x_index] for h in row["history"]], [h[3] for h in row["history"]]
+                ax.plot(xs, ys, style, marker=".", label=f"{trial_label(row, sweep)} ({row['state']})")
+            ax.set(xlabel=x_label, ylabel="val loss", title=f"sweep {sweep.name}")
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))
+            save_figure(figure, os.path.join(sweep.folder, file))
+            charts.append((file, caption))
+
+    finished = [row for row in rows if row["state"] == "finished"]
+    if finished:
+        figure = Figure(figsize=(4 * len(sweep.axes) + 1, 4), layout="constrained")
+        for i, axis in enumerate(sweep.axes):
+            ax = figure.add_subplot(1, len(sweep.axes), i + 1)
+            if axis.kind is str:  # text values: one column each
+                positions = {label: j for j, label in enumerate(axis.labels or [])}
+                ax.set_xticks(list(positions.values()), list(positions))
+                xs = [positions[row["labels"][axis.name]] for row in finished]
+            else:
+                xs = [row["values"][axis.name] for row in finished]
+                if axis.log or (min(xs) > 0 and max(xs) >= 3 * min(xs)):
+                    ax.set_xscale("log")  # learning rates and the like: each step a factor
+                if not axis.is_range:
+                    ax.set_xticks(axis.values, axis.labels)
+                    ax.minorticks_off()
+            ax.scatter(xs, [row["val_loss"] for row in finished], label="one trial")
+            if not axis.is_range:
+                labels = [label for label, _, _ in means[axis.name]]
+                mean_xs = [
+                    positions[label] if axis.kind is str else axis.values[axis.labels.index(label)] for label in labels
+                ]
+                ax.plot(mean_xs, [mean for _, mean, _ in means[axis.name]], "s-", color="C1", label="mean per value")
+            ax.set(xlabel=axis.name, ylabel="final val loss" if i == 0 else None)
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize="small")
+        figure.suptitle(f"sweep {sweep.name}: final val loss against each parameter")
+        save_figure(figure, os.path.join(sweep.folder, "val_loss_by_param.png"))
+        charts.append(("val_loss_by_param.png", "Final val loss against each parameter, with the mean per value."))
+    return charts
+
+
+# ----------------------------------------------------------------------------
+# main
+
+
+def main(argv=None):
+    console_safe_output()
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # our own progress lines say what happened
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    try:  # every problem with the input is one line, before anything is written
+        sweep = prepare(argv)
+        study = open_study(sweep, create_folder=True)
+    except ValueError as e:
+        sys.exit(f"error: {e}")
+
+    deadline = time.time() + sweep.timeout * 60 if sweep.timeout else None
+    done, running, waiting, _ = progress(study, sweep)
+    planned = f"{sweep.planned} trials" if sweep.planned else "trials until the timeout"
+    print(
+        f"sweep {sweep.name}: {sweep.search} search, {planned} of {sweep.stage_name}"
+        f"{f', {sweep.jobs} at once' if sweep.jobs > 1 else ''}; study {sweep.storage}"
+        + (f" ({done} done already, {running} running elsewhere)" if done or running else "")
+    )
+    interrupted = False
+    previous_handler = signal.signal(signal.SIGINT, interrupt_once)
+    try:
+        if sweep.jobs > 1:
+            stopped = run_jobs(sweep, study, deadline)
+            if stopped:
+                print(f"{len(stopped)} of the {sweep.jobs} worker processes stopped with an error (above)")
+        else:
+            run_trials(sweep, study, deadline, sys.stdout)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        write_summary(sweep, study, pictures=True)
+        signal.signal(signal.SIGINT, previous_handler)
+
+    summary = os.path.join(sweep.folder, "summary.md")
+    if interrupted:
+        print(f"\ninterrupted: finished trials are kept; run the same command to go on. Summary: {summary}")
+        sys.exit(130)
+    rows = summary_rows(sweep, study)
+    finished = [row for row in rows if row["state"] == "finished"]
+    tally = ", ".join(
+        f"{sum(r['state'] == s for r in rows)} {s}" for s in STATE_ORDER if any(r["state"] == s for r in rows)
+    )
+    print(f"\n{len(rows)} trials ({tally or 'none'}). Summary: {summary}")
+    if finished:
+        best = finished[0]
+        print(f"best: trial {trial_label(best, sweep)}, val loss {best['val_loss']:.4f} ({best['folder']})")
+
+
+if __name__ == "__main__":
+    main()
