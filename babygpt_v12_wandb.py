@@ -21,6 +21,7 @@ import io
 import math
 import os
 import sys
+import tempfile
 import time
 import types
 
@@ -405,11 +406,19 @@ def sample(model, tokenizer, prompt, max_new_tokens):
 
 
 def write_atomically(path, data):
-    """Write bytes to a temporary file beside path, then rename it: a crash never leaves half a file."""
-    tmp = f"{path}.tmp"
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
+    """Write bytes to a temporary file beside path, then rename it: a crash never leaves half a file,
+    and two processes writing the same file never share a temporary one."""
+    handle, tmp = tempfile.mkstemp(
+        dir=os.path.dirname(path) or ".", prefix=f".{os.path.basename(path)}.", suffix=".tmp"
+    )
+    try:
+        with os.fdopen(handle, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
 
 
 class RunRecorder:
@@ -493,7 +502,7 @@ class RunRecorder:
         fig, ax = plt.subplots(figsize=(7, 4))
         ax.plot(steps, [m["train_loss"] for m in self.history], marker="o", label="train")
         ax.plot(steps, [m["val_loss"] for m in self.history], marker="o", label="val")
-        ax.set(xlabel="step", ylabel="cross-entropy loss", title=f"BabyGPT v12: {self.out_dir}")
+        ax.set(xlabel="step", ylabel="cross-entropy loss", title=f"BabyGPT: {self.out_dir}")
         ax.grid(alpha=0.3)
         ax.legend()
         fig.tight_layout()
