@@ -1,11 +1,12 @@
 """Shared by the long benches: run stages in worker processes, keep every result, resume after a stop.
 
 A bench describes each run as a job (a dict with a unique "key", the stage id and its command-line
-arguments). run_jobs() starts up to --jobs workers at once, each one `python bench/runs.py --worker JOB`,
-which imports the stage and calls its own main() (the stage's real code path, nothing copied), records
-what its train() returned, and prints one JSON line. Each finished job is appended to a JSONL file at
-once, so a bench stopped half way (Ctrl-C, a closed laptop, the end of a session) loses nothing: run the
-same command again and only the missing jobs run.
+arguments; a job may name a "module" instead of a stage, a tool whose main() and train() work as the
+stages' do, e.g. babygpt_train). run_jobs() starts up to --jobs workers at once, each one
+`python bench/runs.py --worker JOB`, which imports the stage and calls its own main() (the stage's real
+code path, nothing copied), records what its train() returned, and prints one JSON line. Each finished
+job is appended to a JSONL file at once, so a bench stopped half way (Ctrl-C, a closed laptop, the end
+of a session) loses nothing: run the same command again and only the missing jobs run.
 """
 
 import argparse
@@ -112,7 +113,7 @@ def worker(job, threads):
 
     torch.set_num_threads(threads)
     sys.path.insert(0, ROOT)
-    stage = importlib.import_module(STAGE_MODULES[job["stage"]])
+    stage = importlib.import_module(job.get("module") or STAGE_MODULES[job["stage"]])  # a stage, or a tool like it
     if job.get("init"):
         import init as inits  # bench/init.py: the initialisations compared there
 

@@ -106,9 +106,10 @@ def background(tmp_path_factory):
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "test_train"]
     command += [str(folder / "ddp.pt"), *run_argv(folder / "corpus.txt", folder / "run"), "--device", "cpu"]
     pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
-    process = subprocess.Popen(command, cwd=folder, env=env, **pipes)
+    process = subprocess.Popen(command, cwd=folder, env=env, start_new_session=True, **pipes)
     yield folder, process
-    process.kill()
+    with contextlib.suppress(ProcessLookupError):  # torchrun and its workers, should a test have failed early
+        os.killpg(process.pid, signal.SIGKILL) if hasattr(os, "killpg") else process.kill()
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -1,0 +1,238 @@
+"""What each ingredient of babygpt_train.py's recipe buys: an ablation, and a speed comparison.
+
+    python bench/recipe.py                       # the ablation on data/ci.txt, seeds 1337 and 1 (~45 min on 2 cores)
+    python bench/recipe.py --seeds 1337          # one seed (about half that)
+    python bench/recipe.py --speed               # float32 vs bfloat16 vs --compile, ratios measured in one run
+    python bench/recipe.py --speed --full-size --device cuda    # the same at v11's full size, on a GPU
+    python bench/recipe.py -- --max_iters 200 --eval_interval 100   # options after -- go to every run
+
+Ablation. Every run trains v12's model at the README's v12 CPU command size (1,500 steps of 16 x 64
+characters, n_embed 128, 4 heads, 4 layers, learning rate 1e-3, dropout 0.1), equal steps, same seeds:
+v12's own plain loop (babygpt_v12_wandb.py: AdamW at one learning rate; PyTorch's default weight decay 0.01
+on every tensor; betas 0.9/0.999), the full recipe (babygpt_train.py at its defaults), the recipe with each
+ingredient removed in turn, and the recipe with all of them removed. Each run is the script's own main()
+(bench/runs.py), two at a time with one thread each; each result is appended to bench/results/recipe.jsonl
+as it ends, so a stopped ablation resumes where it was. The table gives the final val loss (mean of the
+seeds, their range), its difference from the full recipe, the wall time and the training speed.
+
+Speed. One process builds one model per variant (the same weights) and alternates them: a round runs
+--steps optimizer steps of each variant in turn, the order rotating, for --rounds rounds after one warm-up
+round; the median tokens/s of each variant and its ratio to float32 are printed, with the compile time
+apart. The result is appended to bench/results/recipe.jsonl too (and not measured again: delete its line to).
+"""
+
+import argparse
+import copy
+import json
+import os
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from runs import ROOT, load_results, machine_description, run_jobs  # noqa: E402
+from stages import CPU_COMMAND  # noqa: E402
+
+# name -> (what it is, options of babygpt_train.py; None: v12's own loop)
+ABLATION = {
+    "v12": ("v12's plain loop (babygpt_v12_wandb.py)", None),
+    "recipe": ("the full recipe (babygpt_train.py defaults)", []),
+    "no_warmup": ("recipe without warmup", ["--warmup_iters", "0"]),
+    "no_lr_decay": ("recipe without cosine decay", ["--lr_decay", "none"]),
+    "no_weight_decay": ("recipe without weight decay", ["--weight_decay", "0"]),
+    "no_grad_clip": ("recipe without gradient clipping", ["--grad_clip", "0"]),
+    "beta2_0.999": ("recipe with beta2 0.999 (PyTorch's, v12's)", ["--beta2", "0.999"]),
+    "nothing": (
+        "recipe with every ingredient removed",
+        ["--warmup_iters", "0", "--lr_decay", "none", "--weight_decay", "0", "--grad_clip", "0", "--beta2", "0.999"],
+    ),
+}
+RESULTS = os.path.join(ROOT, "bench", "results", "recipe.jsonl")
+
+
+# ----------------------------------------------------------------------------
+# Ablation
+
+
+def ablation_jobs(seeds, data, extra):
+    """One job per ablation row and seed; extra options (after --, v12's options only) go into every run's
+    command, before the row's own, and into the key."""
+    jobs = []
+    for seed in seeds:
+        for name, (_, options) in ABLATION.items():
+            out_dir = os.path.join("out", "bench_recipe", f"{name}-{seed}")
+            argv = ["--data", data, "--seed", str(seed), "--device", "cpu", *CPU_COMMAND["v12"].split()]
+            argv += ["--wandb_mode", "disabled", "--out_dir", out_dir, "--overwrite"]
+            argv += extra + (options or [])  # the row's own options last: they are its point
+            key = "/".join(["ablation", name, str(seed), *([" ".join(extra)] if extra else [])])
+            job = {"key": key, "row": name, "seed": seed, "argv": argv}
+            job.update({"stage": "v12"} if options is None else {"module": "babygpt_train"})
+            jobs.append(job)
+    return jobs
+
+
+def print_ablation(jobs, results, seeds):
+    print(f"\nfinal val loss at equal steps, mean of seeds {seeds} [lowest–highest]; wall time and tokens/s: means\n")
+    print("| run | val loss | vs recipe | wall time | tokens/s |")
+    print("|---|--:|--:|--:|--:|")
+    rows = {}
+    for job in jobs:
+        if job["key"] in results:
+            rows.setdefault(job["row"], []).append(results[job["key"]])
+    recipe = statistics.mean(r["val_loss"] for r in rows["recipe"]) if "recipe" in rows else None
+    for name, (what, _) in ABLATION.items():
+        runs = rows.get(name)
+        if not runs:
+            print(f"| {what} | (not run yet) | | | |")
+            continue
+        losses = [r["val_loss"] for r in runs]
+        mean = statistics.mean(losses)
+        spread = f" [{min(losses):.3f}–{max(losses):.3f}]" if len(losses) > 1 else ""
+        versus = f"{mean - recipe:+.3f}" if recipe is not None and name != "recipe" else ""
+        wall = statistics.mean(r["wall_seconds"] for r in runs)
+        speed = statistics.mean(r["tokens_per_second"] for r in runs)
+        print(f"| {what} | {mean:.3f}{spread} | {versus} | {wall:.0f} s | {speed:,.0f} |")
+
+
+# ----------------------------------------------------------------------------
+# Speed
+
+
+def speed_variants(device):
+    """(name, dtype, compile, tf32) for this device; on CUDA, float32 without TF32 is how v12 runs."""
+    if device.type == "cuda":
+        return [
+            ("float32 (v12: no TF32)", "float32", False, False),
+            ("float32 + TF32", "float32", False, True),
+            ("bfloat16", "bfloat16", False, True),
+            ("bfloat16 + compile", "bfloat16", True, True),
+        ]
+    return [
+        ("float32", "float32", False, False),
+        ("bfloat16", "bfloat16", False, False),
+        ("float32 + compile", "float32", True, False),
+        ("bfloat16 + compile", "bfloat16", True, False),
+    ]
+
+
+def measure_speed(args, extra):
+    import torch
+
+    sys.path.insert(0, ROOT)
+    import babygpt_train as trainer
+    import babygpt_v12_wandb as v12
+
+    size = [] if args.full_size else CPU_COMMAND["v12"].split()
+    hp = trainer.parse_args(["--data", args.data, "--device", args.device, "--wandb_mode", "disabled", *size, *extra])
+    run = trainer.setup(hp)
+    device, tokens_per_step = run.device, hp.batch_size * hp.block_size * hp.gradient_accumulation_steps
+
+    variants = []
+    for name, dtype, compile_it, tf32 in speed_variants(device):
+        try:
+            trainer.check_dtype(dtype, device)
+        except ValueError as e:
+            print(f"{name}: skipped ({e})")
+            continue
+        model = copy.deepcopy(run.model)  # every variant starts from the same weights
+        optimizer = trainer.make_optimizer(model, hp, device)
+        amp = trainer.autocast(device, dtype)
+        compile_seconds = None
+        if compile_it:
+            print(f"{name}: compiling ...", flush=True)
+            model, compile_seconds = trainer.compile_model(model, hp, run.train_data, amp)
+        variants.append({"name": name, "model": model, "optimizer": optimizer, "amp": amp, "tf32": tf32})
+        variants[-1].update({"compile_seconds": compile_seconds, "speeds": []})
+
+    def burst(variant):
+        if device.type == "cuda":
+            torch.backends.cuda.matmul.allow_tf32 = variant["tf32"]
+        v12.synchronize(device)
+        start = time.perf_counter()
+        for _ in range(args.steps):
+            micro = [v12.get_batch(run.train_data, hp.batch_size, hp.block_size)]
+            micro *= hp.gradient_accumulation_steps
+            trainer.train_step(variant["model"], variant["optimizer"], None, micro, hp.grad_clip, variant["amp"])
+        v12.synchronize(device)
+        return args.steps * tokens_per_step / (time.perf_counter() - start)
+
+    for variant in variants:  # warm-up round, not counted
+        burst(variant)
+    for round_number in range(args.rounds):
+        shift = round_number % len(variants)
+        for variant in variants[shift:] + variants[:shift]:  # the order rotates, so no variant always goes first
+            variant["speeds"].append(burst(variant))
+        print(f"round {round_number + 1}/{args.rounds} done", flush=True)
+    base = statistics.median(variants[0]["speeds"])
+    return {
+        "variants": [
+            {
+                "name": v["name"],
+                "tokens_per_second": statistics.median(v["speeds"]),
+                "ratio": statistics.median(v["speeds"]) / base,
+                "compile_seconds": v["compile_seconds"],
+            }
+            for v in variants
+        ],
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "steps": args.steps,
+        "rounds": args.rounds,
+        "tokens_per_step": tokens_per_step,
+    }
+
+
+def print_speed(result):
+    print(
+        f"\ntraining speed on {result['device']} ({result['threads']} threads), median of {result['rounds']} rounds"
+        f" of {result['steps']} steps each, variants alternated; {result['tokens_per_step']:,} tokens per step\n"
+    )
+    print("| variant | tokens/s | vs first | compile time |")
+    print("|---|--:|--:|--:|")
+    for v in result["variants"]:
+        compiled = f"{v['compile_seconds']:.0f} s" if v["compile_seconds"] is not None else ""
+        print(f"| {v['name']} | {v['tokens_per_second']:,.0f} | {v['ratio']:.2f}x | {compiled} |")
+
+
+# ----------------------------------------------------------------------------
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
+    parser.add_argument("--seeds", nargs="+", type=int, default=[1337, 1], help="ablation seeds (default: %(default)s)")
+    parser.add_argument("--data", default="data/ci.txt", help="corpus (default: %(default)s)")
+    parser.add_argument("--jobs", type=int, default=2, help="ablation runs at once, one thread each (default: 2)")
+    parser.add_argument("--results", default=RESULTS, help="JSONL file of finished runs (default: %(default)s)")
+    parser.add_argument("--speed", action="store_true", help="measure float32 vs bfloat16 vs --compile instead")
+    parser.add_argument("--full-size", action="store_true", help="speed at v11's full (GPU) size")
+    parser.add_argument("--device", default="auto", help="speed: auto, cpu or cuda (default: %(default)s)")
+    parser.add_argument("--rounds", type=int, default=5, help="speed: rounds counted (default: %(default)s)")
+    parser.add_argument("--steps", type=int, default=20, help="speed: steps per variant per round (default: 20)")
+    parser.add_argument("extra", nargs=argparse.REMAINDER, help="after --, options passed to every run")
+    args = parser.parse_args()
+    extra = [a for a in args.extra if a != "--"]
+    if not os.path.exists(os.path.join(ROOT, args.data)) and not os.path.exists(args.data):
+        sys.exit(f"error: {args.data} not found; build it with: python data/prepare.py")
+    print(f"machine: {machine_description()}")
+
+    if args.speed:
+        key = "/".join(["speed", args.device, "full" if args.full_size else "cpu_command", *extra])
+        key += f"/{args.rounds}x{args.steps}"
+        result = load_results(args.results).get(key)
+        if result is None:
+            result = {"key": key, "machine": machine_description(), **measure_speed(args, extra)}
+            os.makedirs(os.path.dirname(args.results), exist_ok=True)
+            with open(args.results, "a", encoding="utf-8") as f:
+                f.write(json.dumps(result, ensure_ascii=False) + "\n")
+        else:
+            print(f"(measured before, kept in {os.path.relpath(args.results, ROOT)}; delete its line to measure again)")
+        print_speed(result)
+        return
+
+    jobs = ablation_jobs(args.seeds, args.data, extra)
+    run_jobs(jobs, args.results, args.jobs)
+    print_ablation(jobs, load_results(args.results), args.seeds)
+
+
+if __name__ == "__main__":
+    main()
