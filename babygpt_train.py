@@ -29,7 +29,6 @@ Several machines (on each):  torchrun --nnodes=2 --node_rank=R --nproc_per_node=
 
 import argparse
 import contextlib
-import io
 import math
 import os
 import signal
@@ -490,18 +489,9 @@ class TrainingRecorder(v12.RunRecorder):
             with open(os.path.join(self.out_dir, "checkpoint.pt"), "rb") as f:
                 v12.write_atomically(self.best_path, f.read())
 
-    def save_checkpoint(self, path, metrics):
-        # RunRecorder writes the babygpt-checkpoint-v1 fields that babygpt_sample.py reads; read them back and
-        # add the training state, so that checkpoint.pt is always whole (workaround until RunRecorder exposes
-        # its checkpoint dict: /tmp/brief/requests.md)
-        base = f"{path}.base"
-        super().save_checkpoint(base, metrics)
-        checkpoint = torch.load(base, map_location="cpu", weights_only=True)
-        os.remove(base)
-        checkpoint.update(self.state.checkpoint_fields())
-        buffer = io.BytesIO()
-        torch.save(checkpoint, buffer)
-        v12.write_atomically(path, buffer.getvalue())
+    def checkpoint(self, metrics):
+        # v12's babygpt-checkpoint-v1 fields, which babygpt_sample.py reads, and the training state
+        return {**super().checkpoint(metrics), **self.state.checkpoint_fields()}
 
     def save_stopped(self, state):
         """Ctrl-C: a checkpoint of the step reached, whatever the last evaluation was."""
