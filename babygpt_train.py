@@ -534,13 +534,14 @@ def make_parser():
         "--tf32",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="on CUDA, float32 matmuls in TensorFloat-32 (10-bit mantissa, much faster on Ampere and later)",
+        help="on CUDA, float32 matmuls in TensorFloat-32 (10-bit mantissa, much faster on Ampere and later)"
+        " (default: on)",
     )
     recipe.add_argument(
         "--compile",
         action=argparse.BooleanOptionalAction,
         default=False,
-        help="torch.compile the model (needs a C++ compiler on CPU); the compile time is reported apart",
+        help="torch.compile the model (needs a C++ compiler on CPU); the compile time is reported apart (default: off)",
     )
     recipe.add_argument(
         "--resume",
@@ -605,7 +606,7 @@ def resume_arguments(argv, args):
     given = vars(make_parser().parse_args(argv, argparse.Namespace(**dict.fromkeys(vars(args)))))
     given = {name: value for name, value in given.items() if value is not None}
     for name, value in given.items():
-        if name not in (*CHANGEABLE_ON_RESUME, "resume") and name in saved and saved[name] != value:
+        if name not in (*CHANGEABLE_ON_RESUME, "resume", "overwrite") and name in saved and saved[name] != value:
             what = "model size" if name in MODEL_HYPERPARAMETERS else "setting"
             raise ValueError(
                 f"--{name} {value}: the run in {args.resume} has {name} = {saved[name]}; a resumed run keeps its"
@@ -700,6 +701,7 @@ def main(argv=None):
         print(f"resuming {args.out_dir} at step {state.step} (best val loss so far {state.best_val_loss:.4f})")
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
+    peak_before, _ = measured_peak_memory(device)  # on CPU: the process so far, PyTorch itself and the corpus
 
     report = recorder.report if recorder is not None else lambda metrics: None
     save = recorder.save_stopped if recorder is not None else None
@@ -727,7 +729,11 @@ def main(argv=None):
     if state.compile_seconds is not None:
         print(f"torch.compile took {state.compile_seconds:.1f} s before training (not counted in tokens/s)")
     peak, what = measured_peak_memory(device)
-    print(f"measured peak memory: {'-' if peak is None else format_bytes(peak)} ({what})")
+    if peak is None:
+        print(f"measured peak memory: {what}")
+    else:
+        grown = f"; {format_bytes(peak - peak_before)} more than before training" if device.type != "cuda" else ""
+        print(f"measured peak memory: {format_bytes(peak)} ({what}{grown})")
     if rank == 0:
         samples = []  # (prompt, text) pairs, in order
         for prompt in args.prompt:
