@@ -305,11 +305,7 @@ def train(model, train_data, val_data, hp, report):
             synchronize(device)
             eval_start = time.perf_counter()
             losses = estimate_loss(model, splits, hp.eval_iters, hp.batch_size, hp.block_size)
-            if math.isnan(losses["train"]) or math.isnan(losses["val"]):
-                raise ValueError(
-                    f"the loss became NaN by step {step}: training diverged;"
-                    f" try a lower --learning_rate (this run: {hp.learning_rate:g})"
-                )
+            check_losses(losses, step, hp.learning_rate)
             now = time.perf_counter()
             eval_seconds += now - eval_start
             elapsed = now - start
@@ -334,6 +330,15 @@ def train(model, train_data, val_data, hp, report):
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+
+
+def check_losses(losses, step, learning_rate):
+    """Stop a run whose loss has become NaN: nothing it learns from then on means anything."""
+    if any(math.isnan(loss) for loss in losses.values()):
+        raise ValueError(
+            f"the loss became NaN by step {step}: training diverged;"
+            f" try a lower --learning_rate (this run: {learning_rate:g})"
+        )
 
 
 def format_seconds(seconds):
@@ -380,6 +385,16 @@ def sample(model, tokenizer, prompt, max_new_tokens):
     device = next(model.parameters()).device
     idx = torch.tensor([tokenizer.encode(prompt)], dtype=torch.long, device=device)  # (1, T)
     return tokenizer.decode(model.generate(idx, max_new_tokens)[0].tolist())
+
+
+def sample_prompts(model, tokenizer, prompts, max_new_tokens):
+    """Continue each prompt and print it as it comes; return the (prompt, text) pairs."""
+    samples = []
+    for prompt in prompts:
+        print(f"\n--- {prompt} ---")
+        samples.append((prompt, sample(model, tokenizer, prompt, max_new_tokens)))
+        print(samples[-1][1])
+    return samples
 
 
 # ----------------------------------------------------------------------------
@@ -510,9 +525,7 @@ def main(argv=None):
     elapsed, evaluating = format_seconds(final["elapsed_seconds"]), f"{final['eval_fraction']:.0%}"
     print(f"trained {args.max_iters} steps in {elapsed}, {evaluating} of that time evaluating")
 
-    for prompt in args.prompt:
-        print(f"\n--- {prompt} ---")
-        print(sample(model, tokenizer, prompt, args.max_new_tokens))
+    sample_prompts(model, tokenizer, args.prompt, args.max_new_tokens)
 
 
 if __name__ == "__main__":
