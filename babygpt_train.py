@@ -416,11 +416,7 @@ def train(model, train_data, val_data, hp, report, state=None, save=None):
             v12.synchronize(device)
             eval_start = time.perf_counter()
             losses = evaluate(training_model, splits, hp, amp)
-            if math.isnan(losses["train"]) or math.isnan(losses["val"]):
-                raise ValueError(
-                    f"the loss became NaN by step {step}: training diverged;"
-                    f" try a lower --learning_rate (this run: {hp.learning_rate:g})"
-                )
+            v12.check_losses(losses, step, hp.learning_rate)
             now = time.perf_counter()
             eval_seconds += now - eval_start
             elapsed = now - start
@@ -735,12 +731,7 @@ def main(argv=None):
         grown = f"; {format_bytes(peak - peak_before)} more than before training" if device.type != "cuda" else ""
         print(f"measured peak memory: {format_bytes(peak)} ({what}{grown})")
     if rank == 0:
-        samples = []  # (prompt, text) pairs, in order
-        for prompt in args.prompt:
-            print(f"\n--- {prompt} ---")
-            samples.append((prompt, sample(model, tokenizer, prompt, args.max_new_tokens)))
-            print(samples[-1][1])
-        recorder.finish(samples)
+        recorder.finish(v12.sample_prompts(model, tokenizer, args.prompt, args.max_new_tokens))
         print(f"best val loss {state.best_val_loss:.4f}: {recorder.best_path}")
     if distributed():
         dist.destroy_process_group()
