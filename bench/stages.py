@@ -13,30 +13,16 @@ README's stage table together with the machine line printed above it.
 
 import argparse
 import os
-import platform
 import re
 import subprocess
 import sys
 import time
 
-import torch
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from runs import ROOT, STAGE_MODULES, machine_description  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+STAGES = {stage: f"{module}.py" for stage, module in STAGE_MODULES.items()}
 
-STAGES = {
-    "v1": "babygpt_v1.py",
-    "v2": "babygpt_v2_position.py",
-    "v3": "babygpt_v3_self_attention.py",
-    "v4": "babygpt_v4_multihead_attention.py",
-    "v5": "babygpt_v5_feedforward.py",
-    "v6": "babygpt_v6_block.py",
-    "v7": "babygpt_v7_residual_connection.py",
-    "v8": "babygpt_v8_projection.py",
-    "v9": "babygpt_v9_layer_norm.py",
-    "v10": "babygpt_v10_dropout.py",
-    "v11": "babygpt_v11_hyper_params.py",
-    "v12": "babygpt_v12_wandb.py",
-}
 
 # v11 and v12 default to an 11M-parameter model that needs a GPU. On a CPU the README
 # gives this smaller command instead; it is the one benchmarked here.
@@ -47,16 +33,6 @@ CPU_COMMAND = {
 # v12 records into its own folder, never the learner's out/v12, and replaces its own earlier record
 CPU_COMMAND["v12"] = CPU_COMMAND["v11"]
 V12_RECORD = ["--wandb_mode", "disabled", "--out_dir", "out/bench_v12", "--overwrite"]
-
-
-def machine_description():
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, torch {torch.__version__}"
 
 
 def parse_output(stdout):
