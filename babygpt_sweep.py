@@ -321,7 +321,7 @@ def prepare(argv):
     if not re.fullmatch(r"[\w.+=-]+", args.name) or args.name.startswith("."):
         raise ValueError(f"--name {args.name!r}: use letters, digits and . _ - + = only (it names a folder)")
     args.folder = os.path.join(SWEEPS_FOLDER, args.name)
-    args.storage = args.storage or f"sqlite:///{args.folder}/study.db"
+    args.storage = args.storage or f"sqlite:///{SWEEPS_FOLDER}/{args.name}/study.db"  # / on Windows too
     grid_size = math.prod(len(axis.values) for axis in axes) if args.search == "grid" else None
     args.planned = min(n for n in (grid_size, args.trials) if n is not None) if grid_size or args.trials else None
     args.grid_size = grid_size
@@ -374,8 +374,9 @@ def make_pruner(sweep):
     return optuna.pruners.MedianPruner(n_startup_trials=PRUNER_STARTUP_TRIALS, n_warmup_steps=1)
 
 
-def open_study(sweep, create_folder):
-    """Create the study, or load it to resume; refuse a storage that holds another sweep under this name."""
+def open_study(sweep, create_folder, requeue=True):
+    """Create the study, or load it to resume; refuse a storage that holds another sweep under this name.
+    requeue: queue a re-run of every trial that was interrupted, or whose worker was killed."""
     created = []  # folders made here, removed again if the storage cannot be opened: nothing left behind
     if create_folder:
         try:
@@ -420,6 +421,11 @@ def open_study(sweep, create_folder):
             f"the study {sweep.name!r} in {sweep.storage} is another sweep ({describe(saved)}): "
             "give this one its own --name"
         )
+    if requeue:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # marked experimental
+            optuna.storages.fail_stale_trials(study)  # in a database storage: trials whose worker was killed
+        rerun_interrupted(study)
     return study
 
 
@@ -444,20 +450,33 @@ def folder_number(trial):
     return trial.system_attrs.get("grid_id", trial.system_attrs.get("failed_trial", trial.number))
 
 
-def was_interrupted(trial):
-    """Stopped by Ctrl-C, or its worker died (then the heartbeat check failed it): to be run again."""
+def stopped_without_result(trial):
+    """Failed in Optuna's books without a reason of ours: stopped by Ctrl-C, or its worker died."""
     attrs = trial.user_attrs
     return trial.state == TrialState.FAIL and "failure" not in attrs and "duplicate_of" not in attrs
 
 
+def deaths(trial, trials):
+    """How often this combination's worker died under it (Ctrl-C not counted), this attempt included."""
+    by_number = {t.number: t for t in trials}
+    attempts = [by_number[n] for n in trial.system_attrs.get("retry_history", []) if n in by_number] + [trial]
+    return sum(stopped_without_result(t) and not t.user_attrs.get("interrupted") for t in attempts)
+
+
+def was_interrupted(trial, trials):
+    """To be run again: stopped by Ctrl-C, or its worker died (then the heartbeat check failed it), unless
+    that happened too often: a combination that kills its worker every time (out of memory) is given up."""
+    return stopped_without_result(trial) and deaths(trial, trials) <= MAX_RETRIES_AFTER_A_DEATH
+
+
 def counted_trials(study):
-    """The trials that stand for a combination: finished, pruned, failed for a reason, running or waiting.
-    Interrupted trials are left out (a re-run stands for them), and so are duplicates a worker gave up."""
+    """The trials that stand for a combination: finished, pruned, failed, running or waiting. Interrupted
+    trials are left out (a re-run stands for them), and so are duplicates a worker gave up."""
     trials = study.get_trials(deepcopy=False)
-    return [t for t in trials if not was_interrupted(t) and "duplicate_of" not in t.user_attrs]
+    return [t for t in trials if not was_interrupted(t, trials) and "duplicate_of" not in t.user_attrs]
 
 
-def progress(study, sweep):
+def progress(study):
     """(done, running, waiting, grid points taken) over all workers."""
     done = running = waiting = 0
     taken = set()
@@ -474,7 +493,7 @@ def progress(study, sweep):
 
 
 def work_left(study, sweep):
-    done, running, waiting, taken = progress(study, sweep)
+    done, running, waiting, taken = progress(study)
     if waiting:
         return True  # re-runs of interrupted trials come first
     if sweep.planned is not None and done + running >= sweep.planned:
@@ -488,12 +507,10 @@ def rerun_interrupted(study):
     trials = study.get_trials(deepcopy=False)
     rerun = {n for t in trials for n in t.system_attrs.get("retry_history", [])}
     for trial in trials:
-        if was_interrupted(trial) and trial.number not in rerun:
-            deaths = len(trial.system_attrs.get("retry_history", [])) + 1
-            if trial.user_attrs.get("interrupted") or deaths <= MAX_RETRIES_AFTER_A_DEATH:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")  # the callback is marked experimental
-                    RetryHeartbeatStaleTrialCallback()(study, trial)
+        if was_interrupted(trial, trials) and trial.number not in rerun:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the callback is marked experimental
+                RetryHeartbeatStaleTrialCallback()(study, trial)
 
 
 # ----------------------------------------------------------------------------
@@ -544,9 +561,9 @@ def run_trial(sweep, study, trial, console):
         argv += [f"--{axis.name}", axis.argument(params[axis.name])]
     command = trial_command(sweep, argv, folder)
     worker = f"{socket.gethostname()}:{os.getpid()}"  # which machine and process ran it
-    record = {"folder": folder, "command": command, "worker": worker, "interrupted": False}
-    for name, value in {**record, "history": [], "final": {}, "sample": ""}.items():
-        trial.set_user_attr(name, value)  # a re-run starts from a clean record, not its interrupted run's
+    trial.set_user_attr("run", {"folder": folder, "command": command, "worker": worker})
+    if this.user_attrs.get("interrupted"):  # a re-run of a Ctrl-C'd trial starts with its copied attributes
+        trial.set_user_attr("interrupted", False)
     with open(os.path.join(folder, "command.txt"), "w", encoding="utf-8") as f:
         f.write(command + "\n")
     values = " ".join(f"{axis.name}={axis.label(params[axis.name])}" for axis in sweep.axes)
@@ -555,8 +572,9 @@ def run_trial(sweep, study, trial, console):
     with open(os.path.join(folder, "log.txt"), "w", encoding="utf-8", buffering=1) as log:
         log.write(f"$ {command}\n")
         with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+            result = {}  # what train_and_record learns: kept for a trial that fails half way too
             try:
-                return train_and_record(sweep, trial, argv, folder)
+                return train_and_record(sweep, trial, argv, folder, result)
             except (optuna.TrialPruned, KeyboardInterrupt):
                 raise
             except SystemExit as e:  # the stage's parser refused a value
@@ -569,11 +587,18 @@ def run_trial(sweep, study, trial, console):
                 traceback.print_exc(file=log)
                 reason = f"{type(e).__name__}: {first_line(e)}"
             print(f"error: {reason}")
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()  # give the failed trial's GPU memory back before the next one
+    if result:
+        trial.set_user_attr("result", result)
     trial.set_user_attr("failure", reason)
     raise TrialFailed(reason)
 
 
-def train_and_record(sweep, trial, argv, folder):
+def train_and_record(sweep, trial, argv, folder, result):
+    """Train one combination with the stage's own functions and v12's run folder; fill result (parameters,
+    history, final metrics, sample) and save it in the study (one write: each write to SQLite waits for the
+    disk)."""
     stage = sweep.stage_module
     args = stage.parse_args(argv)
     args.out_dir, args.overwrite = folder, True
@@ -582,16 +607,14 @@ def train_and_record(sweep, trial, argv, folder):
     args.wandb_project = getattr(args, "wandb_project", "babygpt")
     run = stage.setup(args)
     n_params = sum(p.numel() for p in run.model.parameters())
-    trial.set_user_attr("parameters", n_params)
+    result.update(parameters=n_params, history=[])
     print(f"{n_params:,} parameters | corpus {run.corpus}: {len(run.text):,} characters | device {run.device}")
     recorder = RunRecorder(args, run.model, run.tokenizer, run.model_config)
-    history = []
 
     def report(metrics):
         recorder.report(metrics)  # prints the log line, appends metrics.csv, saves checkpoint.pt
-        history.append([metrics[k] for k in ("step", "elapsed_seconds", "train_loss", "val_loss")])
-        trial.set_user_attr("history", history)
-        trial.report(metrics["val_loss"], metrics["step"])
+        result["history"].append([metrics[k] for k in ("step", "elapsed_seconds", "train_loss", "val_loss")])
+        trial.report(metrics["val_loss"], metrics["step"])  # the pruner and optuna-dashboard see it at once
         if sweep.prune and trial.should_prune():
             raise optuna.TrialPruned(f"pruned at step {metrics['step']}: val loss {metrics['val_loss']:.4f}")
 
@@ -604,9 +627,9 @@ def train_and_record(sweep, trial, argv, folder):
     samples = [(prompt, stage.sample(run.model, run.tokenizer, prompt, args.max_new_tokens)) for prompt in args.prompt]
     recorder.finish(samples)  # loss_curve.png and samples.txt, for a pruned trial too
     completion = samples[0][1][len(samples[0][0]) :] if samples else ""
-    trial.set_user_attr("sample", completion[:SAMPLE_OPENING_CHARACTERS])
     keys = ("step", "train_loss", "val_loss", "val_perplexity", "tokens_per_second", "elapsed_seconds")
-    trial.set_user_attr("final", {key: final[key] for key in keys})
+    result.update(final={key: final[key] for key in keys}, sample=completion[:SAMPLE_OPENING_CHARACTERS])
+    trial.set_user_attr("result", result)
     if pruned is not None:
         raise pruned
     return final["val_loss"]
@@ -629,7 +652,6 @@ def run_trials(sweep, study, deadline, console, stop=None):
             trial.set_user_attr("interrupted", True)  # Optuna records it as failed: this says "run it again"
             raise
 
-    rerun_interrupted(study)
     try:
         while work_left(study, sweep) and (deadline is None or time.time() < deadline):
             if stop is not None and stop.is_set():
@@ -648,7 +670,7 @@ def run_trials(sweep, study, deadline, console, stop=None):
             if trial.state == TrialState.RUNNING:  # interrupted before Optuna could record it
                 study.tell(number, state=TrialState.FAIL)
                 trial = next(t for t in study.get_trials(deepcopy=False) if t.number == number)
-            if was_interrupted(trial):  # not when Ctrl-C came between trials
+            if stopped_without_result(trial):  # not when Ctrl-C came between trials
                 rerun_interrupted(study)
                 print(f"trial {folder_number(trial)} interrupted: it runs again when the sweep goes on", file=console)
         raise
@@ -658,13 +680,13 @@ def print_progress(sweep, study, number, seconds, console):
     trial = next(t for t in study.get_trials(deepcopy=False) if t.number == number)
     if "duplicate_of" in trial.user_attrs:
         return
-    done, running, _, _ = progress(study, sweep)
+    done, running, _, _ = progress(study)
     values = " ".join(f"{axis.name}={axis.label(trial.params[axis.name])}" for axis in sweep.axes)
     if trial.state == TrialState.COMPLETE:
         best = min((t for t in counted_trials(study) if t.state == TrialState.COMPLETE), key=lambda t: t.value)
         result = f"val loss {trial.value:.4f} (best: {best.value:.4f}, trial {folder_number(best)})"
     elif trial.state == TrialState.PRUNED:
-        final = trial.user_attrs.get("final", {})
+        final = trial.user_attrs.get("result", {}).get("final", {})
         result = f"pruned at step {final.get('step')}, val loss {final.get('val_loss', math.nan):.4f}"
     else:
         result = f"failed: {trial.user_attrs.get('failure', 'interrupted')}"
@@ -679,7 +701,7 @@ def print_progress(sweep, study, number, seconds, console):
 
 
 def worker_main(argv, threads, deadline, stop):
-    """A process of --jobs N: its share of the CPU threads, then trials until none is left or stop is set.
+    """A worker process of --jobs N: its share of the CPU threads, then trials until none is left or stop is set.
     It starts with Ctrl-C held back (inherited), so that one pressed while it imports arrives here, cleanly."""
     signal.signal(signal.SIGINT, interrupt_once)
     torch.set_num_threads(threads)
@@ -688,7 +710,7 @@ def worker_main(argv, threads, deadline, stop):
     try:
         hold_ctrl_c(False)
         sweep = prepare(argv)
-        study = open_study(sweep, create_folder=False)
+        study = open_study(sweep, create_folder=False, requeue=False)  # the main process has done it
         run_trials(sweep, study, deadline, sys.stdout, stop)
     except KeyboardInterrupt:
         sys.exit(130)
@@ -709,13 +731,18 @@ def interrupt_once(signum, frame):
 
 
 def run_jobs(sweep, study, deadline):
-    """--jobs N: N worker processes on the same study, each with its share of the CPU threads. Processes, not
-    threads: tiny models spend most of their time in Python, which one process runs one thread at a time."""
-    jobs = sweep.jobs
-    threads = max(1, torch.get_num_threads() // jobs)
+    """--jobs N: this process and N - 1 worker processes run trials of the same study at once, each with its
+    share of the CPU threads. Processes, not threads: tiny models spend most of their time in Python, which
+    one process runs one thread at a time (bench/sweep_jobs.py measures both). Returns the exit codes of the
+    workers that stopped with an error."""
+    cores = torch.get_num_threads()
+    threads = max(1, cores // sweep.jobs)
     context = multiprocessing.get_context("spawn")  # the same on Linux, macOS and Windows
     stop = context.Event()
-    workers = [context.Process(target=worker_main, args=(sweep.argv, threads, deadline, stop)) for _ in range(jobs)]
+    workers = [
+        context.Process(target=worker_main, args=(sweep.argv, threads, deadline, stop)) for _ in range(sweep.jobs - 1)
+    ]
+    torch.set_num_threads(threads)
     try:
         hold_ctrl_c(True)  # the workers inherit this and let Ctrl-C through once they can handle it
         try:
@@ -723,6 +750,7 @@ def run_jobs(sweep, study, deadline):
                 worker.start()
         finally:
             hold_ctrl_c(False)
+        run_trials(sweep, study, deadline, sys.stdout)
         for worker in workers:
             worker.join()
     except KeyboardInterrupt:  # the workers got the Ctrl-C too (one process group) unless still starting
@@ -734,8 +762,9 @@ def run_jobs(sweep, study, deadline):
         for worker in workers:
             worker.join()
         raise
-    failed = [worker.exitcode for worker in workers if worker.exitcode not in (0, None)]
-    return failed
+    finally:
+        torch.set_num_threads(cores)
+    return [worker.exitcode for worker in workers if worker.exitcode not in (0, None)]
 
 
 # ----------------------------------------------------------------------------
@@ -748,7 +777,8 @@ def summary_rows(sweep, study):
     """One row per combination tried, best first: finished by final val loss, then pruned, failed, running."""
     rows = []
     for trial in counted_trials(study):
-        final = trial.user_attrs.get("final", {}) if trial.state != TrialState.WAITING else {}  # not its own yet
+        result = trial.user_attrs.get("result", {}) if trial.state != TrialState.WAITING else {}  # not its own yet
+        final, run = result.get("final", {}), trial.user_attrs.get("run", {})
         state = {
             TrialState.COMPLETE: "finished",
             TrialState.PRUNED: "pruned",
@@ -773,7 +803,7 @@ def summary_rows(sweep, study):
                 "note": note,
                 "values": params,
                 "labels": {n: sweep_axis(sweep, n).label(v) if v is not None else "" for n, v in params.items()},
-                "parameters": trial.user_attrs.get("parameters"),
+                "parameters": result.get("parameters"),
                 "step": final.get("step"),
                 "val_loss": val_loss,
                 "val_perplexity": final.get("val_perplexity"),
@@ -782,10 +812,10 @@ def summary_rows(sweep, study):
                 "overfitting": gap is not None and gap >= OVERFIT_GAP,
                 "wall_seconds": trial.duration.total_seconds() if trial.duration is not None else None,
                 "tokens_per_second": final.get("tokens_per_second"),
-                "sample": trial.user_attrs.get("sample", ""),
-                "folder": trial.user_attrs.get("folder", ""),
-                "worker": trial.user_attrs.get("worker", ""),
-                "history": trial.user_attrs.get("history", []),
+                "sample": result.get("sample", ""),
+                "folder": run.get("folder", ""),
+                "worker": run.get("worker", ""),
+                "history": result.get("history", []),
             }
         )
     rows.sort(key=lambda r: (STATE_ORDER[r["state"]], math.inf if r["val_loss"] is None else r["val_loss"], r["trial"]))
@@ -1070,7 +1100,7 @@ def main(argv=None):
         sys.exit(f"error: {e}")
 
     deadline = time.time() + sweep.timeout * 60 if sweep.timeout else None
-    done, running, waiting, _ = progress(study, sweep)
+    done, running, waiting, _ = progress(study)
     planned = f"{sweep.planned} trials" if sweep.planned else "trials until the timeout"
     print(
         f"sweep {sweep.name}: {sweep.search} search, {planned} of {sweep.stage_name}"
@@ -1083,7 +1113,7 @@ def main(argv=None):
         if sweep.jobs > 1:
             stopped = run_jobs(sweep, study, deadline)
             if stopped:
-                print(f"{len(stopped)} of the {sweep.jobs} worker processes stopped with an error (above)")
+                print(f"{len(stopped)} of the {sweep.jobs - 1} worker processes stopped with an error (above)")
         else:
             run_trials(sweep, study, deadline, sys.stdout)
     except KeyboardInterrupt:
@@ -1106,6 +1136,13 @@ def main(argv=None):
     if finished:
         best = finished[0]
         print(f"best: trial {trial_label(best, sweep)}, val loss {best['val_loss']:.4f} ({best['folder']})")
+    running = sum(row["state"] == "running" for row in rows)
+    if running:
+        print(
+            f"{running} {'trials are' if running > 1 else 'trial is'} running in another worker; if that worker was"
+            " killed instead, run the same command "
+            f"again after {GRACE_SECONDS} seconds (a database storage) and its trial runs again"
+        )
 
 
 if __name__ == "__main__":
