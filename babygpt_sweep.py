@@ -252,6 +252,11 @@ def make_parser():
         f" at the same step (Optuna's MedianPruner, after {PRUNER_STARTUP_TRIALS} finished trials, never at step 0)",
     )
     parser.add_argument(
+        "--retry_failed",
+        action="store_true",
+        help="run the failed trials of this sweep again (after fixing what made them fail); finished ones are kept",
+    )
+    parser.add_argument(
         "--jobs", type=int, default=1, help="trials run at once, in separate processes sharing the CPU (default: 1)"
     )
     parser.add_argument("--name", help=f"the sweep's folder {SWEEPS_FOLDER}/NAME (default: the stage and the params)")
@@ -425,7 +430,7 @@ def open_study(sweep, create_folder, requeue=True):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # marked experimental
             optuna.storages.fail_stale_trials(study)  # in a database storage: trials whose worker was killed
-        rerun_interrupted(study)
+        rerun_interrupted(study, failed_too=sweep.retry_failed)
     return study
 
 
@@ -453,7 +458,7 @@ def folder_number(trial):
 def stopped_without_result(trial):
     """Failed in Optuna's books without a reason of ours: stopped by Ctrl-C, or its worker died."""
     attrs = trial.user_attrs
-    return trial.state == TrialState.FAIL and "failure" not in attrs and "duplicate_of" not in attrs
+    return trial.state == TrialState.FAIL and not attrs.get("failure") and "duplicate_of" not in attrs
 
 
 def deaths(trial, trials):
@@ -470,10 +475,22 @@ def was_interrupted(trial, trials):
 
 
 def counted_trials(study):
-    """The trials that stand for a combination: finished, pruned, failed, running or waiting. Interrupted
-    trials are left out (a re-run stands for them), and so are duplicates a worker gave up."""
+    """The trials that stand for a combination: finished, pruned, failed, running or waiting. Left out: trials
+    run again (the re-run stands for them), interrupted ones about to be, and duplicates a worker gave up."""
     trials = study.get_trials(deepcopy=False)
-    return [t for t in trials if not was_interrupted(t, trials) and "duplicate_of" not in t.user_attrs]
+    rerun = {n for t in trials for n in t.system_attrs.get("retry_history", [])}
+    return [
+        t
+        for t in trials
+        if t.number not in rerun and not was_interrupted(t, trials) and "duplicate_of" not in t.user_attrs
+    ]
+
+
+def run_again(study, trial):
+    """Queue a copy of the trial (same values, same folder) for the next free worker: Optuna's own retry."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the callback is marked experimental
+        RetryHeartbeatStaleTrialCallback()(study, trial)
 
 
 def progress(study):
@@ -501,16 +518,16 @@ def work_left(study, sweep):
     return sweep.grid_size is None or len(taken) < sweep.grid_size
 
 
-def rerun_interrupted(study):
+def rerun_interrupted(study, failed_too=False):
     """Queue a re-run of every interrupted trial that has none yet (the heartbeat check queues those whose
-    worker died, but only in a database storage, and only while a worker runs)."""
+    worker died, but only in a database storage, and only while a worker runs); with failed_too, of every
+    failed trial as well (--retry_failed: the cause is fixed)."""
     trials = study.get_trials(deepcopy=False)
     rerun = {n for t in trials for n in t.system_attrs.get("retry_history", [])}
     for trial in trials:
-        if was_interrupted(trial, trials) and trial.number not in rerun:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # the callback is marked experimental
-                RetryHeartbeatStaleTrialCallback()(study, trial)
+        failed = trial.state == TrialState.FAIL and trial.user_attrs.get("failure")
+        if trial.number not in rerun and (was_interrupted(trial, trials) or (failed_too and failed)):
+            run_again(study, trial)
 
 
 # ----------------------------------------------------------------------------
@@ -546,9 +563,10 @@ def run_trial(sweep, study, trial, console):
     params = {axis.name: axis.suggest(trial) for axis in sweep.axes}
     this = next(t for t in study.get_trials(deepcopy=False) if t.number == trial.number)
     key = this.system_attrs.get("grid_id", this.system_attrs.get("failed_trial"))
-    for other in counted_trials(study):
+    for other in counted_trials(study):  # two workers may pick one combination: the lower number runs it
         same = other.system_attrs.get("grid_id", other.system_attrs.get("failed_trial"))
-        if key is not None and other.number != trial.number and same == key and other.state != TrialState.WAITING:
+        first = other.number < trial.number or other.state.is_finished()
+        if key is not None and other.number != trial.number and same == key and first:
             trial.set_user_attr("duplicate_of", other.number)
             raise Duplicate
 
@@ -562,8 +580,9 @@ def run_trial(sweep, study, trial, console):
     command = trial_command(sweep, argv, folder)
     worker = f"{socket.gethostname()}:{os.getpid()}"  # which machine and process ran it
     trial.set_user_attr("run", {"folder": folder, "command": command, "worker": worker})
-    if this.user_attrs.get("interrupted"):  # a re-run of a Ctrl-C'd trial starts with its copied attributes
-        trial.set_user_attr("interrupted", False)
+    for name in ("interrupted", "failure"):  # a re-run starts with the attributes of the trial it repeats
+        if this.user_attrs.get(name):
+            trial.set_user_attr(name, None)
     with open(os.path.join(folder, "command.txt"), "w", encoding="utf-8") as f:
         f.write(command + "\n")
     values = " ".join(f"{axis.name}={axis.label(params[axis.name])}" for axis in sweep.axes)
@@ -689,7 +708,7 @@ def print_progress(sweep, study, number, seconds, console):
         final = trial.user_attrs.get("result", {}).get("final", {})
         result = f"pruned at step {final.get('step')}, val loss {final.get('val_loss', math.nan):.4f}"
     else:
-        result = f"failed: {trial.user_attrs.get('failure', 'interrupted')}"
+        result = f"failed: {trial.user_attrs.get('failure') or 'interrupted'}"
     of = f"{done}/{sweep.planned}" if sweep.planned else f"{done}"
     left = ""
     if sweep.planned:
@@ -786,10 +805,10 @@ def summary_rows(sweep, study):
             TrialState.RUNNING: "running",
             TrialState.WAITING: "waiting",
         }[trial.state]
-        note = trial.user_attrs.get("failure", "")
+        note = trial.user_attrs.get("failure") or ""
         if state == "pruned":
             note = f"at step {final.get('step')}"
-        if state == "failed" and "failure" not in trial.user_attrs:
+        if state == "failed" and not trial.user_attrs.get("failure"):
             note = "its worker stopped every time it ran (out of memory?)"
         train_loss, val_loss = final.get("train_loss"), final.get("val_loss")
         gap = val_loss - train_loss if val_loss is not None and train_loss is not None else None
@@ -1136,6 +1155,8 @@ def main(argv=None):
     if finished:
         best = finished[0]
         print(f"best: trial {trial_label(best, sweep)}, val loss {best['val_loss']:.4f} ({best['folder']})")
+    if any(row["state"] == "failed" for row in rows):
+        print("failed trials are kept as they are; once their cause is fixed, add --retry_failed to run them again")
     running = sum(row["state"] == "running" for row in rows)
     if running:
         print(

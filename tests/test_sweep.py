@@ -271,6 +271,19 @@ def test_a_failing_combination_is_recorded_and_the_others_finish(folder, monkeyp
     assert "error: n_embed (16) must be divisible by n_head (3)" in (failed_folder / "log.txt").read_text()
 
 
+def test_retry_failed_runs_failed_trials_again_once_their_cause_is_fixed(tmp_path, monkeypatch, capsys):
+    argv = ["--param", "n_layer=1,2", "--storage", "journal.log"]
+    assert sweep(tmp_path, *argv, monkeypatch=monkeypatch) == 0  # no corpus yet: every trial fails
+    assert "add --retry_failed to run them again" in capsys.readouterr().out
+    write_corpus(tmp_path)
+    assert sweep(tmp_path, *argv, monkeypatch=monkeypatch) == 0
+    assert "2 failed" in capsys.readouterr().out  # kept as they were
+    assert sweep(tmp_path, *argv, "--retry_failed", monkeypatch=monkeypatch) == 0
+    rows = read_csv(tmp_path / "sweeps" / "v12_n_layer" / "summary.csv")
+    assert [row["state"] for row in rows] == ["finished", "finished"]
+    assert sorted(row["trial"] for row in rows) == ["0", "1"]
+
+
 def test_an_interrupted_sweep_resumes_where_it_stopped(folder, monkeypatch, capsys):
     stage = write_test_stage(folder)
     monkeypatch.setenv("SWEEP_TEST_MODE", "interrupt")
