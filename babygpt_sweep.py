@@ -690,7 +690,7 @@ def run_trials(sweep, study, deadline, console, stop=None):
                 study.tell(number, state=TrialState.FAIL)
                 trial = next(t for t in study.get_trials(deepcopy=False) if t.number == number)
             if stopped_without_result(trial):  # not when Ctrl-C came between trials
-                rerun_interrupted(study)
+                run_again(study, trial)  # only its own trial: other workers queue theirs
                 print(f"trial {folder_number(trial)} interrupted: it runs again when the sweep goes on", file=console)
         raise
 
