@@ -156,7 +156,7 @@ class Axis:
 
 
 def compact_number(value):
-    """0.000312 -> 3.12e-4, 0.25 -> 0.25: short, and the same text for the same value."""
+    """3 significant digits, exponents without padding: 3.12e-05 -> 3.12e-5, 0.000312 -> 0.000312, 0.25 -> 0.25."""
     text = f"{value:.3g}"
     return re.sub(r"e([+-])0*(\d)", lambda m: f"e{'' if m.group(1) == '+' else '-'}{m.group(2)}", text)
 
