@@ -79,11 +79,13 @@ def main(argv=None):
     context = multiprocessing.get_context("spawn")
     started = time.perf_counter()
     with context.Pool(args.jobs, initializer=start_worker, initargs=(max(1, cores // args.jobs),)) as pool:
-        pool.map(train_one, [["--data", args.data, "--max_iters", "1", "--eval_iters", "1"]] * args.jobs)  # warm up
+        warm_up = ["--data", args.data, "--eval_iters", "1", *SIZES["tiny"].split(), "--max_iters", "1"]
+        pool.map(train_one, [warm_up] * args.jobs)
         print(
             f"starting {args.jobs} worker processes (import torch, first training step): "
             f"{time.perf_counter() - started:.1f} s, once per sweep"
         )
+        train_one(warm_up)  # this process too: the first optimizer imports torch._dynamo, about 2 s
         for size in args.sizes:
             common = ["--data", args.data, "--eval_iters", "1", *SIZES[size].split()]
             argvs = [[*common, "--eval_interval", "1000", "--seed", str(seed)] for seed in range(args.trainings)]
