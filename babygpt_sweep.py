@@ -36,7 +36,6 @@ import signal
 import socket
 import statistics
 import sys
-import tempfile
 import time
 import traceback
 import warnings
@@ -47,11 +46,18 @@ from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 
 from babygpt_sample import find_font
-from babygpt_v12_wandb import OneLineErrorParser, RunRecorder, console_safe_output, format_seconds
+from babygpt_v12_wandb import (
+    OneLineErrorParser,
+    RunRecorder,
+    console_safe_output,
+    format_seconds,
+    sample_prompts,
+    write_atomically,
+)
 
 DEFAULT_STAGE = "babygpt_v12_wandb.py"
 SWEEPS_FOLDER = "sweeps"
-STAGE_API = ("make_parser", "parse_args", "setup", "train", "sample")  # what a trial calls in the stage
+STAGE_API = ("make_parser", "parse_args", "setup", "train")  # what a trial calls in the stage, with sample_prompts
 SET_BY_THE_SWEEP = ("out_dir", "overwrite")  # each trial writes its own folder
 HEARTBEAT_SECONDS = 10  # a running trial marks itself alive in a database storage this often ...
 GRACE_SECONDS = 60  # ... and one silent this long has lost its worker (killed): it is run again
@@ -643,7 +649,8 @@ def train_and_record(sweep, trial, argv, folder, result):
     except optuna.TrialPruned as e:
         pruned, final = e, recorder.history[-1]
         print(e)
-    samples = [(prompt, stage.sample(run.model, run.tokenizer, prompt, args.max_new_tokens)) for prompt in args.prompt]
+    sample_each = getattr(stage, "sample_prompts", sample_prompts)  # the stage's own, as its main() does
+    samples = sample_each(run.model, run.tokenizer, args.prompt, args.max_new_tokens)  # printed into log.txt
     recorder.finish(samples)  # loss_curve.png and samples.txt, for a pruned trial too
     completion = samples[0][1][len(samples[0][0]) :] if samples else ""
     keys = ("step", "train_loss", "val_loss", "val_perplexity", "tokens_per_second", "elapsed_seconds")
@@ -912,21 +919,6 @@ def format_row(row, sweep):
     }
 
 
-def write_file(path, text):
-    """Write to a temporary file beside path, then rename: readers never see half a file, and two workers
-    writing the same summary at once each replace it whole."""
-    folder = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(text if isinstance(text, bytes) else text.encode("utf-8"))
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
-        raise
-
-
 def write_summary(sweep, study, pictures):
     """summary.csv, means.csv and summary.md, from the study alone (so any worker on any machine can write
     it), and with pictures=True the three charts."""
@@ -937,7 +929,7 @@ def write_summary(sweep, study, pictures):
     writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     writer.writerows(table)
-    write_file(os.path.join(sweep.folder, "summary.csv"), buffer.getvalue())
+    write_atomically(os.path.join(sweep.folder, "summary.csv"), buffer.getvalue().encode("utf-8"))
 
     means = mean_val_loss_by_value(sweep, rows)
     buffer = io.StringIO()
@@ -945,13 +937,12 @@ def write_summary(sweep, study, pictures):
     writer.writerow(["param", "value", "mean_val_loss", "finished_trials"])
     for name, groups in means.items():
         writer.writerows([name, label, f"{mean:.4f}", n] for label, mean, n in groups)
-    write_file(os.path.join(sweep.folder, "means.csv"), buffer.getvalue())
+    write_atomically(os.path.join(sweep.folder, "means.csv"), buffer.getvalue().encode("utf-8"))
 
     importances = parameter_importances(sweep, study, rows)
     charts = draw_charts(sweep, rows, means) if pictures else []
-    write_file(
-        os.path.join(sweep.folder, "summary.md"), summary_markdown(sweep, rows, table, means, importances, charts)
-    )
+    markdown = summary_markdown(sweep, rows, table, means, importances, charts)
+    write_atomically(os.path.join(sweep.folder, "summary.md"), markdown.encode("utf-8"))
 
 
 def markdown_cell(text):
@@ -1030,7 +1021,7 @@ def trial_label(row, sweep):
 def save_figure(figure, path):
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=120)
-    write_file(path, buffer.getvalue())
+    write_atomically(path, buffer.getvalue())
 
 
 def draw_charts(sweep, rows, means):

@@ -37,7 +37,7 @@ import os
 import time
 
 import babygpt_v12_wandb as v12
-from babygpt_v12_wandb import make_parser, parse_args, sample, setup  # noqa: F401
+from babygpt_v12_wandb import make_parser, parse_args, sample_prompts, setup  # noqa: F401
 
 
 def train(model, train_data, val_data, hp, report):
