@@ -263,12 +263,15 @@ def make_parser():
         help="run the failed trials of this sweep again (after fixing what made them fail); finished ones are kept",
     )
     parser.add_argument(
-        "--jobs", type=int, default=1, help="trials run at once, in separate processes sharing the CPU (default: 1)"
+        "--jobs",
+        type=int,
+        default=1,
+        help="trials run at once: this process and JOBS - 1 worker processes, sharing the CPU threads (default: 1)",
     )
     parser.add_argument("--name", help=f"the sweep's folder {SWEEPS_FOLDER}/NAME (default: the stage and the params)")
     parser.add_argument(
         "--storage",
-        help="where the study lives: a database URL (sqlite:///file.db, postgresql://user:password@host/db, "
+        help="where the study lives: a database URL (sqlite:///file.db, postgresql+psycopg2://user:password@host/db, "
         "mysql://...) or a journal file path on a shared disk; workers running the same command on one storage "
         f"divide the trials (default: sqlite:///{SWEEPS_FOLDER}/NAME/study.db)",
     )
