@@ -253,8 +253,11 @@ class BabyGPT(nn.Module):
         self.apply(self._init_weights)
 
     def _init_weights(self, module):
-        # small random weights: a fresh model then guesses every character about equally,
-        # so its first loss is close to ln(vocab_size)
+        # small random weights (GPT-2's N(0, 0.02)), so that a fresh model guesses every character about
+        # equally and its first loss is close to ln(vocab_size); the output head keeps PyTorch's default
+        # (uniform within 1/sqrt(n_embed)), which trains these small models better (bench/init.py)
+        if module is self.lm_head:
+            return
         if isinstance(module, (nn.Linear, nn.Embedding)):
             nn.init.normal_(module.weight, mean=0.0, std=0.02)
         if isinstance(module, nn.Linear) and module.bias is not None:
