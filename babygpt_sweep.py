@@ -29,6 +29,7 @@ import io
 import math
 import multiprocessing
 import os
+import random
 import re
 import shlex
 import shutil
@@ -388,6 +389,28 @@ def make_pruner(sweep):
     return optuna.pruners.MedianPruner(n_startup_trials=PRUNER_STARTUP_TRIALS, n_warmup_steps=1)
 
 
+def create_or_load_study(sweep, attempts=5):
+    """optuna.create_study(load_if_exists=True), tried again when another worker, started at the same moment
+    on a fresh database, was creating Optuna's tables too (the database refuses the second CREATE)."""
+    for attempt in range(attempts):
+        try:
+            return optuna.create_study(
+                storage=open_storage(sweep.storage),
+                study_name=sweep.name,
+                direction="minimize",
+                sampler=make_sampler(sweep),
+                pruner=make_pruner(sweep),
+                load_if_exists=True,
+            )
+        except Exception as e:
+            import sqlalchemy.exc
+
+            racing = isinstance(e, (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError))
+            if not racing or attempt == attempts - 1:
+                raise
+            time.sleep(0.5 + random.random())  # let the other worker finish creating the tables
+
+
 def open_study(sweep, create_folder, requeue=True):
     """Create the study, or load it to resume; refuse a storage that holds another sweep under this name.
     requeue: queue a re-run of every trial that was interrupted, or whose worker was killed."""
@@ -404,14 +427,7 @@ def open_study(sweep, create_folder, requeue=True):
             remove_created(created)
             raise ValueError(f"cannot create the sweep folder {sweep.folder}: {e.strerror}") from None
     try:
-        study = optuna.create_study(
-            storage=open_storage(sweep.storage),
-            study_name=sweep.name,
-            direction="minimize",
-            sampler=make_sampler(sweep),
-            pruner=make_pruner(sweep),
-            load_if_exists=True,
-        )
+        study = create_or_load_study(sweep)
         saved = study.user_attrs.get("sweep")
         if saved is None:
             study.set_user_attr("sweep", sweep.definition)
