@@ -21,7 +21,6 @@ import io
 import math
 import os
 import sys
-import tempfile
 import time
 import types
 
@@ -425,12 +424,10 @@ def sample_prompts(model, tokenizer, prompts, max_new_tokens):
 
 def write_atomically(path, data):
     """Write bytes to a temporary file beside path, then rename it: a crash never leaves half a file,
-    and two processes writing the same file never share a temporary one."""
-    handle, tmp = tempfile.mkstemp(
-        dir=os.path.dirname(path) or ".", prefix=f".{os.path.basename(path)}.", suffix=".tmp"
-    )
+    and two processes writing the same file (a sweep's workers) never share a temporary one."""
+    tmp = f"{path}.{os.getpid()}.tmp"
     try:
-        with os.fdopen(handle, "wb") as f:
+        with open(tmp, "wb") as f:
             f.write(data)
         os.replace(tmp, path)
     except BaseException:
