@@ -5,10 +5,12 @@ Tiny random models on CPU, no corpus, no training; the whole file runs in a few 
 which fonts are installed: the test vocabulary is Latin, which matplotlib's own font draws.
 """
 
+import contextlib
 import io
 import os
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -28,14 +30,19 @@ from babygpt_sample import (  # noqa: E402
     FullRecomputeContext,
     attention_figure,
     attention_weights,
+    default_prompts,
     draw_attention,
     end_of_input_key,
     find_font,
     generate_tokens,
     load_checkpoint,
     main,
+    parse_args,
+    shorten,
+    show_character,
+    typed_prompts,
 )
-from babygpt_v12_wandb import BabyGPT  # noqa: E402
+from babygpt_v12_wandb import BabyGPT, CharTokenizer  # noqa: E402
 
 VOCAB = "\n !abcdefghijklmnopq"  # 20 characters
 BLOCK_SIZE = 8
@@ -125,7 +132,8 @@ def test_cached_logits_equal_model_forward_on_window_at_every_step(prompt_length
     for step in range(forced.size(1)):
         with torch.no_grad():
             expected, _ = model(idx[:, -BLOCK_SIZE:])
-        torch.testing.assert_close(context.next_logits(), expected[:, -1, :], atol=1e-5, rtol=1e-5, msg=f"step {step}")
+        # float rounding in another order: up to 2e-5 on this random model, whose logits reach 10
+        torch.testing.assert_close(context.next_logits(), expected[:, -1, :], atol=5e-5, rtol=1e-5, msg=f"step {step}")
         next_id = forced[:, step : step + 1]
         context.append(next_id)
         idx = torch.cat((idx, next_id), dim=1)
@@ -181,6 +189,42 @@ def test_tokens_are_yielded_one_at_a_time():
     assert CountingContext.appended == 2  # nothing computed ahead of what was asked for
 
 
+def test_default_temperature_is_one():
+    model = tiny_model()
+    runs = []
+    for sampling in ({}, {"temperature": 1.0}):
+        torch.manual_seed(3)
+        runs.append(generate(model, prompt_ids(2), 20, use_cache=True, **sampling))
+    assert torch.equal(runs[0], runs[1])
+
+
+def test_cache_takes_the_models_dtype():
+    model = tiny_model().double()
+    idx = prompt_ids(3)
+    cached = generate(model, idx, 2 * BLOCK_SIZE, use_cache=True, temperature=0)
+    assert torch.equal(cached, generate(model, idx, 2 * BLOCK_SIZE, use_cache=False, temperature=0))
+    cache = CachedBabyGPT(model).new_cache(1, torch.device("cpu"))
+    assert cache.keys.dtype == cache.values.dtype == torch.float64
+
+
+def test_the_last_layer_computes_only_the_newest_position():
+    # every layer but the last needs every position (their keys and values feed the next layer's cache)
+    model = tiny_model()
+    widths = {layer: [] for layer in range(len(model.blocks))}
+    for layer, block in enumerate(model.blocks):
+        block.feed_forward.register_forward_hook(lambda m, inputs, out, layer=layer: widths[layer].append(out.size(1)))
+    list(generate_tokens(CachedContext(CachedBabyGPT(model), prompt_ids(5)), 2, temperature=0))
+    assert widths == {0: [5, 1], 1: [1, 1]}
+
+
+def test_the_cache_refuses_more_than_block_size_tokens():
+    cached = CachedBabyGPT(tiny_model())
+    cache = cached.new_cache(1, torch.device("cpu"))
+    cached(prompt_ids(BLOCK_SIZE - 1), cache)
+    with pytest.raises(ValueError, match=f"{BLOCK_SIZE + 1} tokens do not fit the cache of block_size {BLOCK_SIZE}"):
+        cached(prompt_ids(2), cache)
+
+
 # ----------------------------------------------------------------------------
 # The command line
 
@@ -214,6 +258,105 @@ def test_main_seed_makes_samples_reproducible(capsys, checkpoint):
 def test_main_default_prompts_are_the_ones_saved_in_the_checkpoint(capsys, checkpoint):
     out = run_main(capsys, "--checkpoint", checkpoint, "--max_new_tokens", "5").out
     assert "--- ab ---\nab" in out and "--- cd ---\ncd" in out
+
+
+def test_defaults_and_help():
+    defaults = {
+        "checkpoint": "out/v12/checkpoint.pt",  # where babygpt_v12_wandb.py writes by default
+        "prompt": None,
+        "num_samples": 1,
+        "max_new_tokens": 200,
+        "temperature": 1.0,
+        "top_k": None,
+        "seed": 1337,
+        "device": "auto",
+        "interactive": False,
+        "attention": None,
+        "no_cache": False,
+    }
+    assert vars(parse_args([])) == defaults
+    out = io.StringIO()
+    with pytest.raises(SystemExit), contextlib.redirect_stdout(out):
+        parse_args(["--help"])
+    text = " ".join(out.getvalue().split())
+    assert babygpt_sample.__doc__.splitlines()[0] in text and "--attention PNG" in text
+    options = text.split(" options: ", 1)[1]
+    for name, default in defaults.items():
+        option = options.split(f"--{name}", 1)[1]
+        assert len(option.split("--", 1)[0].split()) > 2, f"--{name} has no help"  # more than a metavar
+        if default not in (None, False, "auto"):
+            assert f"(default: {default}" in option.split("--", 1)[0], name
+
+
+def test_edges_of_each_range_are_accepted(capsys, checkpoint):
+    for extra in (["--seed", "0"], ["--seed", str(2**63 - 1)], ["--top_k", "1"], ["--temperature", "0"]):
+        run_main(capsys, "--checkpoint", checkpoint, "--prompt", "a", "--max_new_tokens", "1", *extra)
+    assert "seed" in exit_message("--checkpoint", checkpoint, "--seed", str(2**63))
+
+
+def test_header_line_names_the_checkpoint_and_the_model(capsys, checkpoint):
+    result = run_main(capsys, "--checkpoint", checkpoint, "--prompt", "a", "--max_new_tokens", "1")
+    n_params = sum(p.numel() for p in tiny_model().parameters())
+    header = f"checkpoint {checkpoint}: step 0, val loss 3.0000 | {n_params:,} parameters, block_size 8, vocabulary 20"
+    assert f"{header} | device cpu\n" in result.err and "checkpoint" not in result.out
+
+
+def test_samples_are_numbered_streamed_and_timed(capsys, monkeypatch, checkpoint):
+    class FlushCounter(io.StringIO):
+        flushes = 0
+
+        def flush(self):
+            self.flushes += 1
+
+    out = FlushCounter()
+    monkeypatch.setattr(sys, "stdout", out)
+    clock = iter([10.0, 12.5])  # the start and the end of the samples of one prompt
+    monkeypatch.setattr(babygpt_sample, "time", types.SimpleNamespace(perf_counter=lambda: next(clock)))
+    main(["--checkpoint", checkpoint, "--prompt", "a\nb", "--num_samples", "2", "--max_new_tokens", "30"])
+    assert (
+        out.getvalue().startswith("--- a\\nb (1 of 2) ---\na\nb") and "\n--- a\\nb (2 of 2) ---\na\nb" in out.getvalue()
+    )
+    assert out.flushes >= 2 * (1 + 30)  # the prompt, then each character as soon as it is chosen
+    assert "[60 tokens in 2.50 s: 24 tokens/s, kv cache]" in capsys.readouterr().err
+
+
+def test_top_k_reaches_the_sampler(capsys, checkpoint):
+    argv = ["--checkpoint", checkpoint, "--prompt", "ab", "--max_new_tokens", "30"]
+    greedy = run_main(capsys, *argv, "--temperature", "0").out
+    assert run_main(capsys, *argv, "--temperature", "5", "--top_k", "1").out == greedy
+
+
+def test_typed_prompts_keep_their_spaces_and_end_at_ctrl_d_and_ctrl_z_together():
+    tokenizer = CharTokenizer(VOCAB)
+    lines = ["ab \r\n", "nX\n", "\x04\x1a\n", "cd\n"]
+    assert list(typed_prompts(lines, tokenizer)) == ["ab ", "nX"]
+
+
+def test_ctrl_c_and_a_closed_pipe_end_sampling_quietly(capsys, monkeypatch, checkpoint, tmp_path):
+    argv = ["--checkpoint", checkpoint, "--prompt", "a"]
+    monkeypatch.setattr(babygpt_sample, "write_samples", lambda *a: (_ for _ in ()).throw(KeyboardInterrupt))
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    result = capsys.readouterr()
+    assert exit_info.value.code == 130 and result.out == "" and result.err.endswith("device cpu\n\n")
+    # piped into `head`, which has gone: stdout is pointed at the null device, so exiting prints no second error
+    with open(tmp_path / "stdout", "w") as stdout:
+        monkeypatch.setattr(sys, "stdout", stdout)
+        monkeypatch.setattr(babygpt_sample, "write_samples", lambda *a: (_ for _ in ()).throw(BrokenPipeError))
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        assert exit_info.value.code == 1
+        assert os.path.samestat(os.fstat(stdout.fileno()), os.stat(os.devnull))
+
+
+def test_an_attention_picture_that_cannot_be_written_is_one_line(monkeypatch, checkpoint, tmp_path):
+    def refuse(path, data):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(babygpt_sample, "write_atomically", refuse)
+    png = str(tmp_path / "a.png")
+    message = exit_message("--checkpoint", checkpoint, "--prompt", "ab", "--max_new_tokens", "2", "--attention", png)
+    assert message == f"error: cannot write --attention {png}: Permission denied"
 
 
 def test_interactive_answers_each_line_and_survives_a_bad_one(capsys, monkeypatch, checkpoint):
@@ -337,7 +480,15 @@ def valid_bytes():
         (write_torch({k: v for k, v in checkpoint_dict().items() if k != "vocab"}), ["lacks vocab"]),
         (write_torch(checkpoint_dict(vocab="abc")), ["vocab"]),
         (write_torch(checkpoint_dict(model_config={"vocab_size": 20})), ["model_config", "n_embed"]),
-        (write_torch(checkpoint_dict(model=BabyGPT(len(VOCAB), BLOCK_SIZE, 16, 4, 3, 0.1))), ["do not fit"]),
+        (
+            write_torch(checkpoint_dict(model=BabyGPT(len(VOCAB), BLOCK_SIZE, 16, 4, 3, 0.1))),
+            ["do not fit", 'Unexpected key(s) in state_dict: "blocks.2.'],  # the first problem of the list
+        ),
+        (write_torch(checkpoint_dict(model_state=[1, 2])), ["model_state is not a state dict"]),
+        (
+            write_torch(checkpoint_dict(model_config={**checkpoint_dict()["model_config"], "n_head": 3})),
+            ["do not fit", "n_embed (16) must be divisible by n_head (3)"],
+        ),
     ],
     ids=[
         "missing",
@@ -352,6 +503,8 @@ def valid_bytes():
         "short_vocab",
         "short_config",
         "wrong_weights",
+        "state_not_a_dict",
+        "config_cannot_build",
     ],
 )
 def test_bad_checkpoint_is_refused_in_one_line(tmp_path, make, words):
@@ -362,6 +515,15 @@ def test_bad_checkpoint_is_refused_in_one_line(tmp_path, make, words):
     assert message.startswith("error: ")
     for word in words:
         assert word in message
+
+
+def test_default_prompts_are_the_usable_saved_ones_else_a_newline_else_the_first_character():
+    tokenizer = CharTokenizer(VOCAB)
+    saved = {"hyperparameters": {"prompt": ["ab", "", 5, "zz?", VOCAB]}}  # empty, not text, unknown characters
+    assert default_prompts(saved, tokenizer) == ["ab", VOCAB]
+    for checkpoint in ({}, {"hyperparameters": None}, {"hyperparameters": {"prompt": "ab"}}):  # e.g. not v12's
+        assert default_prompts(checkpoint, CharTokenizer("\t\n ab")) == ["\n"]
+        assert default_prompts(checkpoint, CharTokenizer(" ab")) == [" "]
 
 
 # ----------------------------------------------------------------------------
@@ -504,6 +666,59 @@ def load_checkpoint_of(tmp_path):
     path = tmp_path / "checkpoint.pt"
     torch.save(checkpoint_dict(), path)
     return load_checkpoint(path, torch.device("cpu"))
+
+
+def test_labels_show_newlines_spaces_and_control_characters():
+    assert [show_character(ch) for ch in "\n a春\x1b\t"] == ["↵", "␣", "a", "春", "\\x1b", "\\t"]
+
+
+def test_shorten_wraps_at_40_characters_and_cuts_after_3_lines():
+    assert shorten("abc") == "abc" and shorten([]) == ""
+    assert shorten("x" * 40) == "x" * 40 and shorten("x" * 41) == "x" * 40 + "\nx"
+    assert shorten("x" * 200) == "\n".join(["x" * 40] * 3) + "…"
+    ids = [str(i) for i in range(100, 130)]  # 30 ids of 3 digits: 10 per line of 39 characters
+    lines = [" ".join(ids[i : i + 10]) for i in (0, 10, 20)]
+    assert shorten(ids, " ") == "\n".join(lines) and shorten(ids + ["1"], " ") == "\n".join(lines) + " …"
+    assert shorten(["ab", "cd", "ef"], width=5, max_lines=2) == "abcd\nef"
+
+
+def test_a_model_whose_heads_skip_their_dropout_is_refused():
+    model = tiny_model(n_head=2)
+    head = model.blocks[1].attention.heads[1]
+    head.forward = lambda x: torch.zeros(*x.shape[:2], head.key.out_features)  # never calls its dropout
+    with pytest.raises(ValueError, match="Head.dropout"):
+        attention_weights(model, prompt_ids(4))
+
+
+def test_figure_uses_one_colour_scale_the_given_fonts_and_readable_labels():
+    T = 40  # longer than 32: labels on every other character, always on the last one
+    weights = torch.softmax(torch.randn(1, 1, T, T), dim=-1)
+    labels = [f"{i}" for i in range(T)]  # ids: several characters each, so the x labels stand upright
+    fig = attention_figure(weights, labels, "title", fonts=[LATIN_FONT])
+    ax = panels(fig)[0]
+    assert ax.images[0].get_clim() == (0.0, 1.0)  # one scale for every panel: the same colour, the same weight
+    ticks = [t.get_text() for t in ax.get_xticklabels()]
+    assert len(ticks) <= 32 and ticks[-1] == "39" and ticks[:2] == ["1", "3"]
+    assert {t.get_rotation() for t in ax.get_xticklabels()} == {90.0}
+    assert {t.get_rotation() for t in ax.get_yticklabels()} == {0.0}
+    assert all(t.get_fontfamily() == [LATIN_FONT] for t in ax.get_xticklabels() + ax.get_yticklabels())
+    assert fig._suptitle.get_fontfamily() == [LATIN_FONT]
+    assert "key" in fig._supxlabel.get_text() and "query" in fig._supylabel.get_text()
+    colour_bar = [a for a in fig.axes if not a.images][0]
+    assert "white" in colour_bar.get_ylabel()
+    characters = attention_figure(weights[:, :, :5, :5], list("abcde"), "")
+    assert {t.get_rotation() for t in panels(characters)[0].get_xticklabels()} == {0.0}
+
+
+def test_a_prompt_of_exactly_block_size_is_drawn_whole(tmp_path):
+    model, tokenizer, _ = load_checkpoint_of(tmp_path)
+    fig = draw_attention(model, tokenizer, "abcdefgh", "ij", tmp_path / "a.png")
+    assert fig._suptitle.get_text().startswith("prompt: abcdefgh\n")  # no "the last 8 of ..."
+    assert all(t.get_fontfamily() == [LATIN_FONT] for t in panels(fig)[0].get_xticklabels())
+
+
+def test_find_font_skips_candidates_that_are_not_installed():
+    assert find_font("春江", candidates=("No Such Font", LATIN_FONT)) is None
 
 
 def test_find_font_draws_latin_text_with_matplotlibs_own_font_and_refuses_what_none_draws():
