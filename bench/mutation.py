@@ -104,7 +104,7 @@ def main():
         nargs="*",
         metavar="MUTANT",
         help="do not rebuild: copy the current tests into the last run's folder and test these mutants again"
-        " (default: every survivor)",
+        " (default: every survivor); quick while writing tests, but a fresh run gives the counts to publish",
     )
     args = parser.parse_args()
     folder = os.path.join(ROOT, "out", "mutation", args.target)
@@ -118,6 +118,9 @@ def main():
     if args.again is not None:
         _, selection = TARGETS[args.target]
         shutil.copy2(os.path.join(ROOT, selection[0]), os.path.join(folder, "tests"))
+        stats = os.path.join(folder, "mutants", "mutmut-stats.json")  # which tests reach which function: stale now
+        if os.path.exists(stats):
+            os.remove(stats)
         names = args.again or [
             line.rsplit(": ", 1)[0].strip()
             for line in mutmut(folder, "results", capture=True).splitlines()

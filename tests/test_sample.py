@@ -699,6 +699,10 @@ def test_figure_uses_one_colour_scale_the_given_fonts_and_readable_labels():
     assert ax.images[0].get_clim() == (0.0, 1.0)  # one scale for every panel: the same colour, the same weight
     ticks = [t.get_text() for t in ax.get_xticklabels()]
     assert len(ticks) <= 32 and ticks[-1] == "39" and ticks[:2] == ["1", "3"]
+    for T, first in [(33, "0"), (70, "0")]:  # every other label from 33 on, every third from 65 on
+        fig_T = attention_figure(torch.full((1, 1, T, T), 1 / T), [str(i) for i in range(T)], "")
+        ticks = [t.get_text() for t in panels(fig_T)[0].get_xticklabels()]
+        assert len(ticks) <= 32 and ticks[0] == first and ticks[-1] == str(T - 1), (T, ticks)
     assert {t.get_rotation() for t in ax.get_xticklabels()} == {90.0}
     assert {t.get_rotation() for t in ax.get_yticklabels()} == {0.0}
     assert all(t.get_fontfamily() == [LATIN_FONT] for t in ax.get_xticklabels() + ax.get_yticklabels())
