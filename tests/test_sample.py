@@ -299,6 +299,10 @@ def test_header_line_names_the_checkpoint_and_the_model(capsys, checkpoint):
     n_params = sum(p.numel() for p in tiny_model().parameters())
     header = f"checkpoint {checkpoint}: step 0, val loss 3.0000 | {n_params:,} parameters, block_size 8, vocabulary 20"
     assert f"{header} | device cpu\n" in result.err and "checkpoint" not in result.out
+    path = Path(checkpoint).with_name("no_val_loss.pt")  # e.g. saved before any evaluation
+    torch.save({k: v for k, v in checkpoint_dict().items() if k != "val_loss"}, path)
+    result = run_main(capsys, "--checkpoint", str(path), "--prompt", "a", "--max_new_tokens", "1")
+    assert f"checkpoint {path}: step 0 | {n_params:,} parameters" in result.err
 
 
 def test_samples_are_numbered_streamed_and_timed(capsys, monkeypatch, checkpoint):
@@ -669,7 +673,7 @@ def load_checkpoint_of(tmp_path):
 
 
 def test_labels_show_newlines_spaces_and_control_characters():
-    assert [show_character(ch) for ch in "\n a春\x1b\t"] == ["↵", "␣", "a", "春", "\\x1b", "\\t"]
+    assert [show_character(ch) for ch in "\n a春\x1b\t\\"] == ["↵", "␣", "a", "春", "\\x1b", "\\t", "\\"]
 
 
 def test_shorten_wraps_at_40_characters_and_cuts_after_3_lines():
