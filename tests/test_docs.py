@@ -1,0 +1,309 @@
+"""The English and the Chinese documents say the same thing: same commands, same figures, each linking to the other.
+
+Most learners read README.zh-CN.md first; a command or a loss changed in one language and not in the other
+would send half of them astray. For each pair (English, Chinese) these tests check:
+
+- code blocks: the fenced blocks (``` or ~~~) are the same, byte for byte, info string included, in the same
+  order. So comments inside a code block stay in English in both files.
+- links: each file links to the other in its top part, before its first "##" heading.
+- sections and pictures: the same heading levels in the same order, and the same images in the same order.
+- table figures: the two files have the same tables with the same rows, and each row holds the same numbers
+  in both. A number is a run of ASCII digits, with "." or "," between digit groups (5.413, 2,368,471; "1e-3"
+  gives 1 and 3, "3:15" gives 3 and 15). The numbers of a row are compared as a multiset, since a translated
+  cell may put its words in another order; every cell counts, prose cells included, so a Chinese cell writes
+  its figures in digits ("第 1 层", not "第一层"). Per row rather than per file: a figure that moved to the
+  wrong row is caught too, and the message names the row.
+- prose figures: outside code blocks and tables, every number with a decimal point or a thousands comma (a
+  loss, a time, a count such as 2,062,696) appears in both files. Compared as sets, since a translation may
+  say a figure once where the English says it twice; plain integers are left out, because Chinese prose
+  writes some of them in words (十二个阶段).
+
+A pair whose two files are both missing is skipped (a document not written yet); a pair with one file only fails.
+The checks are plain functions of the text, so the last test breaks a pair on purpose and sees each one fail.
+"""
+
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+PAIRS = {  # test id -> (English, Chinese), relative to the repository root
+    "README": ("README.md", "README.zh-CN.md"),
+    "hyperparameters": ("docs/hyperparameters.md", "docs/hyperparameters.zh-CN.md"),
+}
+
+FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
+HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
+IMAGE = re.compile(r"!\[[^\]]*\]\(([^)\s]+)")
+LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)")
+NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+FIGURE = re.compile(r"\d+(?:[.,]\d+)+")  # 5.26, 2,062,696, 3.10: not a plain integer
+TABLE_SEPARATOR = re.compile(r"^:?-+:?$")
+
+
+@dataclass
+class Document:
+    """What the checks compare, taken from one Markdown file."""
+
+    name: str
+    code_blocks: list = field(default_factory=list)  # (line number, info string, text)
+    headings: list = field(default_factory=list)  # (line number, level, title)
+    images: list = field(default_factory=list)  # (line number, target)
+    links_at_top: list = field(default_factory=list)  # targets of the links before the first "##" heading
+    tables: list = field(default_factory=list)  # one list per table of (line number, numbers of the row)
+    prose_figures: set = field(default_factory=set)
+    problems: list = field(default_factory=list)  # what could not be parsed, such as an unclosed fence
+
+
+def parse(text, name):
+    """Split a Markdown text into the parts the checks compare."""
+    doc = Document(name)
+    lines = text.split("\n")
+    fence = None  # (marker, line number, info, lines) while inside a code block
+    in_top_part = True
+    table = None
+    for number, line in enumerate(lines, start=1):
+        if fence is not None:
+            marker, start, info, block = fence
+            closing = FENCE.match(line)
+            if closing and closing.group(1)[0] == marker[0] and len(closing.group(1)) >= len(marker):
+                if not closing.group(2).strip():
+                    doc.code_blocks.append((start, info, "\n".join(block)))
+                    fence = None
+                    continue
+            block.append(line)
+            continue
+        opening = FENCE.match(line)
+        if opening:
+            fence = (opening.group(1), number, opening.group(2).strip(), [])
+            table = None
+            continue
+        heading = HEADING.match(line)
+        if heading:
+            level = len(heading.group(1))
+            doc.headings.append((number, level, heading.group(2).strip()))
+            in_top_part = in_top_part and level < 2
+        if in_top_part:
+            doc.links_at_top += LINK.findall(line)
+        doc.images += [(number, target) for target in IMAGE.findall(line)]
+        if line.lstrip().startswith("|"):
+            cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+            if table is None:
+                table = []
+                doc.tables.append(table)
+            if not all(TABLE_SEPARATOR.match(cell) for cell in cells):
+                table.append((number, sorted(NUMBER.findall(line))))
+            continue
+        table = None
+        doc.prose_figures.update(FIGURE.findall(line))
+    if fence is not None:
+        doc.problems.append(f"{name}: the code block opened at line {fence[1]} is never closed")
+    return doc
+
+
+def first_difference(english, chinese):
+    """The first line where two code block texts differ, as one readable sentence."""
+    english_lines, chinese_lines = english.split("\n"), chinese.split("\n")
+    for index, (a, b) in enumerate(zip(english_lines, chinese_lines, strict=False), start=1):
+        if a != b:
+            return f"line {index} of the block differs:\n    English: {a!r}\n    Chinese: {b!r}"
+    return f"the English block has {len(english_lines)} lines, the Chinese one {len(chinese_lines)}"
+
+
+def check_code_blocks(en, zh):
+    problems = en.problems + zh.problems
+    if len(en.code_blocks) != len(zh.code_blocks):
+        problems.append(
+            f"{en.name} has {len(en.code_blocks)} code blocks, {zh.name} has {len(zh.code_blocks)} "
+            "(blocks compared in order below)"
+        )
+    for index, (a, b) in enumerate(zip(en.code_blocks, zh.code_blocks, strict=False), start=1):
+        where = f"code block {index} ({en.name} line {a[0]}, {zh.name} line {b[0]})"
+        if a[1] != b[1]:
+            problems.append(f"{where}: info string {a[1]!r} against {b[1]!r}")
+        elif a[2] != b[2]:
+            problems.append(f"{where}: {first_difference(a[2], b[2])}")
+    return problems
+
+
+def check_links(en, en_path, zh, zh_path):
+    problems = []
+    for doc, path, other in ((en, en_path, zh_path), (zh, zh_path, en_path)):
+        targets = {(path.parent / target.split("#")[0]).resolve() for target in doc.links_at_top}
+        if other.resolve() not in targets:
+            relative = Path(os.path.relpath(other, path.parent)).as_posix()
+            problems.append(f"{doc.name} does not link to {relative} before its first '##' heading")
+    return problems
+
+
+def check_structure(en, zh):
+    problems = []
+    en_levels = [level for _, level, _ in en.headings]
+    zh_levels = [level for _, level, _ in zh.headings]
+    if en_levels != zh_levels:
+        for index, (a, b) in enumerate(zip(en.headings, zh.headings, strict=False), start=1):
+            if a[1] != b[1]:
+                problems.append(
+                    f"heading {index}: {en.name} line {a[0]} {'#' * a[1]} {a[2]!r}, "
+                    f"{zh.name} line {b[0]} {'#' * b[1]} {b[2]!r}"
+                )
+                break
+        else:
+            problems.append(f"{en.name} has {len(en_levels)} headings, {zh.name} has {len(zh_levels)}")
+    en_images = [target for _, target in en.images]
+    zh_images = [target for _, target in zh.images]
+    if en_images != zh_images:
+        problems.append(f"images: {en.name} shows {en_images}, {zh.name} shows {zh_images}")
+    return problems
+
+
+def check_table_numbers(en, zh):
+    problems = []
+    if len(en.tables) != len(zh.tables):
+        problems.append(f"{en.name} has {len(en.tables)} tables, {zh.name} has {len(zh.tables)}")
+    for index, (a, b) in enumerate(zip(en.tables, zh.tables, strict=False), start=1):
+        where = f"table {index} ({en.name} line {a[0][0]}, {zh.name} line {b[0][0]})"
+        if len(a) != len(b):
+            problems.append(f"{where}: {len(a)} rows against {len(b)}")
+            continue
+        for row, ((en_line, en_numbers), (zh_line, zh_numbers)) in enumerate(zip(a, b, strict=True)):
+            if en_numbers != zh_numbers:
+                problems.append(
+                    f"{where}, row {row} (0 is the header; lines {en_line} and {zh_line}): "
+                    f"numbers {en_numbers} against {zh_numbers}"
+                )
+    return problems
+
+
+def check_prose_figures(en, zh):
+    problems = []
+    for doc, other in ((en, zh), (zh, en)):
+        missing = doc.prose_figures - other.prose_figures
+        if missing:
+            problems.append(f"figures in the prose of {doc.name} but not of {other.name}: {sorted(missing)}")
+    return problems
+
+
+CHECKS = {
+    "code_blocks": check_code_blocks,
+    "structure": check_structure,
+    "table_numbers": check_table_numbers,
+    "prose_figures": check_prose_figures,
+}
+
+
+def load_pair(pair_id):
+    """(English path, English Document, Chinese path, Chinese Document); skips when neither file exists."""
+    paths = [ROOT / name for name in PAIRS[pair_id]]
+    missing = [path.relative_to(ROOT).as_posix() for path in paths if not path.exists()]
+    if len(missing) == 2:
+        pytest.skip(f"neither {missing[0]} nor {missing[1]} exists yet")
+    if missing:
+        pytest.fail(f"{missing[0]} is missing: each document of a pair needs the other language too")
+    en_path, zh_path = paths
+    return (
+        en_path,
+        parse(en_path.read_text(encoding="utf-8"), en_path.relative_to(ROOT).as_posix()),
+        zh_path,
+        parse(zh_path.read_text(encoding="utf-8"), zh_path.relative_to(ROOT).as_posix()),
+    )
+
+
+@pytest.mark.parametrize("check", list(CHECKS))
+@pytest.mark.parametrize("pair_id", list(PAIRS))
+def test_pair_agrees(pair_id, check):
+    _, en, _, zh = load_pair(pair_id)
+    problems = CHECKS[check](en, zh)
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("pair_id", list(PAIRS))
+def test_pair_links_both_ways(pair_id):
+    en_path, en, zh_path, zh = load_pair(pair_id)
+    problems = check_links(en, en_path, zh, zh_path)
+    assert not problems, "\n".join(problems)
+
+
+ENGLISH = """\
+[中文版](doc.zh-CN.md)
+
+# Title
+
+## Run
+
+```bash
+python run.py --steps 100   # a comment
+```
+
+| run | loss | time |
+|---|--:|--:|
+| small | 5.26 | 2:10 |
+
+It reaches 5.26 on 2,062,696 characters.
+
+![curve](pictures/curve.png)
+"""
+
+CHINESE = """\
+[English](doc.md)
+
+# 标题
+
+## 运行
+
+```bash
+python run.py --steps 100   # a comment
+```
+
+| 运行 | 损失 | 用时 |
+|---|--:|--:|
+| 小模型 | 5.26 | 2:10 |
+
+在 2,062,696 个字符上达到 5.26。
+
+![曲线](pictures/curve.png)
+"""
+
+BREAKAGES = {  # check -> (text in CHINESE, its replacement, words the failure message must hold)
+    "code_blocks": ("--steps 100   # a comment", "--steps 200   # a comment", ["code block 1", "line 1"]),
+    "structure": ("## 运行", "### 运行", ["heading 2"]),
+    "table_numbers": ("| 5.26 | 2:10 |", "| 5.62 | 2:10 |", ["table 1", "row 1", "5.62"]),
+    "prose_figures": ("达到 5.26", "达到 5.62", ["5.62"]),
+    "links": ("[English](doc.md)", "[English](other.md)", ["doc.zh-CN.md does not link to doc.md"]),
+}
+
+
+@pytest.mark.parametrize("check", list(BREAKAGES))
+def test_each_check_can_fail(tmp_path, check):
+    """A pair that agrees passes every check; one change in the Chinese file fails the check meant to catch it."""
+    old, new, words = BREAKAGES[check]
+    assert old in CHINESE
+    en_path, zh_path = tmp_path / "doc.md", tmp_path / "doc.zh-CN.md"
+
+    def problems(chinese):
+        en, zh = parse(ENGLISH, "doc.md"), parse(chinese, "doc.zh-CN.md")
+        if check == "links":
+            return check_links(en, en_path, zh, zh_path)
+        return CHECKS[check](en, zh)
+
+    assert problems(CHINESE) == []
+    message = "\n".join(problems(CHINESE.replace(old, new)))
+    for word in words:
+        assert word in message
+
+
+def test_a_pair_with_one_file_fails_and_without_both_skips(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    with pytest.raises(pytest.skip.Exception, match="neither README.md nor README.zh-CN.md exists yet"):
+        load_pair("README")
+    (tmp_path / "README.md").write_text(ENGLISH.replace("doc.zh-CN.md", "README.zh-CN.md"), encoding="utf-8")
+    with pytest.raises(pytest.fail.Exception, match="README.zh-CN.md is missing"):
+        load_pair("README")
+    (tmp_path / "README.zh-CN.md").write_text(CHINESE.replace("doc.md", "README.md"), encoding="utf-8")
+    en_path, en, zh_path, zh = load_pair("README")
+    assert check_links(en, en_path, zh, zh_path) == []
