@@ -11,8 +11,10 @@ sweep is printed, and is the one in docs/hyperparameters.md: copy it to run one 
 sweeps run at a time, one CPU thread each, so their wall times are comparable with each other. Each sweep
 is resumable by itself (its Optuna study is in sweeps/hp_OPTION/study.db): run this again after a stop.
 
-The report copies each sweep's summary.md and summary.csv (small text) to docs/hyperparameters/, which
-the guides link, and draws docs/hyperparameters/OPTION.png: final val loss and wall time per value.
+The report copies each sweep's summary.md and summary.csv (small text) to docs/hyperparameters/, draws
+docs/hyperparameters/OPTION.png (final val loss and wall time per value), and writes each option's command,
+picture, table and link into both guides, docs/hyperparameters.md and docs/hyperparameters.zh-CN.md, between
+the lines `<!-- measured: OPTION -->` and `<!-- end measured -->`: nothing in them is pasted by hand.
 """
 
 import argparse
@@ -39,6 +41,26 @@ SWEEPS = {
     "dropout": "0.0,0.1,0.2",
 }
 DOCS = os.path.join(ROOT, "docs", "hyperparameters")
+GUIDES = {
+    "en": os.path.join(ROOT, "docs", "hyperparameters.md"),
+    "zh": os.path.join(ROOT, "docs", "hyperparameters.zh-CN.md"),
+}
+WORDS = {  # the generated block's words, per guide
+    "en": {
+        "measured": "**Measured** (`python bench/hyperparameters.py`, one thread per sweep):",
+        "header": "| {option} | final val loss | val − train | wall time | tokens/s |",
+        "minutes": "min",
+        "summary": "The sweep's summary: every trial, its train loss and a sample of its text",
+        "caption": "final val loss (line) and wall time (bars) for each {option}",
+    },
+    "zh": {
+        "measured": "**实测**（`python bench/hyperparameters.py`，每个扫描一个线程）：",
+        "header": "| {option} | 最终验证损失 | 验证 − 训练 | 用时 | tokens/s |",
+        "minutes": "分钟",
+        "summary": "这次扫描的汇总：每个试验的训练损失和一段生成的文字",
+        "caption": "{option} 每个取值的最终验证损失（折线）和用时（柱）",
+    },
+}
 LOGS = os.path.join(ROOT, "out", "hyperparameters")
 
 
@@ -144,8 +166,45 @@ def draw(option, rows):
     figure.savefig(os.path.join(DOCS, f"{option}.png"), dpi=100)
 
 
+def measured_block(option, rows, language):
+    """The generated part of a guide's entry: the command, the picture, the table, the link."""
+    words = WORDS[language]
+    command = f"python babygpt_sweep.py {shlex.join(sweep_command(option))}"
+    lines = [f"<!-- measured: {option} -->", words["measured"], ""]
+    lines += ["```bash", command, "```", ""]
+    lines += [f"![{words['caption'].format(option=option)}](hyperparameters/{option}.png)", ""]
+    lines += [words["header"].format(option=option), "|--:|--:|--:|--:|--:|"]
+    for label, loss, wall, speed, gap in rows:
+        lines.append(f"| {label} | {loss:.3f} | {gap:+.3f} | {wall / 60:.1f} {words['minutes']} | {speed:,.0f} |")
+    lines += ["", f"[{words['summary']}](hyperparameters/{option}/summary.md)", "<!-- end measured -->"]
+    return "\n".join(lines)
+
+
+def fill_guides(blocks):
+    """Replace each `<!-- measured: OPTION -->` ... `<!-- end measured -->` of both guides with its block
+    (a marker without an end line is replaced alone)."""
+    for language, path in GUIDES.items():
+        if not os.path.exists(path):
+            continue
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        for option, rows in blocks.items():
+            block = measured_block(option, rows, language)
+            # up to its own end line, never into the next entry's block
+            pattern = re.compile(
+                rf"<!-- measured: {option} -->(?:(?:(?!<!-- measured:).)*?<!-- end measured -->)?", re.S
+            )
+            text = pattern.sub(lambda match, block=block: block, text)
+        temporary = f"{path}.{os.getpid()}.tmp"
+        with open(temporary, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(temporary, path)
+        print(f"filled {os.path.relpath(path, ROOT)}")
+
+
 def report(options):
     print(f"\nmachine: {machine_description()}; two sweeps at a time, one thread each")
+    blocks = {}
     for option in options:
         rows = read_summary(option)
         print(f"\n{option}: python babygpt_sweep.py {shlex.join(sweep_command(option))}\n")
@@ -154,10 +213,12 @@ def report(options):
             continue
         copy_summary(option)
         draw(option, rows)
+        blocks[option] = rows
         print(f"| {option} | final val loss | train-val gap | wall time | tokens/s |")
         print("|--:|--:|--:|--:|--:|")
         for label, loss, wall, speed, gap in rows:
             print(f"| {label} | {loss:.3f} | {gap:+.3f} | {wall / 60:.1f} min | {speed:,.0f} |")
+    fill_guides(blocks)
 
 
 def main():
