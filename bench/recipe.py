@@ -1,6 +1,6 @@
 """What each ingredient of babygpt_train.py's recipe buys: an ablation, and a speed comparison.
 
-    python bench/recipe.py                       # the ablation on data/ci.txt, seeds 1337 and 1 (~45 min on 2 cores)
+    python bench/recipe.py                       # the ablation on data/ci.txt, seeds 1337 and 1 (~80 min on 2 cores)
     python bench/recipe.py --seeds 1337          # one seed (about half that)
     python bench/recipe.py --speed               # float32 vs bfloat16 vs --compile, ratios measured in one run
     python bench/recipe.py --speed --full-size --device cuda    # the same at v11's full size, on a GPU
@@ -10,7 +10,8 @@ Ablation. Every run trains v12's model at the README's v12 CPU command size (1,5
 characters, n_embed 128, 4 heads, 4 layers, learning rate 1e-3, dropout 0.1), equal steps, same seeds:
 v12's own plain loop (babygpt_v12_wandb.py: AdamW at one learning rate; PyTorch's default weight decay 0.01
 on every tensor; betas 0.9/0.999), the full recipe (babygpt_train.py at its defaults), the recipe with each
-ingredient removed in turn, and the recipe with all of them removed. Each run is the script's own main()
+ingredient removed in turn, the recipe with all of them removed, and both loops again at a learning rate
+of 3e-3 (warmup and clipping are there to make a higher rate safe). Each run is the script's own main()
 (bench/runs.py), two at a time with one thread each; each result is appended to bench/results/recipe.jsonl
 as it ends, so a stopped ablation resumes where it was. The table gives the final val loss (mean of the
 seeds, their range), its difference from the full recipe, the wall time and the training speed.
@@ -33,19 +34,23 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from runs import ROOT, load_results, machine_description, run_jobs  # noqa: E402
 from stages import CPU_COMMAND  # noqa: E402
 
-# name -> (what it is, options of babygpt_train.py; None: v12's own loop)
+# name -> (what it is, the script: v12 (its own plain loop) or babygpt_train, the row's own options)
 ABLATION = {
-    "v12": ("v12's plain loop (babygpt_v12_wandb.py)", None),
-    "recipe": ("the full recipe (babygpt_train.py defaults)", []),
-    "no_warmup": ("recipe without warmup", ["--warmup_iters", "0"]),
-    "no_lr_decay": ("recipe without cosine decay", ["--lr_decay", "none"]),
-    "no_weight_decay": ("recipe without weight decay", ["--weight_decay", "0"]),
-    "no_grad_clip": ("recipe without gradient clipping", ["--grad_clip", "0"]),
-    "beta2_0.999": ("recipe with beta2 0.999 (PyTorch's, v12's)", ["--beta2", "0.999"]),
+    "v12": ("v12's plain loop (babygpt_v12_wandb.py)", "v12", []),
+    "recipe": ("the full recipe (babygpt_train.py defaults)", "babygpt_train", []),
+    "no_warmup": ("recipe without warmup", "babygpt_train", ["--warmup_iters", "0"]),
+    "no_lr_decay": ("recipe without cosine decay", "babygpt_train", ["--lr_decay", "none"]),
+    "no_weight_decay": ("recipe without weight decay", "babygpt_train", ["--weight_decay", "0"]),
+    "no_grad_clip": ("recipe without gradient clipping", "babygpt_train", ["--grad_clip", "0"]),
+    "beta2_0.999": ("recipe with beta2 0.999 (PyTorch's, v12's)", "babygpt_train", ["--beta2", "0.999"]),
     "nothing": (
         "recipe with every ingredient removed",
+        "babygpt_train",
         ["--warmup_iters", "0", "--lr_decay", "none", "--weight_decay", "0", "--grad_clip", "0", "--beta2", "0.999"],
     ),
+    # warmup and clipping exist to make a higher learning rate safe: the same comparison at 3e-3
+    "v12_lr_3e-3": ("v12's plain loop, learning rate 3e-3", "v12", ["--learning_rate", "3e-3"]),
+    "recipe_lr_3e-3": ("the full recipe, learning rate 3e-3", "babygpt_train", ["--learning_rate", "3e-3"]),
 }
 RESULTS = os.path.join(ROOT, "bench", "results", "recipe.jsonl")
 
@@ -59,14 +64,14 @@ def ablation_jobs(seeds, data, extra):
     command, before the row's own, and into the key."""
     jobs = []
     for seed in seeds:
-        for name, (_, options) in ABLATION.items():
+        for name, (_, script, options) in ABLATION.items():
             out_dir = os.path.join("out", "bench_recipe", f"{name}-{seed}")
             argv = ["--data", data, "--seed", str(seed), "--device", "cpu", *CPU_COMMAND["v12"].split()]
             argv += ["--wandb_mode", "disabled", "--out_dir", out_dir, "--overwrite"]
-            argv += extra + (options or [])  # the row's own options last: they are its point
+            argv += extra + options  # the row's own options last: they are its point
             key = "/".join(["ablation", name, str(seed), *([" ".join(extra)] if extra else [])])
             job = {"key": key, "row": name, "seed": seed, "argv": argv}
-            job.update({"stage": "v12"} if options is None else {"module": "babygpt_train"})
+            job.update({"stage": script} if script == "v12" else {"module": script})
             jobs.append(job)
     return jobs
 
@@ -80,7 +85,7 @@ def print_ablation(jobs, results, seeds):
         if job["key"] in results:
             rows.setdefault(job["row"], []).append(results[job["key"]])
     recipe = statistics.mean(r["val_loss"] for r in rows["recipe"]) if "recipe" in rows else None
-    for name, (what, _) in ABLATION.items():
+    for name, (what, _, _) in ABLATION.items():
         runs = rows.get(name)
         if not runs:
             print(f"| {what} | (not run yet) | | | |")
