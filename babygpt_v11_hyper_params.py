@@ -3,7 +3,7 @@
 The code is exactly v10's; only hyperparameter values change: batch_size 32 -> 64,
 block_size 8 -> 256, learning_rate 1e-2 -> 3e-4, n_embed 32 -> 384, n_head 4 -> 6,
 n_layer 3 -> 6 (dropout stays 0.2). That is 10.6 million parameters in the blocks
-(15.4 million with the ci corpus's 6,104-character vocabulary) and 16,384 tokens per
+(15.4 million with the ci corpus's 6,103-character vocabulary) and 16,384 tokens per
 step: a GPU run. On a laptop CPU use the smaller command below.
 
 Run:   python babygpt_v11_hyper_params.py            (needs data/ci.txt: python data/prepare.py)

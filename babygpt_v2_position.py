@@ -35,7 +35,7 @@ TRAINING_HYPERPARAMETERS = {
     "learning_rate": (1e-2, "AdamW learning rate"),
 }
 MODEL_HYPERPARAMETERS = {  # passed to the model's constructor
-    "block_size": (8, "context length: the most characters the model looks back over"),
+    "block_size": (8, "length of each training sequence, and positions learned (still one character seen)"),
     "n_embed": (32, "embedding size: the length of the vector for each token"),
 }
 HYPERPARAMETERS = {**TRAINING_HYPERPARAMETERS, **MODEL_HYPERPARAMETERS}

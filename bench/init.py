@@ -92,7 +92,7 @@ def main():
             spread = f" [{min(losses):.3f}–{max(losses):.3f}]" if len(losses) > 1 else ""
             cells.append(f"{statistics.mean(losses):.3f}{spread}")
         print(f"| {stage} | " + " | ".join(cells) + " |")
-    print(f"\n(a fresh model's loss is about ln(vocab_size), {math.log(6104):.2f} for data/ci.txt)")
+    print(f"\n(a fresh model's loss is about ln(vocab_size), {math.log(6103):.2f} for data/ci.txt)")
 
 
 if __name__ == "__main__":
