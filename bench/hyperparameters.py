@@ -55,7 +55,7 @@ WORDS = {  # the generated block's words, per guide
     },
     "zh": {
         "measured": "**实测**（`python bench/hyperparameters.py`，每个扫描一个线程）：",
-        "header": "| {option} | 最终验证损失 | 验证 − 训练 | 用时 | tokens/s |",
+        "header": "| {option} | 最终验证损失 | 验证 − 训练 | 用时 | 每秒词元数 |",
         "minutes": "分钟",
         "summary": "这次扫描的汇总：每个试验的训练损失和一段生成的文字",
         "caption": "{option} 每个取值的最终验证损失（折线）和用时（柱）",
