@@ -2,6 +2,7 @@
 
     python bench/recipe.py                       # the ablation on data/ci.txt, seeds 1337 and 1 (~80 min on 2 cores)
     python bench/recipe.py --seeds 1337          # one seed (about half that)
+    python bench/recipe.py --seeds 1 --rows v12 recipe v12_lr_3e-3 recipe_lr_3e-3   # some rows, another seed
     python bench/recipe.py --speed               # float32 vs bfloat16 vs --compile, ratios measured in one run
     python bench/recipe.py --speed --full-size --device cuda    # the same at v11's full size, on a GPU
     python bench/recipe.py -- --max_iters 200 --eval_interval 100   # options after -- go to every run
@@ -59,12 +60,14 @@ RESULTS = os.path.join(ROOT, "bench", "results", "recipe.jsonl")
 # Ablation
 
 
-def ablation_jobs(seeds, data, extra):
+def ablation_jobs(seeds, data, extra, rows=None):
     """One job per ablation row and seed; extra options (after --, v12's options only) go into every run's
     command, before the row's own, and into the key."""
     jobs = []
     for seed in seeds:
         for name, (_, script, options) in ABLATION.items():
+            if rows and name not in rows:
+                continue
             out_dir = os.path.join("out", "bench_recipe", f"{name}-{seed}")
             argv = ["--data", data, "--seed", str(seed), "--device", "cpu", *CPU_COMMAND["v12"].split()]
             argv += ["--wandb_mode", "disabled", "--out_dir", out_dir, "--overwrite"]
@@ -77,26 +80,25 @@ def ablation_jobs(seeds, data, extra):
 
 
 def print_ablation(jobs, results, seeds):
-    print(f"\nfinal val loss at equal steps, mean of seeds {seeds} [lowest–highest]; wall time and tokens/s: means\n")
-    print("| run | val loss | vs recipe | wall time | tokens/s |")
-    print("|---|--:|--:|--:|--:|")
-    rows = {}
-    for job in jobs:
-        if job["key"] in results:
-            rows.setdefault(job["row"], []).append(results[job["key"]])
-    recipe = statistics.mean(r["val_loss"] for r in rows["recipe"]) if "recipe" in rows else None
+    """One column per seed (a row not run with a seed leaves its cell empty); "vs recipe" compares seed by seed,
+    the mean of the differences over the seeds both rows have."""
+    print("\nfinal val loss at equal steps, per seed; wall time and tokens/s: means over the row's runs\n")
+    print("| run | " + " | ".join(f"seed {seed}" for seed in seeds) + " | vs recipe | wall time | tokens/s |")
+    print("|---|" + "--:|" * (len(seeds) + 3))
+    found = {(job["row"], job["seed"]): results[job["key"]] for job in jobs if job["key"] in results}
     for name, (what, _, _) in ABLATION.items():
-        runs = rows.get(name)
+        runs = {seed: found[(name, seed)] for seed in seeds if (name, seed) in found}
         if not runs:
-            print(f"| {what} | (not run yet) | | | |")
             continue
-        losses = [r["val_loss"] for r in runs]
-        mean = statistics.mean(losses)
-        spread = f" [{min(losses):.3f}–{max(losses):.3f}]" if len(losses) > 1 else ""
-        versus = f"{mean - recipe:+.3f}" if recipe is not None and name != "recipe" else ""
-        wall = statistics.mean(r["wall_seconds"] for r in runs)
-        speed = statistics.mean(r["tokens_per_second"] for r in runs)
-        print(f"| {what} | {mean:.3f}{spread} | {versus} | {wall:.0f} s | {speed:,.0f} |")
+        cells = [f"{runs[seed]['val_loss']:.3f}" if seed in runs else "" for seed in seeds]
+        both = [seed for seed in runs if ("recipe", seed) in found]
+        versus = ""
+        if name != "recipe" and both:
+            differences = [runs[seed]["val_loss"] - found[("recipe", seed)]["val_loss"] for seed in both]
+            versus = f"{statistics.mean(differences):+.3f}"
+        wall = statistics.mean(r["wall_seconds"] for r in runs.values())
+        speed = statistics.mean(r["tokens_per_second"] for r in runs.values())
+        print(f"| {what} | {' | '.join(cells)} | {versus} | {wall:.0f} s | {speed:,.0f} |")
 
 
 # ----------------------------------------------------------------------------
@@ -205,6 +207,7 @@ def print_speed(result):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--seeds", nargs="+", type=int, default=[1337, 1], help="ablation seeds (default: %(default)s)")
+    parser.add_argument("--rows", nargs="+", choices=list(ABLATION), help="ablation: only these rows (default: all)")
     parser.add_argument("--data", default="data/ci.txt", help="corpus (default: %(default)s)")
     parser.add_argument("--jobs", type=int, default=2, help="ablation runs at once, one thread each (default: 2)")
     parser.add_argument("--results", default=RESULTS, help="JSONL file of finished runs (default: %(default)s)")
@@ -234,9 +237,8 @@ def main():
         print_speed(result)
         return
 
-    jobs = ablation_jobs(args.seeds, args.data, extra)
-    run_jobs(jobs, args.results, args.jobs)
-    print_ablation(jobs, load_results(args.results), args.seeds)
+    run_jobs(ablation_jobs(args.seeds, args.data, extra, args.rows), args.results, args.jobs)
+    print_ablation(ablation_jobs(args.seeds, args.data, extra), load_results(args.results), args.seeds)
 
 
 if __name__ == "__main__":
