@@ -19,7 +19,8 @@ best.pt, the checkpoint with the lowest val loss. Ctrl-C saves a checkpoint befo
 
 Run:   python babygpt_train.py --help                                     (every option)
 CPU:   python babygpt_train.py --max_iters 1500 --eval_interval 250 --eval_iters 20 --batch_size 16 \
-           --block_size 64 --n_embed 128 --n_head 4 --n_layer 4 --learning_rate 1e-3 --dropout 0.1
+           --block_size 64 --n_embed 128 --n_head 4 --n_layer 4 --learning_rate 3e-3 --dropout 0.1
+       (3x v12's rate: warmup, clipping and the decay make it safe; bench/recipe.py measured it)
 GPU:   python babygpt_train.py --compile      (v11's full size; bfloat16 and TF32 are the defaults on a GPU)
 Resume:  python babygpt_train.py --resume out/train    (after Ctrl-C or a crash; with a larger --max_iters, to go on)
 Several GPUs, one machine:  torchrun --standalone --nproc_per_node=4 babygpt_train.py --compile
