@@ -24,7 +24,7 @@ from runs import ROOT, STAGE_MODULES, machine_description  # noqa: E402
 STAGES = {stage: f"{module}.py" for stage, module in STAGE_MODULES.items()}
 
 
-# v11 and v12 default to an 11M-parameter model that needs a GPU. On a CPU the README
+# v11 and v12 default to a 15.4M-parameter model that needs a GPU. On a CPU the README
 # gives this smaller command instead; it is the one benchmarked here.
 CPU_COMMAND = {
     "v11": "--max_iters 1500 --eval_interval 250 --eval_iters 20 --batch_size 16 --block_size 64"
