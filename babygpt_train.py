@@ -269,6 +269,7 @@ class TrainingState:
         self.saved_optimizer_state = checkpoint.get("optimizer_state")
         self.saved_scaler_state = checkpoint.get("scaler_state")
         self.history = checkpoint.get("history", [])  # the metrics reported so far
+        self.elapsed_seconds = checkpoint.get("elapsed_seconds", 0.0)  # the run's time so far, earlier sittings too
         self.optimizer = self.scaler = None  # set by train()
         self.world_size = 1
         self.compile_seconds = None
@@ -287,6 +288,7 @@ class TrainingState:
             "rng_states": self.rng_states,
             "best_val_loss": self.best_val_loss,
             "history": self.history,
+            "elapsed_seconds": self.elapsed_seconds,
             "world_size": self.world_size,
         }
 
@@ -406,6 +408,7 @@ def train(model, train_data, val_data, hp, report, state=None, save=None):
     splits = {"train": train_data, "val": val_data}
     tokens_per_step = hp.batch_size * hp.block_size * hp.gradient_accumulation_steps * world_size
     start_step = state.step
+    earlier_seconds = state.elapsed_seconds  # a resumed run's clock goes on from where it stopped
     metrics = None
     grad_norm = None  # of the last update
     start = time.perf_counter()
@@ -429,12 +432,13 @@ def train(model, train_data, val_data, hp, report, state=None, save=None):
                 "val_perplexity": math.exp(losses["val"]) if losses["val"] < 700 else math.inf,
                 "learning_rate": learning_rate,
                 "tokens_per_second": steps_done * tokens_per_step / (elapsed - eval_seconds) if steps_done else None,
-                "elapsed_seconds": elapsed,
+                "elapsed_seconds": earlier_seconds + elapsed,
                 "remaining_seconds": elapsed / steps_done * (hp.max_iters - step) if steps_done else None,
                 "eval_fraction": eval_seconds / elapsed,
                 "grad_norm": grad_norm.item() if grad_norm is not None else None,
             }
             state.step = step
+            state.elapsed_seconds = earlier_seconds + elapsed
             state.improved = losses["val"] < state.best_val_loss
             state.best_val_loss = min(state.best_val_loss, losses["val"])
             state.rng_states = gather_rng_states(device)
@@ -444,6 +448,7 @@ def train(model, train_data, val_data, hp, report, state=None, save=None):
             return metrics
         if stop_everywhere(state, device):
             state.step = step
+            state.elapsed_seconds = earlier_seconds + time.perf_counter() - start
             state.rng_states = gather_rng_states(device)
             if save is not None:
                 save(state)

@@ -304,6 +304,8 @@ def test_interrupted_run_resumes_to_the_same_losses_and_weights(
     whole, resumed = read_metrics(whole_run), read_metrics(tmp_path / "stopped")
     assert [[row[c] for c in columns] for row in resumed] == [[row[c] for c in columns] for row in whole]
     assert [row["step"] for row in whole] == ["0", "4", "8", "12"]
+    elapsed = [float(row["elapsed_seconds"]) for row in resumed]  # the clock goes on across the sittings
+    assert elapsed == sorted(elapsed) and len(set(elapsed)) == len(elapsed)
     final = [torch.load(run / "checkpoint.pt", weights_only=True) for run in (whole_run, tmp_path / "stopped")]
     assert final[0]["step"] == final[1]["step"] == 12
     assert all(torch.equal(final[0]["model_state"][k], t) for k, t in final[1]["model_state"].items())
