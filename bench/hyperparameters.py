@@ -27,7 +27,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from runs import ROOT, machine_description  # noqa: E402
+from runs import ROOT, fill_measured, machine_description  # noqa: E402
 from stages import CPU_COMMAND  # noqa: E402
 
 # option -> values, the CPU command's value in the middle; the costliest sweeps first, so two at a time finish
@@ -181,25 +181,10 @@ def measured_block(option, rows, language):
 
 
 def fill_guides(blocks):
-    """Replace each `<!-- measured: OPTION -->` ... `<!-- end measured -->` of both guides with its block
-    (a marker without an end line is replaced alone)."""
+    """Write each option's measured block into both guides."""
     for language, path in GUIDES.items():
-        if not os.path.exists(path):
-            continue
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-        for option, rows in blocks.items():
-            block = measured_block(option, rows, language)
-            # up to its own end line, never into the next entry's block
-            pattern = re.compile(
-                rf"<!-- measured: {option} -->(?:(?:(?!<!-- measured:).)*?<!-- end measured -->)?", re.S
-            )
-            text = pattern.sub(lambda match, block=block: block, text)
-        temporary = f"{path}.{os.getpid()}.tmp"
-        with open(temporary, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(temporary, path)
-        print(f"filled {os.path.relpath(path, ROOT)}")
+        if os.path.exists(path):
+            fill_measured(path, {option: measured_block(option, rows, language) for option, rows in blocks.items()})
 
 
 def report(options):

@@ -16,6 +16,7 @@ import io
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -60,6 +61,24 @@ def load_results(path):
                     result = json.loads(line)
                     results[result["key"]] = result
     return results
+
+
+def fill_measured(path, blocks):
+    """Write each generated block into a document: blocks maps NAME to text that begins with
+    `<!-- measured: NAME -->` and ends with `<!-- end measured -->`, and replaces the same lines there (a
+    marker without its end line is replaced alone). Nothing between the markers is written by hand."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    for name, block in blocks.items():
+        # up to its own end line, never into the next block
+        start = f"<!-- measured: {re.escape(name)} -->"
+        pattern = re.compile(rf"{start}(?:(?:(?!<!-- measured:).)*?<!-- end measured -->)?", re.S)
+        text = pattern.sub(lambda match, block=block: block, text)
+    temporary = f"{path}.{os.getpid()}.tmp"
+    with open(temporary, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(temporary, path)
+    print(f"filled {os.path.relpath(path, ROOT)}")
 
 
 def run_jobs(jobs, results_path, n_workers, threads_per_worker=1):
