@@ -8,14 +8,18 @@ Budgets:
   defaults  each stage with its own defaults (v11/v12: the README's CPU command), as a learner runs it
   equal     all twelve stages with one equal budget, the v11 CPU command's: block_size 64, n_embed 128,
             n_head 4, n_layer 4, dropout 0.1 (each where the stage has it), learning rate 1e-3, 1,500 steps
-            of 16 sequences; room for context, depth and normalisation to matter
+            of 16 sequences; room for context, depth and normalisation to matter. v11 changes only
+            hyperparameters, so at this budget it *is* v10: v10 is run, and v11's row is its defaults run,
+            the same command (the two losses agree to the last digit, and the report checks it)
   lecture   Karpathy's lecture settings on tiny shakespeare (block_size 8, n_embed 32, n_head 4, n_layer 3,
             learning rate 1e-3, 5,000 steps of 32), for the stages whose val loss the lecture reports
 
 Every run is the stage's own main() (bench/runs.py), seeds 1337, 1 and 2, two runs at a time with one
 thread each; results are appended to bench/results/progression.jsonl as each run ends, so a stopped
 bench resumes where it was. v12 trains exactly as v11 (a test checks it), so it is not run again.
-The chart goes to docs/progression.png; the tables are printed for the README.
+The chart goes to docs/progression.png; the tables are printed, and written into both READMEs between the
+lines `<!-- measured: progression -->` (and `lecture`) and `<!-- end measured -->`: nothing in them is
+pasted by hand.
 """
 
 import argparse
@@ -25,7 +29,7 @@ import statistics
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from runs import ROOT, STAGE_MODULES, load_results, machine_description, run_jobs  # noqa: E402
+from runs import ROOT, STAGE_MODULES, fill_measured, load_results, machine_description, run_jobs  # noqa: E402
 from stages import CPU_COMMAND  # noqa: E402
 
 SEEDS = [1337, 1, 2]
@@ -58,8 +62,59 @@ LECTURE = {  # the lecture's small model; eval_iters as in our stages
 LECTURE_LOSSES = {"v4": 2.28, "v5": 2.24, "v8": 2.08, "v9": 2.06}
 BUDGETS = {
     "defaults": {"stages": TRAINED_STAGES, "data": "data/ci.txt"},
-    "equal": {"stages": TRAINED_STAGES, "data": "data/ci.txt"},
+    "equal": {"stages": TRAINED_STAGES[:-1], "data": "data/ci.txt"},  # v11 here = v10 (see above)
     "lecture": {"stages": list(LECTURE_LOSSES), "data": "data/shakespeare.txt"},
+}
+
+# ln(vocab_size): the val loss of a fresh model that guesses evenly (6,103 characters in data/ci.txt, 65 in
+# tiny shakespeare)
+FRESH_LOSS = {"data/ci.txt": math.log(6103), "data/shakespeare.txt": math.log(65)}
+RESULTS = os.path.join(ROOT, "bench", "results", "progression.jsonl")
+READMES = {"en": os.path.join(ROOT, "README.md"), "zh": os.path.join(ROOT, "README.zh-CN.md")}
+IDEAS = {  # each stage's idea, as the READMEs' tables name it
+    "en": ["bigram", "+ position", "+ self-attention", "+ multi-head", "+ feed-forward", "+ blocks", "+ residual",
+           "+ projection", "+ layer norm", "+ dropout", "scaled up"],
+    "zh": ["二元模型", "+ 位置", "+ 自注意力", "+ 多头", "+ 前馈", "+ 堆叠 Block", "+ 残差", "+ 投影",
+           "+ 层归一化", "+ dropout", "放大"],
+}  # fmt: skip
+WORDS = {
+    "en": {
+        "measured": "**Measured** with `python bench/progression.py` on {machine}, two runs at a time with one "
+        "thread each; val loss: mean of seeds {seeds} [lowest–highest]; wall time and tokens/s: mean.",
+        "caption": "final val loss per stage, mean and range of three seeds, at each stage's defaults and at one "
+        "equal budget",
+        "header": "| stage | at its defaults: val loss | wall time | tokens/s | equal budget: val loss | wall time |",
+        "v11_equal": "v11 changes only hyperparameters, so at the equal budget it is v10 (v11's row there is its "
+        "defaults run: the same command{check}).",
+        "check": ", and with each seed the same loss as v10 to the last digit",
+        "and": ", ",
+        "lecture_measured": "**Measured** with `python bench/progression.py --budgets lecture` (same machine; "
+        "mean of seeds {seeds} [lowest–highest]):",
+        "lecture_header": "| stage | idea (as the lecture adds it) | lecture (Karpathy) | BabyGPT, same settings |",
+        "lecture_ideas": ["multi-head attention", "+ feed-forward", "+ residual and projection", "+ layer norm"],
+        "gpu_row": "| v11 | scaled up (lecture: an A100 GPU, about 15 minutes) | 1.48 | needs a GPU: not run here |",
+        "not_run": "not run yet",
+        "diverged": "; seed {seed} diverged: {loss:.1f}",
+        "partial": " ({done} of the seeds so far)",
+    },
+    "zh": {
+        "measured": "**实测**：`python bench/progression.py`，机器为 {machine}，两个运行同时进行、各用一个线程；"
+        "验证损失为种子 {seeds} 的平均值 [最低–最高]，用时和每秒词元数为平均值。",
+        "caption": "各阶段的最终验证损失：三个种子的平均值和范围，分别在各阶段默认值和同一预算下",
+        "header": "| 阶段 | 默认值：验证损失 | 用时 | 每秒词元数 | 同一预算：验证损失 | 用时 |",
+        "v11_equal": "v11 只改超参数，所以在同一预算下它就是 v10（表中 v11 这一格用的是它默认值那次运行，"
+        "命令完全相同{check}）。",
+        "check": "，每个种子的损失都和 v10 一模一样",
+        "and": "、",
+        "lecture_measured": "**实测**：`python bench/progression.py --budgets lecture`（同一台机器；"
+        "种子 {seeds} 的平均值 [最低–最高]）：",
+        "lecture_header": "| 阶段 | 新想法（按课程的加法） | 课程（Karpathy） | BabyGPT，相同设置 |",
+        "lecture_ideas": ["多头注意力", "+ 前馈", "+ 残差和投影", "+ 层归一化"],
+        "gpu_row": "| v11 | 放大（课程：在 GPU 上，A100 约 15 分钟） | 1.48 | 需要 GPU：这里没有运行 |",
+        "not_run": "尚未运行",
+        "diverged": "；种子 {seed} 发散：{loss:.1f}",
+        "partial": "（目前 {done} 个种子）",
+    },
 }
 
 
@@ -88,12 +143,19 @@ def jobs_for(budget, seeds):
 
 
 def summarise(results, budget, stage, seeds):
+    """Mean and range over the seeds of one stage at one budget (None before any of its runs is done)."""
+    if budget == "equal" and stage not in BUDGETS["equal"]["stages"]:
+        budget = "defaults"  # v11 at the equal budget is its defaults run: the same command
     runs = [results[k] for s in seeds if (k := f"{budget}/{stage}/{s}") in results]
     if not runs:
         return None
-    losses = [r["val_loss"] for r in runs]
+    # a run that ends worse than a fresh model's even guess has diverged: kept apart, never averaged in
+    fresh = FRESH_LOSS[BUDGETS[budget]["data"]]
+    diverged = [(r["seed"], r["val_loss"]) for r in runs if not r["val_loss"] < fresh]
+    losses = [r["val_loss"] for r in runs if r["val_loss"] < fresh] or [math.nan]
     return {
-        "n": len(runs),
+        "n": len(runs) - len(diverged),
+        "diverged": diverged,
         "mean": statistics.mean(losses),
         "low": min(losses),
         "high": max(losses),
@@ -102,25 +164,73 @@ def summarise(results, budget, stage, seeds):
     }
 
 
-def print_tables(results, seeds):
-    for budget, spec in BUDGETS.items():
-        rows = [(stage, summarise(results, budget, stage, seeds)) for stage in spec["stages"]]
-        if not any(row for _, row in rows):
-            continue
-        print(f"\n{budget}: final val loss, mean of seeds {seeds} [lowest–highest]\n")
-        lecture = budget == "lecture"
-        print("| stage | val loss | wall time | tokens/s |" + (" lecture |" if lecture else ""))
-        print("|---|--:|--:|--:|" + ("--:|" if lecture else ""))
-        for stage, row in rows:
-            if row is None:
-                print(f"| {stage} | (not run yet) | | |" + (" |" if lecture else ""))
-                continue
-            spread = f" [{row['low']:.3f}–{row['high']:.3f}]" if row["n"] > 1 else ""
-            extra = f" {LECTURE_LOSSES[stage]:.2f} |" if lecture else ""
-            print(
-                f"| {stage} | {row['mean']:.3f}{spread} | {row['wall']:.0f} s | {row['tokens_per_second']:,.0f} |"
-                + extra
-            )
+def v11_is_v10(results, seeds):
+    """Whether v11's defaults run and v10 at the equal budget, the same command, gave the same loss with
+    every seed both have (None when no seed has both)."""
+    pairs = [(results.get(f"defaults/v11/{s}"), results.get(f"equal/v10/{s}")) for s in seeds]
+    pairs = [(a["val_loss"], b["val_loss"]) for a, b in pairs if a and b]
+    return all(a == b for a, b in pairs) if pairs else None
+
+
+def loss_cell(row, language, seeds):
+    if row is None:
+        return WORDS[language]["not_run"]
+    spread = f" [{row['low']:.3f}–{row['high']:.3f}]" if row["n"] > 1 else ""
+    cell = f"{row['mean']:.3f}{spread}" if row["n"] else ""
+    for seed, loss in row["diverged"]:
+        cell += WORDS[language]["diverged"].format(seed=seed, loss=loss)
+    done = row["n"] + len(row["diverged"])
+    return cell + (WORDS[language]["partial"].format(done=done) if done < len(seeds) else "")
+
+
+def progression_block(results, seeds, language):
+    """The README's measured stage table, with the chart above it."""
+    words = WORDS[language]
+    seed_list = words["and"].join(map(str, seeds))
+    lines = ["<!-- measured: progression -->", words["measured"].format(machine=machine_description(), seeds=seed_list)]
+    lines += ["", f"![{words['caption']}](docs/progression.png)", "", words["header"], "|---|--:|--:|--:|--:|--:|"]
+    for stage, idea in zip(TRAINED_STAGES, IDEAS[language], strict=True):
+        at_defaults, equal = summarise(results, "defaults", stage, seeds), summarise(results, "equal", stage, seeds)
+        wall = [f"{row['wall']:.0f} s" if row else "" for row in (at_defaults, equal)]
+        speed = f"{at_defaults['tokens_per_second']:,.0f}" if at_defaults else ""
+        cells = [
+            f"{stage} {idea}",
+            loss_cell(at_defaults, language, seeds),
+            wall[0],
+            speed,
+            loss_cell(equal, language, seeds),
+            wall[1],
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    same = v11_is_v10(results, seeds)
+    lines += ["", words["v11_equal"].format(check=words["check"] if same else ""), "<!-- end measured -->"]
+    if same is False:
+        print("warning: v11's defaults run and v10 at the equal budget differ: the stages no longer train alike")
+    return "\n".join(lines)
+
+
+def lecture_block(results, seeds, language):
+    """The README's comparison with the lecture's reported val losses."""
+    words = WORDS[language]
+    lines = [
+        "<!-- measured: lecture -->",
+        words["lecture_measured"].format(seeds=words["and"].join(map(str, seeds))),
+        "",
+    ]
+    lines += [words["lecture_header"], "|---|---|--:|--:|"]
+    for (stage, reported), idea in zip(LECTURE_LOSSES.items(), words["lecture_ideas"], strict=True):
+        ours = loss_cell(summarise(results, "lecture", stage, seeds), language, seeds)
+        lines.append(f"| {stage} | {idea} | {reported:.2f} | {ours} |")
+    lines += [words["gpu_row"], "<!-- end measured -->"]
+    return "\n".join(lines)
+
+
+def readme_blocks(results, seeds, language):
+    """The measured blocks of one README, by name."""
+    return {
+        "progression": progression_block(results, seeds, language),
+        "lecture": lecture_block(results, seeds, language),
+    }
 
 
 def draw_chart(results, seeds, path):
@@ -131,14 +241,22 @@ def draw_chart(results, seeds, path):
 
     fig, ax = plt.subplots(figsize=(8, 4.2))
     for budget, label, marker in [("defaults", "each stage's defaults", "o"), ("equal", "equal budget", "s")]:
-        points = [(int(s[1:]), summarise(results, budget, s, seeds)) for s in BUDGETS[budget]["stages"]]
+        points = [(int(s[1:]), summarise(results, budget, s, seeds)) for s in TRAINED_STAGES]
         points = [(n, row) for n, row in points if row]
         if not points:
             continue
         xs = [n for n, _ in points]
         means = [row["mean"] for _, row in points]
         errors = [[row["mean"] - row["low"] for _, row in points], [row["high"] - row["mean"] for _, row in points]]
-        ax.errorbar(xs, means, yerr=errors, marker=marker, capsize=3, label=label)
+        line = ax.errorbar(xs, means, yerr=errors, marker=marker, capsize=3, label=label)
+        for n, row in points:
+            if row["diverged"]:
+                seeds_out = ", ".join(f"{seed} ({loss:.0f})" for seed, loss in row["diverged"])
+                ax.annotate(
+                    f"diverged, left out:\nseed {seeds_out}", (n, row["high"]), xytext=(0, 34),
+                    textcoords="offset points", ha="center", fontsize=7, color=line[0].get_color(),
+                    arrowprops={"arrowstyle": "->", "color": line[0].get_color()},
+                )  # fmt: skip
     ax.set_xticks(range(1, 12))
     ax.set_xticklabels(
         ["v1\nbigram", "v2\nposition", "v3\nattention", "v4\nheads", "v5\nffwd", "v6\nblocks",
@@ -164,7 +282,7 @@ def main():
     parser.add_argument("--seeds", nargs="+", type=int, default=SEEDS, help="(default: %(default)s)")
     parser.add_argument("--jobs", type=int, default=2, help="runs at once, one thread each (default: %(default)s)")
     parser.add_argument("--report", action="store_true", help="only print the tables and draw the chart")
-    parser.add_argument("--results", default=os.path.join(ROOT, "bench", "results", "progression.jsonl"))
+    parser.add_argument("--results", default=RESULTS)
     parser.add_argument("--chart", default=os.path.join(ROOT, "docs", "progression.png"))
     args = parser.parse_args()
     print(f"machine: {machine_description()}")
@@ -177,8 +295,10 @@ def main():
         jobs = [job for budget in args.budgets for job in jobs_for(budget, args.seeds)]
         run_jobs(jobs, args.results, args.jobs)
     results = load_results(args.results)
-    print_tables(results, args.seeds)
+    print("\n" + progression_block(results, args.seeds, "en") + "\n\n" + lecture_block(results, args.seeds, "en"))
     draw_chart(results, args.seeds, args.chart)
+    for language, path in READMES.items():
+        fill_measured(path, readme_blocks(results, args.seeds, language))
     fresh = f"{math.log(6103):.2f} on data/ci.txt, {math.log(65):.2f} on shakespeare"
     print(f"(a fresh model starts at ln(vocab_size): {fresh})")
 
