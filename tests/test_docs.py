@@ -307,3 +307,22 @@ def test_a_pair_with_one_file_fails_and_without_both_skips(tmp_path, monkeypatch
     (tmp_path / "README.zh-CN.md").write_text(CHINESE.replace("doc.md", "README.md"), encoding="utf-8")
     en_path, en, zh_path, zh = load_pair("README")
     assert check_links(en, en_path, zh, zh_path) == []
+
+
+def test_readme_stage_tables_are_what_the_bench_writes():
+    """The READMEs' measured stage and lecture tables are bench/progression.py's output for the committed results,
+    so no loss in them was typed by hand and none is left behind when the results change."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    import progression
+
+    results = progression.load_results(progression.RESULTS)
+    for language, path in progression.READMES.items():
+        text = Path(path).read_text(encoding="utf-8")
+        for name, block in progression.readme_blocks(results, progression.SEEDS, language).items():
+            found = re.search(rf"<!-- measured: {name} -->.*?<!-- end measured -->", text, re.S)
+            assert found, (
+                f"{Path(path).name} has no `<!-- measured: {name} -->` block: run bench/progression.py --report"
+            )
+            written = [line for line in found.group(0).split("\n") if line.startswith("|")]
+            expected = [line for line in block.split("\n") if line.startswith("|")]
+            assert written == expected, f"{Path(path).name}'s {name} table is stale: run bench/progression.py --report"
