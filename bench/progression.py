@@ -253,7 +253,7 @@ def draw_chart(results, seeds, path):
             if row["diverged"]:
                 seeds_out = ", ".join(f"{seed} ({loss:.0f})" for seed, loss in row["diverged"])
                 ax.annotate(
-                    f"diverged, left out:\nseed {seeds_out}", (n, row["high"]), xytext=(0, 34),
+                    f"diverged, left out:\nseed {seeds_out}", (n, row["high"]), xytext=(-40, 40),
                     textcoords="offset points", ha="center", fontsize=7, color=line[0].get_color(),
                     arrowprops={"arrowstyle": "->", "color": line[0].get_color()},
                 )  # fmt: skip
