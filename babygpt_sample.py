@@ -44,6 +44,7 @@ import zipfile
 import torch
 from torch.nn import functional as F
 
+from babygpt_fused import add_attention_option, set_attention, stacked_qkv_weight, stage_attention
 from babygpt_v12_wandb import (
     BabyGPT,
     CharTokenizer,
@@ -151,12 +152,8 @@ class CachedBabyGPT:
         heads = model.blocks[0].attention.heads
         self.n_head, self.head_size = len(heads), heads[0].key.out_features
         with torch.no_grad():
-            self.qkv_weights = [  # one (3 * n_embed, n_embed) matrix per layer: all queries, then keys, then values
-                torch.cat(
-                    [getattr(head, name).weight for name in ("query", "key", "value") for head in block.attention.heads]
-                )
-                for block in model.blocks
-            ]
+            # one (3 * n_embed, n_embed) matrix per layer: all queries, then keys, then values (babygpt_fused.py)
+            self.qkv_weights = [stacked_qkv_weight(block.attention.heads) for block in model.blocks]
 
     def new_cache(self, batch_size, device):
         dtype = self.model.lm_head.weight.dtype
@@ -317,7 +314,8 @@ def attention_weights(model, idx):
     was_training = model.training
     model.eval()
     try:
-        model(idx)
+        with stage_attention(model):  # the hooks are on v12's own Heads, which the fused path does not call
+            model(idx)
     finally:
         for hook in hooks:
             hook.remove()
@@ -504,6 +502,7 @@ def parse_args(argv=None):
     parser.add_argument(
         "--no_cache", action="store_true", help="recompute the whole context for every token, as generate() does"
     )
+    add_attention_option(parser, "how --no_cache computes attention (the cache always stacks the heads)")
     return parser.parse_args(argv)
 
 
@@ -606,6 +605,7 @@ def main(argv=None):
         sys.exit(f"error: {e}")
 
     torch.manual_seed(args.seed)
+    set_attention(model, args.attn_implementation)  # the same weights either way
     if args.no_cache:
         new_context = lambda idx: FullRecomputeContext(model, idx)
     else:

@@ -11,6 +11,8 @@ what each one buys:
     --gradient_accumulation_steps            several micro-batches per update: a larger batch in the same memory
     --dtype, --tf32                          mixed precision (autocast; a gradient scaler for float16), TF32 on CUDA
     --compile                                torch.compile; its compile time is reported apart from the speed
+    --attn_implementation                    fused (default: all heads in one matmul and one attention call,
+                                             babygpt_fused.py) or stage (v12's own per-head modules)
     --resume RUN_DIR                         continue a run from its checkpoint, to the same losses
 
 It takes every option of babygpt_v12_wandb.py with the same defaults and writes the same run folder
@@ -39,6 +41,7 @@ import time
 import torch
 import torch.distributed as dist
 
+import babygpt_fused
 import babygpt_v12_wandb as v12
 from babygpt_sample import load_checkpoint
 from babygpt_v12_wandb import sample  # noqa: F401  (part of the API the sweep and the tests use)
@@ -63,7 +66,7 @@ DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch
 
 # A resumed run keeps its own settings, read from its checkpoint, except how to run on this machine (taken from
 # this command line, defaults included); a few more may be given anew (--max_iters, to train a run further).
-MACHINE_OPTIONS = ("device", "dtype", "compile", "tf32")
+MACHINE_OPTIONS = ("device", "dtype", "compile", "tf32", "attn_implementation")
 CHANGEABLE_ON_RESUME = ("max_iters", *MACHINE_OPTIONS, "wandb_mode", "wandb_project", "prompt", "max_new_tokens")
 
 
@@ -545,6 +548,7 @@ def make_parser():
         default=False,
         help="torch.compile the model (needs a C++ compiler on CPU); the compile time is reported apart (default: off)",
     )
+    babygpt_fused.add_attention_option(recipe)
     recipe.add_argument(
         "--resume",
         metavar="RUN_DIR",
@@ -642,6 +646,7 @@ def setup(args, checkpoint=None):
                 f" ({run.tokenizer.vocab_size:,}): the corpus changed since the run started"
             )
         run.model.load_state_dict(checkpoint["model_state"])
+    babygpt_fused.set_attention(run.model, args.attn_implementation)  # the same parameters either way
     return run
 
 
@@ -694,7 +699,7 @@ def main(argv=None):
     print(
         f"tokens per iteration: {tokens:,} = batch {args.batch_size} x block {args.block_size} x accumulation"
         f" {args.gradient_accumulation_steps} x processes {world_size} | device {device} | dtype {dtype}"
-        + (" | TF32 on" if device.type == "cuda" and args.tf32 else "")
+        f" | attention {args.attn_implementation}" + (" | TF32 on" if device.type == "cuda" and args.tf32 else "")
     )
     data_tokens = len(run.train_data) + len(run.val_data)
     memory = expected_memory(model, args.batch_size, data_tokens, world_size, device.type)
