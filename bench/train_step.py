@@ -1,0 +1,167 @@
+"""Where a training step of babygpt_train.py spends its time, and what the fused paths bought.
+
+    python bench/train_step.py                      # nanoGPT's CPU configuration on data/shakespeare.txt (~3 min)
+    python bench/train_step.py --rounds 3 --steps 5 # quicker
+    python bench/train_step.py --report             # also write the table into docs/speed.md and docs/speed.zh.md
+
+Profile. torch.profiler records one optimizer step of the trainer as it runs now (fused attention, fused
+AdamW), after warm-up steps, and of the step as it was (v12's per-head modules, PyTorch's plain AdamW), and
+prints the operators that took the most time, with the number of operator calls per step. The counts are
+exact on any machine; the shares of time are ratios within one step.
+
+Speed. One process builds the model once per variant (the same weights) and alternates them: a round runs
+--steps steps of each variant in turn, the order rotating, after a warm-up round; the median tokens/s of
+each variant and its ratio to the first are printed. Every step is babygpt_train.train_step, the trainer's
+own, on batches of the corpus. The results are appended to bench/results/train_step.jsonl (and not measured
+again: delete its line to measure again).
+
+The configuration is nanoGPT's for a CPU (bench/nanogpt.py): 4 layers, 4 heads, n_embed 128, block 64,
+batch 12, dropout 0; one thread (--threads), as the other benches.
+"""
+
+import argparse
+import copy
+import json
+import os
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from runs import ROOT, fill_measured, load_results, machine_description  # noqa: E402
+
+RESULTS = os.path.join(ROOT, "bench", "results", "train_step.jsonl")
+DOCS = [os.path.join(ROOT, "docs", "speed.md"), os.path.join(ROOT, "docs", "speed.zh.md")]
+CONFIG = ["--batch_size", "12", "--block_size", "64", "--n_embed", "128", "--n_head", "4", "--n_layer", "4"]
+CONFIG += ["--dropout", "0", "--learning_rate", "1e-3", "--min_lr", "1e-4"]
+
+# name -> (attention implementation, fused AdamW): the step as it was first, each change then added
+VARIANTS = {
+    "before: v12's modules, plain AdamW": ("stage", False),
+    "fused attention, plain AdamW": ("fused", False),
+    "now: fused attention, fused AdamW": ("fused", True),
+}
+
+
+def build(args):
+    """The trainer's arguments and run (data, model) for the configuration; one model per variant."""
+    import torch
+
+    sys.path.insert(0, ROOT)
+    import babygpt_fused
+    import babygpt_train as trainer
+
+    torch.set_num_threads(args.threads)
+    argv = ["--data", args.data, "--device", "cpu", "--wandb_mode", "disabled", *CONFIG]
+    hp = trainer.parse_args(argv)
+    run = trainer.setup(hp)
+    variants = {}
+    for name, (implementation, fused_adamw) in VARIANTS.items():
+        model = copy.deepcopy(run.model)
+        babygpt_fused.set_attention(model, implementation)
+        if fused_adamw:
+            optimizer = trainer.make_optimizer(model, hp, run.device)
+        else:  # what make_optimizer returned before on a CPU
+            groups = trainer.parameter_groups(model, hp.weight_decay)
+            optimizer = torch.optim.AdamW(groups, lr=hp.learning_rate, betas=(hp.beta1, hp.beta2))
+        variants[name] = (model, optimizer)
+    return hp, run, variants
+
+
+def steps(hp, run, model, optimizer, n):
+    import contextlib
+
+    import babygpt_train as trainer
+    import babygpt_v12_wandb as v12
+
+    for _ in range(n):
+        batch = v12.get_batch(run.train_data, hp.batch_size, hp.block_size)
+        trainer.train_step(model, optimizer, None, [batch], hp.grad_clip, contextlib.nullcontext())
+
+
+def profile_step(hp, run, model, optimizer, top):
+    """The operators of one step, heaviest first: (name, calls, share of the step's self time)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    steps(hp, run, model, optimizer, 3)  # warm-up
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        steps(hp, run, model, optimizer, 1)
+    events = [e for e in prof.key_averages() if not e.key.startswith(("autograd::", "Optimizer.", "Autograd"))]
+    total = sum(e.self_cpu_time_total for e in events)
+    events.sort(key=lambda e: -e.self_cpu_time_total)
+    return {
+        "operator_calls": sum(e.count for e in events),
+        "top": [(e.key, e.count, e.self_cpu_time_total / total) for e in events[:top]],
+    }
+
+
+def measure(args):
+    import torch
+
+    hp, run, variants = build(args)
+    result = {"profiles": {}, "speeds": {name: [] for name in variants}}
+    for name in (list(variants)[0], list(variants)[-1]):
+        result["profiles"][name] = profile_step(hp, run, *variants[name], args.top)
+    tokens = args.steps * hp.batch_size * hp.block_size
+    names = list(variants)
+    for name in names:  # warm-up round, not counted
+        steps(hp, run, *variants[name], args.steps)
+    for round_number in range(args.rounds):
+        shift = round_number % len(names)
+        for name in names[shift:] + names[:shift]:  # the order rotates, so no variant always goes first
+            start = time.perf_counter()
+            steps(hp, run, *variants[name], args.steps)
+            result["speeds"][name].append(tokens / (time.perf_counter() - start))
+        print(f"round {round_number + 1}/{args.rounds} done", flush=True)
+    result["n_parameter_tensors"] = len(list(variants[names[0]][0].parameters()))
+    result["threads"] = torch.get_num_threads()
+    return result
+
+
+def table(result):
+    """The Markdown tables: speed of each variant against the first, then the heaviest operators of each profile."""
+    speeds = {name: statistics.median(values) for name, values in result["speeds"].items()}
+    first = next(iter(speeds.values()))
+    lines = ["| training step | tokens/s vs before |", "|---|--:|"]
+    lines += [f"| {name} | {speed / first:.2f}x |" for name, speed in speeds.items()]
+    for name, profile in result["profiles"].items():
+        lines += ["", f"{name}: {profile['operator_calls']:,} operator calls per step", ""]
+        lines += ["| operator | calls per step | share of the step |", "|---|--:|--:|"]
+        lines += [f"| `{key}` | {count:,} | {share:.0%} |" for key, count, share in profile["top"]]
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
+    parser.add_argument("--data", default="data/shakespeare.txt", help="corpus (default: %(default)s)")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds counted (default: %(default)s)")
+    parser.add_argument("--steps", type=int, default=20, help="steps per variant per round (default: %(default)s)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default: %(default)s)")
+    parser.add_argument("--top", type=int, default=8, help="operators listed per profile (default: %(default)s)")
+    parser.add_argument("--results", default=RESULTS, help="JSONL file of results (default: %(default)s)")
+    parser.add_argument("--report", action="store_true", help="write the tables into docs/speed.md and .zh.md")
+    parser.add_argument("--note", default="", help="a remark kept with the result, e.g. 'machine shared'")
+    args = parser.parse_args(argv)
+    if min(args.rounds, args.steps, args.threads, args.top) <= 0:
+        sys.exit("error: --rounds, --steps, --threads and --top must be positive")
+    if not os.path.exists(args.data) and not os.path.exists(os.path.join(ROOT, args.data)):
+        sys.exit(f"error: {args.data} not found (tiny shakespeare: see bench/nanogpt.py)")
+    key = f"{args.data}/{args.rounds}x{args.steps}/threads{args.threads}"
+    result = load_results(args.results).get(key)
+    if result is None:
+        result = {"key": key, "machine": machine_description(), "note": args.note, **measure(args)}
+        os.makedirs(os.path.dirname(args.results), exist_ok=True)
+        with open(args.results, "a", encoding="utf-8") as f:
+            f.write(json.dumps(result, ensure_ascii=False) + "\n")
+    else:
+        print(f"(measured before, kept in {os.path.relpath(args.results, ROOT)}; delete its line to measure again)")
+    text = table(result)
+    print(f"\n{result['machine']}, {result['threads']} thread(s) {result['note']}\n\n{text}")
+    if args.report:
+        block = f"<!-- measured: profile -->\n{text}\n<!-- end measured -->"
+        for path in DOCS:
+            fill_measured(path, {"profile": block})
+
+
+if __name__ == "__main__":
+    main()
