@@ -171,12 +171,18 @@ def expected_memory(model, batch_size, data_tokens=0, world_size=1, device_type=
     n_head = len(model.blocks[0].attention.heads)
     dropout = model.blocks[0].attention.dropout.p > 0
     mask_bytes = 1 if device_type == "cuda" else 4  # a dropout mask: bool on CUDA, a float32 noise tensor on CPU
+    fused = babygpt_fused.attention_implementation(model) == "fused"
+    # fused attention keeps no (T, T) weights, only a log-sum-exp per head and token (flash attention), except
+    # on the CPU with dropout, where scaled_dot_product_attention computes the weights as the stage does
+    flash = fused and (device_type == "cuda" or not dropout)
     # per Block, float32 values kept for each token: ln1's input and output, q, k, v, the heads' concatenation,
     # ln2's input and output (C each), the feed-forward's hidden ReLU output (4C), and each LayerNorm's mean and
     # 1/std; per head, the softmax weights (T values), again after dropout, and dropout's masks
-    per_layer = 4 * B * T * (12 * C + 4 + n_head * T * (2 if dropout else 1))
+    per_layer = 4 * B * T * (12 * C + 4 + (n_head if flash else n_head * T * (2 if dropout else 1)))
     if dropout:
-        per_layer += mask_bytes * B * T * (n_head * T + 2 * C)
+        per_layer += mask_bytes * B * T * ((0 if flash else n_head * T) + 2 * C)
+    if fused:
+        per_layer += 4 * 3 * C * C  # the stacked (3C, C) query/key/value matrix, kept for the backward pass
     # ln_f's input, output, mean and 1/std, the logits and their log-softmax (vocab_size values each); token ids
     head = 4 * B * T * (2 * C + 2 + 2 * V) + 16 * B * T
     memory = {

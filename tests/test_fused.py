@@ -106,6 +106,26 @@ def test_stage_attention_runs_the_stage_within_and_restores_fused_after():
     assert babygpt_fused.attention_implementation(fused) == "fused"
 
 
+def test_memory_estimate_counts_what_the_fused_path_keeps_for_the_backward_pass():
+    """As tests/test_train.py checks it for the stage: every distinct tensor autograd saves, the weights aside."""
+    for dropout in (0.0, 0.2):
+        _, model = tiny_pair("2heads", dropout=dropout, vocab_size=30)
+        saved = {}  # storage address -> bytes, each storage once
+
+        def keep(tensor, saved=saved):
+            saved[tensor.untyped_storage().data_ptr()] = tensor.untyped_storage().nbytes()
+            return tensor
+
+        x, y = tokens(6, 8, vocab_size=30), tokens(6, 8, seed=2, vocab_size=30)
+        with torch.autograd.graph.saved_tensors_hooks(keep, lambda tensor: tensor):
+            logits, _ = model(x, y)
+        saved[logits.untyped_storage().data_ptr()] = logits.untyped_storage().nbytes()
+        weights = {p.untyped_storage().data_ptr() for p in model.parameters()}
+        measured = sum(size for ptr, size in saved.items() if ptr not in weights)
+        estimate = babygpt_train.expected_memory(model, batch_size=6)["activations"]
+        assert estimate == pytest.approx(measured, rel=0.01), dropout
+
+
 # ----------------------------------------------------------------------------
 # The tools
 
