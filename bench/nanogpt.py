@@ -32,7 +32,6 @@ import json
 import os
 import pickle
 import re
-import statistics
 import subprocess
 import sys
 import time
@@ -128,6 +127,15 @@ def read_output(name, output, eval_interval):
 # Running
 
 
+def children_cpu_seconds():
+    """CPU time (user + system) of the finished child processes so far: less sensitive than wall time to other
+    programs on a shared machine, though not immune (they share caches and memory bandwidth)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def job_key(round_number, name, args):
     size = f"{args.max_iters}x{args.eval_interval}x{args.eval_iters}w{args.warmup_iters}/threads{args.threads}"
     return f"{size}/round{round_number}/{name}"
@@ -154,20 +162,21 @@ def run_all(args):
         out_dir = os.path.join(ROOT, "out", "bench_nanogpt", name)
         argv, cwd = command(name, args, out_dir)
         print(f"round {round_number}: {name} ...", flush=True)
-        start = time.perf_counter()
+        start, cpu_before = time.perf_counter(), children_cpu_seconds()
         process = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, encoding="utf-8")
-        wall = time.perf_counter() - start
+        wall, cpu = time.perf_counter() - start, children_cpu_seconds() - cpu_before
         if process.returncode != 0:
             last = (process.stderr.strip().splitlines() or ["(no output)"])[-1]
             sys.exit(f"error: {name} failed (exit {process.returncode}): {last}")
         step, train_loss, val_loss, speed = read_output(name, process.stdout, args.eval_interval)
-        result = {"key": key, "round": round_number, "name": name, "wall_seconds": wall, "tokens_per_second": speed}
+        result = {"key": key, "round": round_number, "name": name, "wall_seconds": wall, "cpu_seconds": cpu}
+        result["tokens_per_second"] = speed
         result.update({"step": step, "train_loss": train_loss, "val_loss": val_loss, "threads": args.threads})
         result.update({"command": " ".join(argv[1:]), "machine": machine_description(), "note": args.note})
         with open(args.results, "a", encoding="utf-8") as f:
             f.write(json.dumps(result, ensure_ascii=False) + "\n")
         speed_text = f"{speed:,.0f} tokens/s" if speed else "- tokens/s"
-        print(f"  {wall:.1f} s, {speed_text}, val loss {val_loss:.4f} at step {step}", flush=True)
+        print(f"  {wall:.1f} s ({cpu:.1f} s CPU), {speed_text}, val loss {val_loss:.4f} at step {step}", flush=True)
 
 
 def table(args):
@@ -182,20 +191,21 @@ def table(args):
     if "nanogpt" not in rows or not rows.get("train"):
         return None
     rounds = sorted(rows["nanogpt"])
-    lines = ["| command | wall time vs nanoGPT | training tokens/s vs nanoGPT | final val loss |", "|---|--:|--:|--:|"]
+    lines = ["| command | wall time vs nanoGPT | CPU time vs nanoGPT | training tokens/s vs nanoGPT | final val loss |"]
+    lines.append("|---|--:|--:|--:|--:|")
     for name, what in COMMANDS.items():
         if name not in rows:
             continue
-        walls, speeds = [], []
+        walls, cpus, speeds = [], [], []
         for r in rounds:
             if r in rows[name]:
                 walls.append(rows[name][r]["wall_seconds"] / rows["nanogpt"][r]["wall_seconds"])
+                cpus.append(rows[name][r]["cpu_seconds"] / rows["nanogpt"][r]["cpu_seconds"])
                 if rows[name][r]["tokens_per_second"] and rows["nanogpt"][r]["tokens_per_second"]:
                     speeds.append(rows[name][r]["tokens_per_second"] / rows["nanogpt"][r]["tokens_per_second"])
         losses = sorted({f"{result['val_loss']:.3f}" for result in rows[name].values()})
-        wall_text = ", ".join(f"{w:.2f}x" for w in walls) + (f" (mean {statistics.mean(walls):.2f}x)" if walls else "")
-        speed_text = ", ".join(f"{s:.2f}x" for s in speeds)
-        lines.append(f"| {what} | {wall_text} | {speed_text} | {', '.join(losses)} |")
+        cells = [", ".join(f"{r:.2f}x" for r in ratios) for ratios in (walls, cpus, speeds)]
+        lines.append(f"| {what} | {' | '.join(cells)} | {', '.join(losses)} |")
     first = next(iter(rows["nanogpt"].values()))
     caption = (
         f"{len(rounds)} round(s), each command once per round, one after another in rotating order;"
