@@ -136,7 +136,7 @@ def run_variant(name, options, args, common):
 def run_lecture(args, common):
     argv = [*common, *LECTURE, "--attn_implementation", "fused", "--max_iters", str(args.lecture_steps)]
     argv += ["--eval_interval", str(max(1, args.lecture_steps // 10)), "--out_dir", os.path.join(args.out, "lecture")]
-    argv += [] if args.tiny else ["--compile"]
+    argv += ["--eval_iters", "2"] if args.tiny else ["--compile"]
     start = time.perf_counter()
     captured, _ = train_once(argv)
     final = captured["final"]

@@ -172,15 +172,32 @@ def run_all(args):
         result = {"key": key, "round": round_number, "name": name, "wall_seconds": wall, "cpu_seconds": cpu}
         result["tokens_per_second"] = speed
         result.update({"step": step, "train_loss": train_loss, "val_loss": val_loss, "threads": args.threads})
-        result.update({"command": " ".join(argv[1:]), "machine": machine_description(), "note": args.note})
+        result.update({"command": " ".join(argv[1:]), "machine": machine_description(), "shared": args.shared})
         with open(args.results, "a", encoding="utf-8") as f:
             f.write(json.dumps(result, ensure_ascii=False) + "\n")
         speed_text = f"{speed:,.0f} tokens/s" if speed else "- tokens/s"
         print(f"  {wall:.1f} s ({cpu:.1f} s CPU), {speed_text}, val loss {val_loss:.4f} at step {step}", flush=True)
 
 
-def table(args):
-    """The Markdown table of ratios to nanoGPT, round by round, and the final val losses; None without results."""
+HEADERS = {
+    False: ["command", "wall time vs nanoGPT", "CPU time vs nanoGPT", "training tokens/s vs nanoGPT", "final val loss"],
+    True: ["命令", "墙钟时间 / nanoGPT", "CPU 时间 / nanoGPT", "训练 tokens/s / nanoGPT", "最终 val loss"],
+}
+COMMANDS_ZH = {
+    "nanogpt": "nanoGPT `train.py`",
+    "train": "`babygpt_train.py`（融合注意力，默认）",
+    "train_stage": "`babygpt_train.py --attn_implementation stage`",
+    "v11": "`babygpt_v11_hyper_params.py`，固定学习率 1e-3",
+}
+SHARED = {
+    False: "the machine was shared with other jobs while it ran: compare the ratios only",
+    True: "测量时机器上同时运行着其他任务：只比较比值",
+}
+
+
+def table(args, zh=False):
+    """The Markdown table of ratios to nanoGPT, round by round, and the final val losses, in English or
+    Chinese (zh); None without results."""
     results = load_results(args.results)
     rows = {}
     for round_number in range(1, args.rounds + 1):
@@ -191,9 +208,8 @@ def table(args):
     if "nanogpt" not in rows or not rows.get("train"):
         return None
     rounds = sorted(rows["nanogpt"])
-    lines = ["| command | wall time vs nanoGPT | CPU time vs nanoGPT | training tokens/s vs nanoGPT | final val loss |"]
-    lines.append("|---|--:|--:|--:|--:|")
-    for name, what in COMMANDS.items():
+    lines = ["| " + " | ".join(HEADERS[zh]) + " |", "|---|--:|--:|--:|--:|"]
+    for name, what in (COMMANDS_ZH if zh else COMMANDS).items():
         if name not in rows:
             continue
         walls, cpus, speeds = [], [], []
@@ -207,12 +223,23 @@ def table(args):
         cells = [", ".join(f"{r:.2f}x" for r in ratios) for ratios in (walls, cpus, speeds)]
         lines.append(f"| {what} | {' | '.join(cells)} | {', '.join(losses)} |")
     first = next(iter(rows["nanogpt"].values()))
-    caption = (
-        f"{len(rounds)} round(s), each command once per round, one after another in rotating order;"
-        f" ratios within a round; {first['threads']} thread(s) each; {first['machine']}"
-        + (f"; {first['note']}" if first.get("note") else "")
-    )
+    threads, machine = first["threads"], first["machine"]
+    if zh:
+        caption = f"{len(rounds)} 轮，每轮每条命令运行一次，依次运行、顺序轮换；比值取自同一轮；"
+        caption += f"每条命令 {threads} 个线程；{machine}"
+    else:
+        caption = (
+            f"{len(rounds)} round(s), each command once per round, one after another in rotating order;"
+            f" ratios within a round; {threads} thread(s) each; {machine}"
+        )
+    if first.get("shared"):
+        caption += ("；" if zh else "; ") + SHARED[zh]
     return "\n".join([*lines, "", caption])
+
+
+def report_text(zh=False):
+    """The table docs/speed.md (zh: docs/speed.zh.md) holds: the default command's (--rounds 2)."""
+    return table(parse_args([]), zh)
 
 
 def check_args(args):
@@ -233,7 +260,7 @@ def check_args(args):
         raise ValueError(f"--data {args.data} not found: tiny shakespeare, see --help")
 
 
-def main(argv=None):
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -250,10 +277,15 @@ def main(argv=None):
     parser.add_argument("--warmup_iters", type=int, default=100, help="warmup steps (default: %(default)s)")
     parser.add_argument("--threads", type=int, default=1, help="threads per run (default: %(default)s)")
     parser.add_argument("--results", default=RESULTS, help="JSONL file of finished runs (default: %(default)s)")
-    parser.add_argument("--note", default="", help="kept with each result and printed under the table")
+    parser.add_argument("--shared", action="store_true", help="the machine is shared now: said under the table")
     parser.add_argument("--report", action="store_true", help="write the table into docs/speed.md and .zh.md")
     args = parser.parse_args(argv)
     args.data = args.data if os.path.isabs(args.data) else os.path.join(ROOT, args.data)
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
     try:
         check_args(args)
     except ValueError as e:
@@ -274,8 +306,8 @@ def main(argv=None):
         sys.exit("error: no nanoGPT and babygpt_train.py results for these settings yet")
     print(f"\n{text}")
     if args.report:
-        block = f"<!-- measured: nanogpt -->\n{text}\n<!-- end measured -->"
-        for path in DOCS:
+        for path, zh in zip(DOCS, (False, True), strict=True):
+            block = f"<!-- measured: nanogpt -->\n{table(args, zh)}\n<!-- end measured -->"
             fill_measured(path, {"nanogpt": block})
 
 

@@ -118,20 +118,62 @@ def measure(args):
     return result
 
 
-def table(result):
-    """The Markdown tables: speed of each variant against the first, then the heaviest operators of each profile."""
+LABELS = {
+    False: {
+        "speed": "| training step | tokens/s vs before |",
+        "profile": "| operator | calls per step | share of the step |",
+        "calls": "{name}: {calls:,} operator calls per step",
+        "caption": "median of {rounds} rounds of {steps} steps per variant, alternated; {threads} thread(s); {machine}",
+        "shared": "the machine was shared with other jobs while it ran: compare the ratios only",
+    },
+    True: {
+        "speed": "| 训练步 | tokens/s 与改动前之比 |",
+        "profile": "| 算子 | 每步调用次数 | 占一步时间的比例 |",
+        "calls": "{name}：每步调用 {calls:,} 次算子",
+        "caption": "三种写法轮流运行，每种每轮 {steps} 步，共 {rounds} 轮，取中位数；{threads} 个线程；{machine}",
+        "shared": "测量时机器上同时运行着其他任务：只比较比值",
+    },
+}
+VARIANTS_ZH = {
+    "before: v12's modules, plain AdamW": "改动前：v12 逐头的模块，普通 AdamW",
+    "fused attention, plain AdamW": "融合注意力，普通 AdamW",
+    "now: fused attention, fused AdamW": "现在：融合注意力，融合 AdamW",
+}
+
+
+def table(result, zh=False):
+    """The Markdown tables, in English or Chinese (zh): the speed of each variant against the first, then the
+    heaviest operators of each profile."""
+    labels = LABELS[zh]
+    name_of = (lambda name: VARIANTS_ZH[name]) if zh else (lambda name: name)
     speeds = {name: statistics.median(values) for name, values in result["speeds"].items()}
     first = next(iter(speeds.values()))
-    lines = ["| training step | tokens/s vs before |", "|---|--:|"]
-    lines += [f"| {name} | {speed / first:.2f}x |" for name, speed in speeds.items()]
+    lines = [labels["speed"], "|---|--:|"]
+    lines += [f"| {name_of(name)} | {speed / first:.2f}x |" for name, speed in speeds.items()]
     for name, profile in result["profiles"].items():
-        lines += ["", f"{name}: {profile['operator_calls']:,} operator calls per step", ""]
-        lines += ["| operator | calls per step | share of the step |", "|---|--:|--:|"]
+        lines += ["", labels["calls"].format(name=name_of(name), calls=profile["operator_calls"]), ""]
+        lines += [labels["profile"], "|---|--:|--:|"]
         lines += [f"| `{key}` | {count:,} | {share:.0%} |" for key, count, share in profile["top"]]
-    return "\n".join(lines)
+    caption = labels["caption"].format(
+        rounds=result["rounds"], steps=result["steps"], threads=result["threads"], machine=result["machine"]
+    )
+    if result.get("shared"):
+        caption += ("；" if zh else "; ") + labels["shared"]
+    return "\n".join([*lines, "", caption])
 
 
-def main(argv=None):
+def result_key(args):
+    return f"{args.data}/{args.rounds}x{args.steps}/threads{args.threads}"
+
+
+def report_text(zh=False):
+    """The tables docs/speed.md (zh: docs/speed.zh.md) holds: the default command's; None before it ran."""
+    args = parse_args([])
+    result = load_results(args.results).get(result_key(args))
+    return None if result is None else table(result, zh)
+
+
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--data", default="data/shakespeare.txt", help="corpus (default: %(default)s)")
     parser.add_argument("--rounds", type=int, default=5, help="rounds counted (default: %(default)s)")
@@ -140,27 +182,30 @@ def main(argv=None):
     parser.add_argument("--top", type=int, default=8, help="operators listed per profile (default: %(default)s)")
     parser.add_argument("--results", default=RESULTS, help="JSONL file of results (default: %(default)s)")
     parser.add_argument("--report", action="store_true", help="write the tables into docs/speed.md and .zh.md")
-    parser.add_argument("--note", default="", help="a remark kept with the result, e.g. 'machine shared'")
-    args = parser.parse_args(argv)
+    parser.add_argument("--shared", action="store_true", help="the machine is shared now: said under the tables")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
     if min(args.rounds, args.steps, args.threads, args.top) <= 0:
         sys.exit("error: --rounds, --steps, --threads and --top must be positive")
     if not os.path.exists(args.data) and not os.path.exists(os.path.join(ROOT, args.data)):
         sys.exit(f"error: {args.data} not found (tiny shakespeare: see bench/nanogpt.py)")
-    key = f"{args.data}/{args.rounds}x{args.steps}/threads{args.threads}"
+    key = result_key(args)
     result = load_results(args.results).get(key)
     if result is None:
-        result = {"key": key, "machine": machine_description(), "note": args.note, **measure(args)}
+        result = {"key": key, "machine": machine_description(), "shared": args.shared, **measure(args)}
+        result.update(rounds=args.rounds, steps=args.steps)
         os.makedirs(os.path.dirname(args.results), exist_ok=True)
         with open(args.results, "a", encoding="utf-8") as f:
             f.write(json.dumps(result, ensure_ascii=False) + "\n")
     else:
         print(f"(measured before, kept in {os.path.relpath(args.results, ROOT)}; delete its line to measure again)")
-    text = table(result)
-    print(f"\n{result['machine']}, {result['threads']} thread(s) {result['note']}\n\n{text}")
+    print(f"\n{table(result)}")
     if args.report:
-        block = f"<!-- measured: profile -->\n{text}\n<!-- end measured -->"
-        for path in DOCS:
-            fill_measured(path, {"profile": block})
+        for path, zh in zip(DOCS, (False, True), strict=True):
+            fill_measured(path, {"profile": f"<!-- measured: profile -->\n{table(result, zh)}\n<!-- end measured -->"})
 
 
 if __name__ == "__main__":
