@@ -24,6 +24,7 @@ def load_bench(name):
 gpu = load_bench("gpu")
 nanogpt = load_bench("nanogpt")
 train_step = load_bench("train_step")
+fused_losses = load_bench("fused_losses")
 
 
 @pytest.fixture
@@ -155,7 +156,7 @@ def test_nanogpt_bench_refuses_bad_input_in_one_line(corpus, tmp_path):
 @pytest.mark.parametrize("doc", ["speed.md", "speed.zh.md"])
 def test_docs_tables_are_the_ones_the_benches_write(doc):
     text = (ROOT / "docs" / doc).read_text(encoding="utf-8")
-    for bench, name in ((nanogpt, "nanogpt"), (train_step, "profile")):
+    for bench, name in ((nanogpt, "nanogpt"), (train_step, "profile"), (fused_losses, "fused_losses")):
         block = re.search(rf"<!-- measured: {name} -->\n(.*?)<!-- end measured -->", text, re.S)
         assert block is not None, name
         expected = bench.report_text(doc.endswith(".zh.md"))
