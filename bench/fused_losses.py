@@ -16,7 +16,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from runs import ROOT, fill_measured, load_results, run_jobs  # noqa: E402
+from runs import ROOT, fill_measured_twins, load_results, run_jobs  # noqa: E402
 
 RESULTS = os.path.join(ROOT, "bench", "results", "fused_losses.jsonl")
 DOCS = [os.path.join(ROOT, "docs", "speed.md"), os.path.join(ROOT, "docs", "speed.zh.md")]
@@ -87,9 +87,7 @@ def main(argv=None):
         sys.exit("error: some runs failed; run the same command again")
     print(f"\n{text}")
     if args.report:
-        for path, zh in zip(DOCS, (False, True), strict=True):
-            block = f"<!-- measured: fused_losses -->\n{table(args, zh)}\n<!-- end measured -->"
-            fill_measured(path, {"fused_losses": block})
+        fill_measured_twins("fused_losses", lambda zh: table(args, zh), DOCS)
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from runs import ROOT, fill_measured, load_results, machine_description  # noqa: E402
+from runs import ROOT, fill_measured_twins, load_results, machine_description  # noqa: E402
 
 RESULTS = os.path.join(ROOT, "bench", "results", "nanogpt.jsonl")
 DOCS = [os.path.join(ROOT, "docs", "speed.md"), os.path.join(ROOT, "docs", "speed.zh.md")]
@@ -306,9 +306,7 @@ def main(argv=None):
         sys.exit("error: no nanoGPT and babygpt_train.py results for these settings yet")
     print(f"\n{text}")
     if args.report:
-        for path, zh in zip(DOCS, (False, True), strict=True):
-            block = f"<!-- measured: nanogpt -->\n{table(args, zh)}\n<!-- end measured -->"
-            fill_measured(path, {"nanogpt": block})
+        fill_measured_twins("nanogpt", lambda zh: table(args, zh), DOCS)
 
 
 if __name__ == "__main__":

@@ -81,6 +81,13 @@ def fill_measured(path, blocks):
     print(f"filled {os.path.relpath(path, ROOT)}")
 
 
+def fill_measured_twins(name, table, paths):
+    """fill_measured for a page and its Chinese twin (paths: the English page, then the Chinese one): the block
+    `name` gets table(False) in the first and table(True) in the second."""
+    for path, zh in zip(paths, (False, True), strict=True):
+        fill_measured(path, {name: f"<!-- measured: {name} -->\n{table(zh)}\n<!-- end measured -->"})
+
+
 def run_jobs(jobs, results_path, n_workers, threads_per_worker=1):
     """Run the jobs not yet in results_path, n_workers at a time; append each result as it finishes."""
     done = load_results(results_path)

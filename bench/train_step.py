@@ -28,7 +28,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from runs import ROOT, fill_measured, load_results, machine_description  # noqa: E402
+from runs import ROOT, fill_measured_twins, load_results, machine_description  # noqa: E402
 
 RESULTS = os.path.join(ROOT, "bench", "results", "train_step.jsonl")
 DOCS = [os.path.join(ROOT, "docs", "speed.md"), os.path.join(ROOT, "docs", "speed.zh.md")]
@@ -204,8 +204,7 @@ def main(argv=None):
         print(f"(measured before, kept in {os.path.relpath(args.results, ROOT)}; delete its line to measure again)")
     print(f"\n{table(result)}")
     if args.report:
-        for path, zh in zip(DOCS, (False, True), strict=True):
-            fill_measured(path, {"profile": f"<!-- measured: profile -->\n{table(result, zh)}\n<!-- end measured -->"})
+        fill_measured_twins("profile", lambda zh: table(result, zh), DOCS)
 
 
 if __name__ == "__main__":
