@@ -502,7 +502,7 @@ def parse_args(argv=None):
     parser.add_argument(
         "--no_cache", action="store_true", help="recompute the whole context for every token, as generate() does"
     )
-    add_attention_option(parser, "how --no_cache computes attention (the cache always stacks the heads)")
+    add_attention_option(parser, "how attention is computed without the cache (the cache always stacks the heads)")
     return parser.parse_args(argv)
 
 

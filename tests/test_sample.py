@@ -273,6 +273,7 @@ def test_defaults_and_help():
         "interactive": False,
         "attention": None,
         "no_cache": False,
+        "attn_implementation": "fused",
     }
     assert vars(parse_args([])) == defaults
     out = io.StringIO()
