@@ -81,11 +81,18 @@ def fill_measured(path, blocks):
     print(f"filled {os.path.relpath(path, ROOT)}")
 
 
+NOT_MEASURED = {
+    False: "*Not measured yet: the command above writes this table.*",
+    True: "*尚未测量：上面的命令会写出这张表。*",
+}
+
+
 def fill_measured_twins(name, table, paths):
     """fill_measured for a page and its Chinese twin (paths: the English page, then the Chinese one): the block
-    `name` gets table(False) in the first and table(True) in the second."""
+    `name` gets table(False) in the first and table(True) in the second, NOT_MEASURED where a table is None."""
     for path, zh in zip(paths, (False, True), strict=True):
-        fill_measured(path, {name: f"<!-- measured: {name} -->\n{table(zh)}\n<!-- end measured -->"})
+        text = table(zh) or NOT_MEASURED[zh]
+        fill_measured(path, {name: f"<!-- measured: {name} -->\n{text}\n<!-- end measured -->"})
 
 
 def run_jobs(jobs, results_path, n_workers, threads_per_worker=1):
