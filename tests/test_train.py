@@ -327,6 +327,39 @@ def test_best_checkpoint_is_kept_apart_from_the_last_and_both_load_in_the_sample
         assert text.startswith("春江") and len(text) == 8
 
 
+class Pruned(Exception):
+    """What a sweep's hook raises to stop a trial (Optuna's TrialPruned in babygpt_sweep.py)."""
+
+
+def test_entry_point_reports_every_evaluation_stops_when_the_hook_raises_and_the_folder_resumes(corpus, tmp_path):
+    seen = []
+
+    def prune_at_step_4(metrics):
+        seen.append((metrics["step"], metrics["val_loss"]))
+        if metrics["step"] == 4:
+            raise Pruned
+
+    args = babygpt_train.parse_args(run_argv(corpus, tmp_path / "trial"))
+    with pytest.raises(Pruned) as pruned:
+        babygpt_train.run(args, on_evaluation=prune_at_step_4)
+    result = pruned.value.training_result
+    assert [step for step, _ in seen] == [0, 4] and result.final["step"] == 4
+    assert result.final["val_loss"] == seen[-1][1] and [m["step"] for m in result.history] == [0, 4]
+    assert [prompt for prompt, _ in result.samples] == ["春江", "往事"]  # sampled from the model of step 4
+    assert all(text.startswith(prompt) and len(text) == len(prompt) + 5 for prompt, text in result.samples)
+    assert (tmp_path / "trial" / "samples.txt").read_text(encoding="utf-8").count(result.samples[0][1]) == 1
+    assert {"metrics.csv", "loss_curve.png", "samples.txt", "checkpoint.pt", "best.pt"} <= set(
+        os.listdir(result.out_dir)
+    )
+    assert vars(args) == vars(babygpt_train.parse_args(run_argv(corpus, tmp_path / "trial")))  # the caller's args kept
+
+    finished = babygpt_train.run(babygpt_train.parse_args(["--resume", str(tmp_path / "trial")]))
+    assert [m["step"] for m in finished.history] == [0, 4, 8, 12] and finished.final["step"] == 12
+    assert finished.final["val_loss"] == float(read_metrics(tmp_path / "trial")[-1]["val_loss"])
+    assert [prompt for prompt, _ in finished.samples] == ["春江", "往事"]
+    assert (tmp_path / "trial" / "samples.txt").read_text(encoding="utf-8").count(finished.samples[1][1]) == 1
+
+
 # ----------------------------------------------------------------------------
 # Bad input: one line, a non-zero exit, nothing written
 
