@@ -62,8 +62,9 @@ HYPERPARAMETERS = {**TRAINING_HYPERPARAMETERS, **MODEL_HYPERPARAMETERS}
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
-# A resumed run keeps its own settings, read from its checkpoint, except how to run on this machine (taken from
-# this command line, defaults included); a few more may be given anew (--max_iters, to train a run further).
+# A resumed run keeps all its own settings, read from its checkpoint, the machine options included (as the run
+# resolved them: dtype auto -> bfloat16...); these few may be given anew (--max_iters, to train a run further;
+# a machine option, to go on elsewhere, said in one line as its losses then differ).
 MACHINE_OPTIONS = ("device", "dtype", "compile", "tf32")
 CHANGEABLE_ON_RESUME = ("max_iters", *MACHINE_OPTIONS, "wandb_mode", "wandb_project", "prompt", "max_new_tokens")
 
@@ -134,10 +135,10 @@ def check_dtype(name, device):
     if device.type == "cuda" and name == "bfloat16" and not torch.cuda.is_bf16_supported():
         gpu = torch.cuda.get_device_name(device)
         raise ValueError(f"--dtype bfloat16: {gpu} cannot run bfloat16; use --dtype float16 or float32")
-    try:
-        layer = torch.nn.Linear(4, 4).to(device)
+    try:  # ones, not a torch.nn.Linear: its random initialisation would change the run's batches and masks
+        weight = torch.ones(4, 4, device=device, requires_grad=True)
         with torch.autocast(device.type, dtype=DTYPES[name]):
-            layer(torch.ones(2, 4, device=device)).float().sum().backward()
+            torch.nn.functional.linear(torch.ones(2, 4, device=device), weight).float().sum().backward()
     except (RuntimeError, TypeError, AssertionError) as e:
         reason = first_line(e)[:120]
         raise ValueError(f"--dtype {name}: the {device.type} device cannot train in {name} ({reason})") from None
@@ -554,8 +555,10 @@ def make_parser():
     recipe.add_argument(
         "--resume",
         metavar="RUN_DIR",
-        help="continue the run in RUN_DIR from its checkpoint.pt: its settings, weights, optimizer, step and random"
-        " state; only " + ", ".join(f"--{name}" for name in CHANGEABLE_ON_RESUME) + " may be given anew",
+        help="continue the run in RUN_DIR from its checkpoint.pt: its settings (device and dtype too), weights,"
+        " optimizer, step and random state; only "
+        + ", ".join(f"--{name}" for name in CHANGEABLE_ON_RESUME)
+        + " may be given anew",
     )
     return parser
 
@@ -627,8 +630,13 @@ def resume_arguments(args, given):
                 f"--{name} {value}: the run in {args.resume} has {name} = {saved[name]}; a resumed run keeps its"
                 f" {what} (start a new run with another --out_dir to change it)"
             )
-    kept = {name: value for name, value in saved.items() if name in vars(args) and name not in MACHINE_OPTIONS}
+    kept = {name: value for name, value in saved.items() if name in vars(args)}  # the machine options too
     resumed = argparse.Namespace(**{**vars(args), **kept, **given})
+    if "device" not in given and "RANK" not in os.environ:  # (under torchrun each process takes its own)
+        try:
+            v12.pick_device(resumed.device)
+        except ValueError as e:
+            raise ValueError(f"{e} (the run's device; pass --device to continue it on another)") from None
     resumed.out_dir, resumed.overwrite = args.resume, True
     if checkpoint["step"] >= resumed.max_iters:
         raise ValueError(
@@ -656,6 +664,26 @@ def setup(args, checkpoint=None):
             )
         run.model.load_state_dict(checkpoint["model_state"])
     return run
+
+
+def resolve_machine_options(args, device, world_size, checkpoint=None, given=()):
+    """Write into args the machine options this run really uses, so that its checkpoint records them and a
+    resumed run keeps them: the dtype "auto" stands for, the device (its type only under torchrun, where each
+    process has its own). Returns, for a resumed run, the options given anew that differ from the run's own,
+    as "--name value (the run: value)"."""
+    args.dtype = resolve_dtype(args.dtype, device)
+    if world_size > 1:
+        args.device = device.type
+    elif device.type == "cuda" and device.index is None:
+        args.device = f"cuda:{torch.cuda.current_device()}"
+    else:
+        args.device = str(device)
+    saved = checkpoint["hyperparameters"] if checkpoint is not None else {}
+    return [
+        f"--{name} {getattr(args, name)} (the run: {saved[name]})"
+        for name in MACHINE_OPTIONS
+        if name in given and saved.get(name, "auto") != "auto" and saved[name] != getattr(args, name)
+    ]
 
 
 def stop_on_signal(state):
@@ -731,25 +759,31 @@ def run(args, given=None, on_evaluation=None):
     if given is None:
         defaults = vars(parse_args([]))
         given = {name for name, value in vars(args).items() if value != defaults.get(name)}
+    checkpoint = problem = None
+    if args.resume:  # first, as the run's own options (its device) decide how to start
+        try:
+            args, checkpoint = resume_arguments(args, given)
+        except ValueError as e:
+            problem = e  # raised once every process knows (agree())
     joined_here = not distributed()
     rank, world_size = start_distributed(args)  # a ValueError here is the same in every process of a machine
     try:
         with contextlib.ExitStack() as stack:
             if rank != 0:  # only rank 0 prints
                 stack.enter_context(contextlib.redirect_stdout(stack.enter_context(open(os.devnull, "w"))))
-            return train_and_record(args, given, on_evaluation, rank, world_size)
+            return train_and_record(args, checkpoint, problem, given, on_evaluation, rank, world_size)
     finally:
         if joined_here and distributed():
             dist.destroy_process_group()
 
 
-def train_and_record(args, given, on_evaluation, rank, world_size):
+def train_and_record(args, checkpoint, problem, given, on_evaluation, rank, world_size):
     """run()'s work once the process group is joined."""
-    problem = checkpoint = None
     try:  # every problem with the input is found before training starts, in every process
-        if args.resume:
-            args, checkpoint = resume_arguments(args, given)
+        if problem is not None:
+            raise problem
         job = setup(args, checkpoint)
+        changed = resolve_machine_options(args, job.device, world_size, checkpoint, given)
         if world_size > 1:
             torch.manual_seed(args.seed + rank)  # each process draws its own batches
         state = TrainingState(checkpoint)
@@ -765,6 +799,11 @@ def train_and_record(args, given, on_evaluation, rank, world_size):
     except Exception as e:
         problem = e
     agree(problem)
+    if changed:
+        print(
+            f"note: this sitting runs with {', '.join(changed)}: its losses will not be exactly those of the run"
+            " going on as it was"
+        )
 
     model, tokenizer, device = job.model, job.tokenizer, job.device
     dtype = resolve_dtype(args.dtype, device)
