@@ -11,7 +11,8 @@ what each one buys:
     --gradient_accumulation_steps            several micro-batches per update: a larger batch in the same memory
     --dtype, --tf32                          mixed precision (autocast; a gradient scaler for float16), TF32 on CUDA
     --compile                                torch.compile; its compile time is reported apart from the speed
-    --resume RUN_DIR                         continue a run from its checkpoint, to the same losses
+    --resume RUN_DIR                         continue a run from its checkpoint, to the same losses: its own
+                                             settings, device and dtype too, on the same corpus (sha256 checked)
 
 It takes every option of babygpt_v12_wandb.py with the same defaults and writes the same run folder
 (metrics.csv, loss_curve.png, samples.txt, checkpoint.pt for babygpt_sample.py, wandb offline), plus
@@ -26,6 +27,8 @@ Resume:  python babygpt_train.py --resume out/train    (after Ctrl-C or a crash;
 Several GPUs, one machine:  torchrun --standalone --nproc_per_node=4 babygpt_train.py --compile
 Several machines (on each):  torchrun --nnodes=2 --node_rank=R --nproc_per_node=8 \
                                  --rdzv_backend=c10d --rdzv_endpoint=HOST:29500 babygpt_train.py --compile
+From Python:  babygpt_train.run(babygpt_train.parse_args(ARGV))  does what the command does (see run(): the sweep's
+              trials go through it, watching every evaluation)
 """
 
 import argparse
