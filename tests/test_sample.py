@@ -23,6 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from conftest import STAGE_MODULES  # noqa: E402
+
 import babygpt_sample  # noqa: E402
 from babygpt_sample import (  # noqa: E402
     LATIN_FONT,
@@ -253,11 +255,11 @@ def test_main_cached_and_uncached_print_the_same_greedy_text(capsys, checkpoint)
     assert "kv cache" in cached.err and "no cache" in uncached.err
 
 
-STAGE_FILES = babygpt_sample.STAGES[:12]
+STAGE_FILES = [f"{module}.py" for module in STAGE_MODULES.values()]  # v1 .. v12
 
 
 @pytest.mark.parametrize("sampling", [("0", "1337"), ("0.8", "5")], ids=["greedy", "seeded"])
-@pytest.mark.parametrize("stage_file", STAGE_FILES, ids=[f"v{n}" for n in range(1, 13)])
+@pytest.mark.parametrize("stage_file", STAGE_FILES, ids=list(STAGE_MODULES))
 def test_a_checkpoint_of_any_stage_samples_the_text_of_its_own_generate(capsys, tmp_path, stage_file, sampling):
     stage = importlib.import_module(stage_file.removesuffix(".py"))
     model = tiny_model(stage=stage)
