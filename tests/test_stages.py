@@ -8,6 +8,7 @@ Most tests run once per stage, with ids v1 .. v12:
 """
 
 import argparse
+import ast
 import csv
 import functools
 import inspect
@@ -322,6 +323,23 @@ def test_shared_code_is_identical_in_every_stage(name, stage_ids):
 
 # ----------------------------------------------------------------------------
 # The model
+
+
+def test_the_model_comes_first_within_80_lines_of_the_docstring(stage):
+    # a stage reads as its lesson: hyperparameters, tokenizer, batching, then the model; the plumbing comes last
+    tree = ast.parse(inspect.getsource(stage))
+    first_model_class = next(
+        node
+        for node in tree.body
+        if isinstance(node, ast.ClassDef) and node is not tree.body[0] and node.name != "CharTokenizer"
+    )
+    assert first_model_class.lineno - tree.body[0].end_lineno <= 80
+    banner = inspect.getsource(stage).index("# Everything below is the same in every stage")
+    assert (
+        inspect.getsource(stage).index("def load_corpus(")
+        > banner
+        > inspect.getsource(stage).index("def sample_prompts(")
+    )
 
 
 def test_shapes(stage):
