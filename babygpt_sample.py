@@ -2,7 +2,9 @@
 
 babygpt_v12_wandb.py saves out_dir/checkpoint.pt (weights, model config and vocabulary). This script
 loads it and continues prompts, printing each character as soon as it is chosen; it can also draw
-what every attention head looks at.
+what every attention head looks at. A sweep's trial of any stage writes such a checkpoint too: it names
+its stage, whose own BabyGPT is built here. The cache needs the pre-norm blocks of v9 on; the earlier
+stages are sampled step by step as their own generate() does.
 
 Run:   python babygpt_sample.py --checkpoint out/v12/checkpoint.pt --prompt 春江 --temperature 0
        python babygpt_sample.py --checkpoint out/v12/checkpoint.pt --interactive
