@@ -30,6 +30,7 @@ Several machines (on each):  torchrun --nnodes=2 --node_rank=R --nproc_per_node=
 
 import argparse
 import contextlib
+import dataclasses
 import math
 import os
 import signal
@@ -61,8 +62,9 @@ HYPERPARAMETERS = {**TRAINING_HYPERPARAMETERS, **MODEL_HYPERPARAMETERS}
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
-# A resumed run keeps its own settings, read from its checkpoint, except how to run on this machine (taken from
-# this command line, defaults included); a few more may be given anew (--max_iters, to train a run further).
+# A resumed run keeps all its own settings, read from its checkpoint, the machine options included (as the run
+# resolved them: dtype auto -> bfloat16...); these few may be given anew (--max_iters, to train a run further;
+# a machine option, to go on elsewhere, said in one line as its losses then differ).
 MACHINE_OPTIONS = ("device", "dtype", "compile", "tf32")
 CHANGEABLE_ON_RESUME = ("max_iters", *MACHINE_OPTIONS, "wandb_mode", "wandb_project", "prompt", "max_new_tokens")
 
@@ -112,6 +114,11 @@ def make_optimizer(model, hp, device):
 # Mixed precision
 
 
+def first_line(error):
+    """An exception's message, its first line only (or its type's name when it has none)."""
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
 def resolve_dtype(name, device):
     """auto: bfloat16 on a CUDA GPU that has it, float16 on an older one, float32 on CPU and MPS."""
     if name != "auto":
@@ -128,12 +135,12 @@ def check_dtype(name, device):
     if device.type == "cuda" and name == "bfloat16" and not torch.cuda.is_bf16_supported():
         gpu = torch.cuda.get_device_name(device)
         raise ValueError(f"--dtype bfloat16: {gpu} cannot run bfloat16; use --dtype float16 or float32")
-    try:
-        layer = torch.nn.Linear(4, 4).to(device)
+    try:  # ones, not a torch.nn.Linear: its random initialisation would change the run's batches and masks
+        weight = torch.ones(4, 4, device=device, requires_grad=True)
         with torch.autocast(device.type, dtype=DTYPES[name]):
-            layer(torch.ones(2, 4, device=device)).float().sum().backward()
+            torch.nn.functional.linear(torch.ones(2, 4, device=device), weight).float().sum().backward()
     except (RuntimeError, TypeError, AssertionError) as e:
-        reason = str(e).strip().splitlines()[0][:120] if str(e).strip() else type(e).__name__
+        reason = first_line(e)[:120]
         raise ValueError(f"--dtype {name}: the {device.type} device cannot train in {name} ({reason})") from None
 
 
@@ -548,8 +555,10 @@ def make_parser():
     recipe.add_argument(
         "--resume",
         metavar="RUN_DIR",
-        help="continue the run in RUN_DIR from its checkpoint.pt: its settings, weights, optimizer, step and random"
-        " state; only " + ", ".join(f"--{name}" for name in CHANGEABLE_ON_RESUME) + " may be given anew",
+        help="continue the run in RUN_DIR from its checkpoint.pt: its settings (device and dtype too), weights,"
+        " optimizer, step and random state; only "
+        + ", ".join(f"--{name}" for name in CHANGEABLE_ON_RESUME)
+        + " may be given anew",
     )
     return parser
 
@@ -598,15 +607,22 @@ def read_resume_checkpoint(run_dir):
     return checkpoint
 
 
-def resume_arguments(argv, args):
+def given_options(argv):
+    """The names of the options that argv names (the others take their defaults)."""
+    parser = make_parser()
+    # parse over a namespace that already holds every option as None, so that argparse fills in no default:
+    # what is not None afterwards was named
+    blank = argparse.Namespace(**dict.fromkeys(vars(parser.parse_args([]))))
+    return {name for name, value in vars(parser.parse_args(argv, blank)).items() if value is not None}
+
+
+def resume_arguments(args, given):
     """The arguments of the run being resumed: its own, from its checkpoint, with the few that may change
-    (CHANGEABLE_ON_RESUME) taken from the command line. Any other option given anew is refused."""
+    (CHANGEABLE_ON_RESUME) taken from args when they are in given (the names the command line named). Any
+    other option given anew with another value is refused."""
     checkpoint = read_resume_checkpoint(args.resume)
     saved = checkpoint["hyperparameters"]
-    # parse again over a namespace that already holds every option as None, so that argparse fills in no default:
-    # what is not None now was named on the command line
-    given = vars(make_parser().parse_args(argv, argparse.Namespace(**dict.fromkeys(vars(args)))))
-    given = {name: value for name, value in given.items() if value is not None}
+    given = {name: getattr(args, name) for name in given}
     for name, value in given.items():
         if name not in (*CHANGEABLE_ON_RESUME, "resume", "overwrite") and name in saved and saved[name] != value:
             what = "model size" if name in MODEL_HYPERPARAMETERS else "setting"
@@ -614,8 +630,13 @@ def resume_arguments(argv, args):
                 f"--{name} {value}: the run in {args.resume} has {name} = {saved[name]}; a resumed run keeps its"
                 f" {what} (start a new run with another --out_dir to change it)"
             )
-    kept = {name: value for name, value in saved.items() if name in vars(args) and name not in MACHINE_OPTIONS}
+    kept = {name: value for name, value in saved.items() if name in vars(args)}  # the machine options too
     resumed = argparse.Namespace(**{**vars(args), **kept, **given})
+    if "device" not in given and "RANK" not in os.environ:  # (under torchrun each process takes its own)
+        try:
+            v12.pick_device(resumed.device)
+        except ValueError as e:
+            raise ValueError(f"{e} (the run's device; pass --device to continue it on another)") from None
     resumed.out_dir, resumed.overwrite = args.resume, True
     if checkpoint["step"] >= resumed.max_iters:
         raise ValueError(
@@ -645,6 +666,26 @@ def setup(args, checkpoint=None):
     return run
 
 
+def resolve_machine_options(args, device, world_size, checkpoint=None, given=()):
+    """Write into args the machine options this run really uses, so that its checkpoint records them and a
+    resumed run keeps them: the dtype "auto" stands for, the device (its type only under torchrun, where each
+    process has its own). Returns, for a resumed run, the options given anew that differ from the run's own,
+    as "--name value (the run: value)"."""
+    args.dtype = resolve_dtype(args.dtype, device)
+    if world_size > 1:
+        args.device = device.type
+    elif device.type == "cuda" and device.index is None:
+        args.device = f"cuda:{torch.cuda.current_device()}"
+    else:
+        args.device = str(device)
+    saved = checkpoint["hyperparameters"] if checkpoint is not None else {}
+    return [
+        f"--{name} {getattr(args, name)} (the run: {saved[name]})"
+        for name in MACHINE_OPTIONS
+        if name in given and saved.get(name, "auto") != "auto" and saved[name] != getattr(args, name)
+    ]
+
+
 def stop_on_signal(state):
     """Ctrl-C (or SIGTERM) asks the loop to stop after its step and save; a second Ctrl-C stops at once."""
 
@@ -658,33 +699,117 @@ def stop_on_signal(state):
     return lambda: [signal.signal(signum, old) for signum, old in previous.items()]
 
 
-def main(argv=None):
-    v12.console_safe_output()
-    argv = sys.argv[1:] if argv is None else argv
-    args = parse_args(argv)
-    rank = int(os.environ.get("RANK", 0))  # set by torchrun
-    try:  # every problem with the input is reported in one line, before training starts
-        rank, world_size = start_distributed(args)
-        if rank != 0:
-            sys.stdout = open(os.devnull, "w", encoding="utf-8")  # only rank 0 prints
-        checkpoint = None
-        if args.resume:
-            args, checkpoint = resume_arguments(argv, args)
-        run = setup(args, checkpoint)
+@dataclasses.dataclass
+class TrainingResult:
+    """What run() gives back: the run folder, the last evaluation's metrics, every evaluation's metrics
+    (earlier sittings too), the samples [(prompt, prompt + completion)] (on rank 0; [] on the others),
+    the number of parameters and the best val loss."""
+
+    out_dir: str
+    final: dict
+    history: list
+    samples: list
+    parameters: int
+    best_val_loss: float
+
+
+def agree(problem):
+    """Under torchrun, every process learns whether any of them met a problem, and all stop with the first
+    one (by rank): a process that went on alone would wait forever in the first collective. Without
+    torchrun, the problem (if any) is simply raised."""
+    if not distributed():
+        if problem is not None:
+            raise problem
+        return
+    problems = [None] * dist.get_world_size()
+    dist.all_gather_object(problems, None if problem is None else first_line(problem))
+    if problem is not None:
+        raise problem  # this process's own, with its traceback if it is not a ValueError
+    first = next((p for p in problems if p is not None), None)
+    if first is not None:
+        raise ValueError(first)
+
+
+def run(args, given=None, on_evaluation=None):
+    """Run the trainer from parsed arguments: everything `python babygpt_train.py ARGS` does after parsing
+    (join torchrun's process group, resume, set up, train, sample, record), callable in-process.
+    babygpt_sweep.py runs each trial of a sweep over babygpt_train.py through it.
+
+    args: from parse_args(argv); left as they are (run() works on a copy).
+    given: the names of the options the command line named (given_options(argv)). It matters with
+        --resume only: a named option replaces the run's own value. Default: the options whose value differs
+        from the parser's default.
+    on_evaluation(metrics): called after every evaluation once the run folder holds it (metrics.csv,
+        checkpoint.pt, best.pt when it improved). metrics is the dict the log line shows: step, train_loss,
+        val_loss, val_perplexity, learning_rate, tokens_per_second, elapsed_seconds, remaining_seconds,
+        eval_fraction, grad_norm. Raising from it stops training at that step (Optuna's pruning): the run
+        folder is finished as after a whole run (loss_curve.png, samples.txt from the model of that step),
+        its checkpoint.pt can be continued with --resume, and the exception goes on up to the caller with the
+        TrainingResult in its `training_result` attribute. Under torchrun it is called in every process,
+        which must all decide alike.
+
+    The run folder is args.out_dir (args.resume when resuming): metrics.csv, loss_curve.png, samples.txt,
+    checkpoint.pt (the training state too) and best.pt (the lowest val loss), as the command line writes it.
+
+    Returns a TrainingResult. Raises ValueError, one line, for input it refuses (before anything is written;
+    under torchrun every process raises it), and when the loss becomes NaN; KeyboardInterrupt after Ctrl-C
+    (with the checkpoint saved when it could be). Under torchrun it joins the process group and leaves it.
+    """
+    args = argparse.Namespace(**vars(args))
+    if given is None:
+        defaults = vars(parse_args([]))
+        given = {name for name, value in vars(args).items() if value != defaults.get(name)}
+    checkpoint = problem = None
+    if args.resume:  # first, as the run's own options (its device) decide how to start
+        try:
+            args, checkpoint = resume_arguments(args, given)
+        except ValueError as e:
+            problem = e  # raised once every process knows (agree())
+    joined_here = not distributed()
+    rank, world_size = start_distributed(args)  # a ValueError here is the same in every process of a machine
+    try:
+        with contextlib.ExitStack() as stack:
+            if rank != 0:  # only rank 0 prints
+                stack.enter_context(contextlib.redirect_stdout(stack.enter_context(open(os.devnull, "w"))))
+            return train_and_record(args, checkpoint, problem, given, on_evaluation, rank, world_size)
+    finally:
+        if joined_here and distributed():
+            dist.destroy_process_group()
+
+
+def train_and_record(args, checkpoint, problem, given, on_evaluation, rank, world_size):
+    """run()'s work once the process group is joined."""
+    try:  # every problem with the input is found before training starts, in every process
+        if problem is not None:
+            raise problem
+        job = setup(args, checkpoint)
+        changed = resolve_machine_options(args, job.device, world_size, checkpoint, given)
         if world_size > 1:
             torch.manual_seed(args.seed + rank)  # each process draws its own batches
         state = TrainingState(checkpoint)
-        recorder = TrainingRecorder(args, run.model, run.tokenizer, run.model_config, state) if rank == 0 else None
-    except ValueError as e:
-        sys.exit(f"error: {e}" if rank == 0 else 1)
+    except Exception as e:
+        problem = e
+    agree(problem)
+    recorder = None
+    try:  # then rank 0 makes the run folder and starts wandb, which may fail too
+        if rank == 0:
+            recorder = TrainingRecorder(args, job.model, job.tokenizer, job.model_config, state)
     except OSError as e:
-        sys.exit(f"error: cannot write the run folder {args.out_dir}: {e.strerror}" if rank == 0 else 1)
+        problem = ValueError(f"cannot write the run folder {args.out_dir}: {e.strerror}")
+    except Exception as e:
+        problem = e
+    agree(problem)
+    if changed:
+        print(
+            f"note: this sitting runs with {', '.join(changed)}: its losses will not be exactly those of the run"
+            " going on as it was"
+        )
 
-    model, tokenizer, device = run.model, run.tokenizer, run.device
+    model, tokenizer, device = job.model, job.tokenizer, job.device
     dtype = resolve_dtype(args.dtype, device)
     n_params = sum(p.numel() for p in model.parameters())
     decayed, not_decayed = (group["params"] for group in parameter_groups(model, args.weight_decay))
-    print(f"corpus {run.corpus}: {len(run.text):,} characters, vocabulary size {tokenizer.vocab_size:,}")
+    print(f"corpus {job.corpus}: {len(job.text):,} characters, vocabulary size {tokenizer.vocab_size:,}")
     print(
         f"model: {n_params:,} parameters | weight decay {args.weight_decay:g} on {len(decayed)} matrices and"
         f" embeddings ({sum(p.numel() for p in decayed):,}), none on {len(not_decayed)} biases and LayerNorm"
@@ -696,7 +821,7 @@ def main(argv=None):
         f" {args.gradient_accumulation_steps} x processes {world_size} | device {device} | dtype {dtype}"
         + (" | TF32 on" if device.type == "cuda" and args.tf32 else "")
     )
-    data_tokens = len(run.train_data) + len(run.val_data)
+    data_tokens = len(job.train_data) + len(job.val_data)
     memory = expected_memory(model, args.batch_size, data_tokens, world_size, device.type)
     print(f"expected memory: {describe_memory(memory)}")
     if state.resumed:
@@ -705,13 +830,32 @@ def main(argv=None):
         torch.cuda.reset_peak_memory_stats(device)
     peak_before, _ = measured_peak_memory(device)  # on CPU: the process so far, PyTorch itself and the corpus
 
-    report = recorder.report if recorder is not None else lambda metrics: None
+    stopped_by = []  # what on_evaluation raised, if it did
+
+    def report(metrics):
+        if recorder is not None:
+            recorder.report(metrics)
+        if on_evaluation is not None:
+            try:
+                on_evaluation(metrics)
+            except Exception as e:
+                stopped_by.append(e)
+                raise
+
+    def result(samples):
+        final = state.history[-1] if state.history else {}
+        return TrainingResult(args.out_dir, final, state.history, samples, n_params, state.best_val_loss)
+
+    def finish():
+        samples = v12.sample_prompts(model, tokenizer, args.prompt, args.max_new_tokens) if rank == 0 else []
+        if recorder is not None:
+            recorder.finish(samples)
+        return result(samples)
+
     save = recorder.save_stopped if recorder is not None else None
     restore_signals = stop_on_signal(state)
     try:
-        final = train(model, run.train_data, run.val_data, args, report, state, save)
-    except ValueError as e:  # the loss became NaN
-        sys.exit(f"error: {e}" if rank == 0 else 1)
+        final = train(model, job.train_data, job.val_data, args, report, state, save)
     except KeyboardInterrupt:
         if state.saved_on_stop:
             print(f"stopped at step {state.step}; checkpoint saved: continue with --resume {args.out_dir}")
@@ -721,7 +865,11 @@ def main(argv=None):
                 if state.history
                 else "stopped before the first checkpoint"
             )
-        sys.exit(130)
+        raise
+    except Exception as e:
+        if stopped_by and e is stopped_by[0]:  # on_evaluation stopped the run: its folder is finished all the same
+            e.training_result = finish()
+        raise
     finally:
         restore_signals()
 
@@ -736,11 +884,23 @@ def main(argv=None):
     else:
         grown = f"; {format_bytes(peak - peak_before)} more than before training" if device.type != "cuda" else ""
         print(f"measured peak memory: {format_bytes(peak)} ({what}{grown})")
-    if rank == 0:
-        recorder.finish(v12.sample_prompts(model, tokenizer, args.prompt, args.max_new_tokens))
+    outcome = finish()
+    if recorder is not None:
         print(f"best val loss {state.best_val_loss:.4f}: {recorder.best_path}")
-    if distributed():
-        dist.destroy_process_group()
+    return outcome
+
+
+def main(argv=None):
+    """python babygpt_train.py ARGS: parse, run(), and any refusal in one line."""
+    v12.console_safe_output()
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    try:
+        run(args, given_options(argv))
+    except ValueError as e:  # under torchrun: one line per machine, from its first process
+        sys.exit(f"error: {e}" if int(os.environ.get("LOCAL_RANK", 0)) == 0 else 1)
+    except KeyboardInterrupt:
+        sys.exit(130)
 
 
 if __name__ == "__main__":

@@ -327,6 +327,105 @@ def test_best_checkpoint_is_kept_apart_from_the_last_and_both_load_in_the_sample
         assert text.startswith("春江") and len(text) == 8
 
 
+class Pruned(Exception):
+    """What a sweep's hook raises to stop a trial (Optuna's TrialPruned in babygpt_sweep.py)."""
+
+
+def test_entry_point_reports_every_evaluation_stops_when_the_hook_raises_and_the_folder_resumes(corpus, tmp_path):
+    seen = []
+
+    def prune_at_step_4(metrics):
+        seen.append((metrics["step"], metrics["val_loss"]))
+        if metrics["step"] == 4:
+            raise Pruned
+
+    args = babygpt_train.parse_args(run_argv(corpus, tmp_path / "trial"))
+    with pytest.raises(Pruned) as pruned:
+        babygpt_train.run(args, on_evaluation=prune_at_step_4)
+    result = pruned.value.training_result
+    assert [step for step, _ in seen] == [0, 4] and result.final["step"] == 4
+    assert result.final["val_loss"] == seen[-1][1] and [m["step"] for m in result.history] == [0, 4]
+    assert [prompt for prompt, _ in result.samples] == ["春江", "往事"]  # sampled from the model of step 4
+    assert all(text.startswith(prompt) and len(text) == len(prompt) + 5 for prompt, text in result.samples)
+    assert (tmp_path / "trial" / "samples.txt").read_text(encoding="utf-8").count(result.samples[0][1]) == 1
+    assert {"metrics.csv", "loss_curve.png", "samples.txt", "checkpoint.pt", "best.pt"} <= set(
+        os.listdir(result.out_dir)
+    )
+    assert vars(args) == vars(babygpt_train.parse_args(run_argv(corpus, tmp_path / "trial")))  # the caller's args kept
+
+    finished = babygpt_train.run(babygpt_train.parse_args(["--resume", str(tmp_path / "trial")]))
+    assert [m["step"] for m in finished.history] == [0, 4, 8, 12] and finished.final["step"] == 12
+    assert finished.final["val_loss"] == float(read_metrics(tmp_path / "trial")[-1]["val_loss"])
+    assert [prompt for prompt, _ in finished.samples] == ["春江", "往事"]
+    assert (tmp_path / "trial" / "samples.txt").read_text(encoding="utf-8").count(finished.samples[1][1]) == 1
+
+
+def test_the_dtype_changes_neither_the_batches_nor_the_dropout_masks(corpus, tmp_path, monkeypatch):
+    """Same --seed, same random stream whatever --dtype: checking a dtype must not draw random numbers."""
+    real_get_batch = v12.get_batch
+    streams = {}
+    for dtype in ("float32", "bfloat16"):
+        drawn = streams[dtype] = []  # the random state at each batch: the batches and every dropout mask between
+
+        def recording_get_batch(*args, drawn=drawn):
+            drawn.append(torch.get_rng_state())
+            return real_get_batch(*args)
+
+        monkeypatch.setattr(v12, "get_batch", recording_get_batch)
+        argv = run_argv(corpus, tmp_path / dtype, "--max_iters", "4", "--dtype", dtype, "--max_new_tokens", "1")
+        babygpt_train.run(babygpt_train.parse_args(argv))
+    assert len(streams["float32"]) == len(streams["bfloat16"]) > 8
+    assert all(torch.equal(a, b) for a, b in zip(streams["float32"], streams["bfloat16"], strict=True))
+
+
+def test_resume_keeps_the_runs_machine_options_and_says_when_one_given_differs(corpus, tmp_path, capsys):
+    def stop_at_step_8(metrics):
+        if metrics["step"] == 8:
+            raise Pruned
+
+    float16 = ("--dtype", "float16")
+    whole = babygpt_train.run(babygpt_train.parse_args(run_argv(corpus, tmp_path / "whole", *float16)))
+    with pytest.raises(Pruned):
+        babygpt_train.run(babygpt_train.parse_args(run_argv(corpus, tmp_path / "run", *float16)), None, stop_at_step_8)
+    saved = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["hyperparameters"]
+    assert {name: saved[name] for name in ("dtype", "device", "compile", "tf32")} == {
+        "dtype": "float16",
+        "device": "cpu",  # what --device auto chose, as the run really used it
+        "compile": False,
+        "tf32": True,
+    }
+    capsys.readouterr()
+    resumed = babygpt_train.run(babygpt_train.parse_args(["--resume", str(tmp_path / "run")]))
+    assert [m["val_loss"] for m in resumed.history] == [m["val_loss"] for m in whole.history]
+    assert "dtype float16" in capsys.readouterr().out
+
+    babygpt_train.main(["--resume", str(tmp_path / "run"), "--max_iters", "16", "--dtype", "float32"])
+    notes = [line for line in capsys.readouterr().out.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1 and "--dtype float32 (the run: float16)" in notes[0]
+    assert torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["hyperparameters"]["dtype"] == "float32"
+
+
+def test_resume_under_torchrun_puts_each_process_on_its_own_gpu(finished_run, monkeypatch):
+    """Argument level: process 1 of 2 resumes with --device cuda:0 and must take cuda:1 (no GPU needed)."""
+    for name, value in {"RANK": 1, "LOCAL_RANK": 1, "WORLD_SIZE": 2, "LOCAL_WORLD_SIZE": 2}.items():
+        monkeypatch.setenv(name, str(value))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "set_device", lambda index: None)
+    monkeypatch.setattr(dist, "init_process_group", lambda **kwargs: None)
+    picked = []
+
+    def pick_device(name):
+        picked.append(name)
+        raise ValueError("stop here")
+
+    monkeypatch.setattr(v12, "pick_device", pick_device)
+    argv = ["--resume", str(finished_run / "run"), "--device", "cuda:0", "--max_iters", "16"]
+    with pytest.raises(SystemExit):
+        babygpt_train.main(argv)
+    assert picked == ["cuda:1"]
+
+
 # ----------------------------------------------------------------------------
 # Bad input: one line, a non-zero exit, nothing written
 
