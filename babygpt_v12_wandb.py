@@ -314,7 +314,8 @@ class BabyGPT(nn.Module):
 
 def train(model, train_data, val_data, hp, report):
     """AdamW on random batches. Every eval_interval steps, and at the first and last step,
-    estimate the losses and pass them to report(); return the last such metrics."""
+    estimate the losses and pass them to report(), which may return True to stop there; return the last such
+    metrics."""
     optimizer = torch.optim.AdamW(model.parameters(), lr=hp.learning_rate)
     device = train_data.device
     splits = {"train": train_data, "val": val_data}
@@ -342,9 +343,9 @@ def train(model, train_data, val_data, hp, report):
                 "remaining_seconds": elapsed / step * (hp.max_iters - step) if step else None,
                 "eval_fraction": eval_seconds / elapsed,
             }
-            report(metrics)
+            stop = report(metrics)  # True stops training here (a sweep's pruner)
             eval_seconds += time.perf_counter() - now
-        if step == hp.max_iters:
+        if step == hp.max_iters or stop:
             return metrics
         x, y = get_batch(train_data, hp.batch_size, hp.block_size)
         _, loss = model(x, y)
@@ -445,10 +446,11 @@ class RunRecorder:
     out_dir/checkpoint.pt      weights + model config + vocabulary, rewritten at every evaluation
 
     A trained model is never replaced silently: an out_dir that already holds a checkpoint is refused
-    unless args.overwrite.
+    unless args.overwrite. stage names the stage file whose BabyGPT the model is (a sweep records v1 .. v11 runs
+    too), so that babygpt_sample.py can rebuild it.
     """
 
-    def __init__(self, args, model, tokenizer, model_config):
+    def __init__(self, args, model, tokenizer, model_config, stage="babygpt_v12_wandb.py"):
         if os.path.exists(os.path.join(args.out_dir, "checkpoint.pt")) and not args.overwrite:
             raise ValueError(
                 f"{args.out_dir} already holds a trained model (checkpoint.pt): pass --overwrite to replace it,"
@@ -461,7 +463,7 @@ class RunRecorder:
             except ImportError:
                 raise ValueError("wandb is not installed: pip install wandb, or --wandb_mode disabled") from None
         os.makedirs(args.out_dir, exist_ok=True)
-        self.out_dir = args.out_dir
+        self.out_dir, self.stage = args.out_dir, stage
         self.model, self.tokenizer, self.model_config = model, tokenizer, model_config
         self.hyperparameters = vars(args).copy()
         self.history = []
@@ -494,6 +496,7 @@ class RunRecorder:
         """What checkpoint.pt holds: enough to rebuild the model and its tokenizer without the corpus."""
         return {
             "format": "babygpt-checkpoint-v1",
+            "stage": self.stage,  # absent from older checkpoints, all of them v12's
             "model_config": {"vocab_size": self.tokenizer.vocab_size, **self.model_config},
             "vocab": self.tokenizer.vocab,
             "model_state": self.model.state_dict(),
@@ -659,31 +662,41 @@ def setup(args):
     )
 
 
+def run(args, make_recorder=RunRecorder):
+    """Run this stage from parsed arguments: set up, train, sample. main() and the tools (babygpt_sweep.py) call it.
+
+    make_recorder(args, model, tokenizer, model_config), if given, is called once, right after setup, and returns
+    the run's recorder (babygpt_v12_wandb.RunRecorder is one, and v12's default): recorder.report(metrics) is
+    called at every evaluation in place of print_report (returning True stops training there, as a sweep's
+    pruner does), and recorder.finish(samples) after sampling. Returns a SimpleNamespace: setup (what setup()
+    returned), final (the last metrics reported), samples ([(prompt, text)]) and recorder. Raises ValueError for
+    bad input (before training) or a NaN loss, and OSError when the recorder cannot write its files."""
+    ready = setup(args)
+    recorder = make_recorder(args, ready.model, ready.tokenizer, ready.model_config) if make_recorder else None
+    model, tokenizer = ready.model, ready.tokenizer
+    n_params = sum(p.numel() for p in model.parameters())
+    print(f"corpus {ready.corpus}: {len(ready.text):,} characters, vocabulary size {tokenizer.vocab_size:,}")
+    tokens_per_step = args.batch_size * args.block_size
+    print(f"model: {n_params:,} parameters | {tokens_per_step:,} tokens per iteration | device {ready.device}")
+    final = train(model, ready.train_data, ready.val_data, args, recorder.report if recorder else print_report)
+    elapsed, evaluating = format_seconds(final["elapsed_seconds"]), f"{final['eval_fraction']:.0%}"
+    print(f"trained {final['step']} steps in {elapsed}, {evaluating} of that time evaluating")
+
+    samples = sample_prompts(model, tokenizer, args.prompt, args.max_new_tokens)
+    if recorder:
+        recorder.finish(samples)
+    return types.SimpleNamespace(setup=ready, final=final, samples=samples, recorder=recorder)
+
+
 def main(argv=None):
     console_safe_output()
     args = parse_args(argv)
-    try:  # every problem with the input is reported in one line, before training starts
-        run = setup(args)
-        recorder = RunRecorder(args, run.model, run.tokenizer, run.model_config)
+    try:  # bad input (found before training starts) and a loss that became NaN: one line each
+        run(args)
     except ValueError as e:
         sys.exit(f"error: {e}")
     except OSError as e:
         sys.exit(f"error: cannot write the run folder {args.out_dir}: {e.strerror}")
-
-    model, tokenizer = run.model, run.tokenizer
-    n_params = sum(p.numel() for p in model.parameters())
-    print(f"corpus {run.corpus}: {len(run.text):,} characters, vocabulary size {tokenizer.vocab_size:,}")
-    tokens_per_step = args.batch_size * args.block_size
-    print(f"model: {n_params:,} parameters | {tokens_per_step:,} tokens per iteration | device {run.device}")
-    try:
-        final = train(model, run.train_data, run.val_data, args, recorder.report)
-    except ValueError as e:  # the loss became NaN
-        sys.exit(f"error: {e}")
-    elapsed, evaluating = format_seconds(final["elapsed_seconds"]), f"{final['eval_fraction']:.0%}"
-    print(f"trained {args.max_iters} steps in {elapsed}, {evaluating} of that time evaluating")
-
-    samples = sample_prompts(model, tokenizer, args.prompt, args.max_new_tokens)
-    recorder.finish(samples)
 
 
 if __name__ == "__main__":

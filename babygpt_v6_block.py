@@ -296,7 +296,8 @@ class BabyGPT(nn.Module):
 
 def train(model, train_data, val_data, hp, report):
     """AdamW on random batches. Every eval_interval steps, and at the first and last step,
-    estimate the losses and pass them to report(); return the last such metrics."""
+    estimate the losses and pass them to report(), which may return True to stop there; return the last such
+    metrics."""
     optimizer = torch.optim.AdamW(model.parameters(), lr=hp.learning_rate)
     device = train_data.device
     splits = {"train": train_data, "val": val_data}
@@ -324,9 +325,9 @@ def train(model, train_data, val_data, hp, report):
                 "remaining_seconds": elapsed / step * (hp.max_iters - step) if step else None,
                 "eval_fraction": eval_seconds / elapsed,
             }
-            report(metrics)
+            stop = report(metrics)  # True stops training here (a sweep's pruner)
             eval_seconds += time.perf_counter() - now
-        if step == hp.max_iters:
+        if step == hp.max_iters or stop:
             return metrics
         x, y = get_batch(train_data, hp.batch_size, hp.block_size)
         _, loss = model(x, y)
@@ -508,27 +509,39 @@ def setup(args):
     )
 
 
+def run(args, make_recorder=None):
+    """Run this stage from parsed arguments: set up, train, sample. main() and the tools (babygpt_sweep.py) call it.
+
+    make_recorder(args, model, tokenizer, model_config), if given, is called once, right after setup, and returns
+    the run's recorder (babygpt_v12_wandb.RunRecorder is one, and v12's default): recorder.report(metrics) is
+    called at every evaluation in place of print_report (returning True stops training there, as a sweep's
+    pruner does), and recorder.finish(samples) after sampling. Returns a SimpleNamespace: setup (what setup()
+    returned), final (the last metrics reported), samples ([(prompt, text)]) and recorder. Raises ValueError for
+    bad input (before training) or a NaN loss, and OSError when the recorder cannot write its files."""
+    ready = setup(args)
+    recorder = make_recorder(args, ready.model, ready.tokenizer, ready.model_config) if make_recorder else None
+    model, tokenizer = ready.model, ready.tokenizer
+    n_params = sum(p.numel() for p in model.parameters())
+    print(f"corpus {ready.corpus}: {len(ready.text):,} characters, vocabulary size {tokenizer.vocab_size:,}")
+    tokens_per_step = args.batch_size * args.block_size
+    print(f"model: {n_params:,} parameters | {tokens_per_step:,} tokens per iteration | device {ready.device}")
+    final = train(model, ready.train_data, ready.val_data, args, recorder.report if recorder else print_report)
+    elapsed, evaluating = format_seconds(final["elapsed_seconds"]), f"{final['eval_fraction']:.0%}"
+    print(f"trained {final['step']} steps in {elapsed}, {evaluating} of that time evaluating")
+
+    samples = sample_prompts(model, tokenizer, args.prompt, args.max_new_tokens)
+    if recorder:
+        recorder.finish(samples)
+    return types.SimpleNamespace(setup=ready, final=final, samples=samples, recorder=recorder)
+
+
 def main(argv=None):
     console_safe_output()
     args = parse_args(argv)
-    try:  # every problem with the input is reported in one line, before training starts
-        run = setup(args)
+    try:  # bad input (found before training starts) and a loss that became NaN: one line each
+        run(args)
     except ValueError as e:
         sys.exit(f"error: {e}")
-
-    model, tokenizer = run.model, run.tokenizer
-    n_params = sum(p.numel() for p in model.parameters())
-    print(f"corpus {run.corpus}: {len(run.text):,} characters, vocabulary size {tokenizer.vocab_size:,}")
-    tokens_per_step = args.batch_size * args.block_size
-    print(f"model: {n_params:,} parameters | {tokens_per_step:,} tokens per iteration | device {run.device}")
-    try:
-        final = train(model, run.train_data, run.val_data, args, print_report)
-    except ValueError as e:  # the loss became NaN
-        sys.exit(f"error: {e}")
-    elapsed, evaluating = format_seconds(final["elapsed_seconds"]), f"{final['eval_fraction']:.0%}"
-    print(f"trained {args.max_iters} steps in {elapsed}, {evaluating} of that time evaluating")
-
-    sample_prompts(model, tokenizer, args.prompt, args.max_new_tokens)
 
 
 if __name__ == "__main__":

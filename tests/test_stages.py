@@ -282,8 +282,8 @@ def source_of(stage, dotted_name):
 
 @pytest.mark.parametrize(
     "name, stage_ids",
-    [(name, STAGE_IDS) for name in SHARED] + [(name, STAGE_IDS[:11]) for name in ["make_parser", "main"]],
-    ids=[*SHARED, "make_parser", "main"],
+    [(name, STAGE_IDS) for name in SHARED] + [(name, STAGE_IDS[:11]) for name in ["make_parser", "run", "main"]],
+    ids=[*SHARED, "make_parser", "run", "main"],
 )
 def test_shared_code_is_identical_in_every_stage(name, stage_ids):
     v1 = source_of(load_stage("v1"), name)
@@ -946,6 +946,35 @@ def test_setup_returns_what_training_needs(stage, corpus):
     assert run.tokenizer.vocab == "".join(sorted(set(text))) and args.prompt == ["春"]
     data = torch.cat([run.train_data, run.val_data])
     assert data.dtype == torch.long and run.tokenizer.decode(data.tolist()) == text
+
+
+class ListRecorder:
+    """A recorder for run(): keeps what it is given; stop_at makes report() ask to stop at that step."""
+
+    def __init__(self, args, model, tokenizer, model_config, stop_at=None):
+        self.made_with = (args, model, tokenizer, model_config)
+        self.history, self.finished, self.stop_at = [], None, stop_at
+
+    def report(self, metrics):
+        self.history.append(metrics)
+        return metrics["step"] == self.stop_at
+
+    def finish(self, samples):
+        self.finished = samples
+
+
+def test_run_is_the_entry_point_a_tool_can_record_and_stop(stage, corpus, tmp_path, capsys):
+    args = stage.parse_args(tiny_argv(stage, corpus, tmp_path, "--prompt=春", max_iters=30))
+    result = stage.run(args, lambda *made_with: ListRecorder(*made_with, stop_at=10))
+    recorder = result.recorder
+    assert recorder.made_with == (args, result.setup.model, result.setup.tokenizer, result.setup.model_config)
+    assert [m["step"] for m in recorder.history] == [0, 10]  # asked to stop at 10 of 30: stopped there
+    assert result.final is recorder.history[-1]
+    assert recorder.finished == result.samples and [prompt for prompt, _ in result.samples] == ["春"]
+    out = capsys.readouterr().out
+    assert "step " not in out  # the recorder reports, not print_report
+    assert "trained 10 steps" in out and result.samples[0][1] in out  # samples are still drawn and printed
+    assert not (tmp_path / "run").exists()  # in v12 too: the recorder given replaces the run folder's
 
 
 def test_check_args_accepts_the_edges_of_each_range(stage):
