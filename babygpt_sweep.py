@@ -1400,8 +1400,8 @@ def main(argv=None):
         print(f"best: trial {trial_label(best, sweep)}, val loss {best['val_loss']:.4f} ({best['folder']})")
     if any(row["state"] == "failed" for row in rows):
         print("failed trials are kept as they are; once their cause is fixed, add --retry_failed to run them again")
-    ours = {books.running_in(f"{socket.gethostname()}:{pid}") for pid, _ in stopped} - {None}
-    running = sum(row["state"] == "running" for row in rows) - len(ours)
+    killed_here = [books.running_in(f"{socket.gethostname()}:{pid}") for pid, _ in stopped]  # named above
+    running = sum(row["state"] == "running" for row in rows) - sum(trial is not None for trial in killed_here)
     if running:
         print(
             f"{running} {'trials are' if running > 1 else 'trial is'} running in another worker; if that worker was"

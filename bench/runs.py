@@ -5,10 +5,10 @@ the machine line, results files, README blocks, the job runner). It imports noth
 benches import it, never each other.
 
 A bench describes each run as a job (a dict with a unique "key", the stage id and its command-line
-arguments; a job may name a "module" instead of a stage, a tool whose main() and train() work as the
-stages' do, e.g. babygpt_train). run_jobs() starts up to --jobs workers at once, each one
-`python bench/runs.py --worker JOB`, which imports the stage and calls its own main() (the stage's real
-code path, nothing copied), records what its train() returned, and prints one JSON line. Each finished
+arguments; a job may name a "module" instead of a stage, a tool whose run(args) works as the stages'
+does, e.g. babygpt_train). run_jobs() starts up to --jobs workers at once, each one
+`python bench/runs.py --worker JOB`, which imports the stage and calls its own entry point run(args) (the
+stage's real code path, nothing copied) and prints the last evaluation's metrics as one JSON line. Each finished
 job is appended to a JSONL file at once, so a bench stopped half way (Ctrl-C, a closed laptop, the end
 of a session) loses nothing: run the same command again and only the missing jobs run.
 """
@@ -182,7 +182,8 @@ def run_jobs(jobs, results_path, n_workers, threads_per_worker=1):
 
 
 def worker(job, threads):
-    """Run one stage's main() in this process and print what its train() returned, as one JSON line."""
+    """Run one stage in this process through its own entry point, run(args), as `python STAGE ARGV` does, and
+    print the last evaluation's metrics, as one JSON line."""
     import torch
 
     torch.set_num_threads(threads)
@@ -190,17 +191,13 @@ def worker(job, threads):
     stage = importlib.import_module(job.get("module") or STAGE_MODULES[job["stage"]])  # a stage, or a tool like it
     if job.get("init"):
         stage.BabyGPT._init_weights = INITS[job["init"]]
-    final = {}
-    real_train = stage.train
-
-    def train_and_keep(*args, **kwargs):
-        final.update(real_train(*args, **kwargs))
-        return final
-
-    stage.train = train_and_keep
+    args = stage.parse_args(job["argv"])
     start = time.perf_counter()
-    with contextlib.redirect_stdout(io.StringIO()):
-        stage.main(job["argv"])
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            final = stage.run(args).final
+    except ValueError as e:
+        sys.exit(f"error: {e}")
     wall = time.perf_counter() - start
     print(
         json.dumps(

@@ -76,7 +76,7 @@ def train(model, train_data, val_data, hp, report):
     if mode == "kill_worker":
         if multiprocessing.current_process().name != "MainProcess":
             os.kill(os.getpid(), signal.SIGKILL)  # as the kernel does to a worker out of memory
-        for _ in range(600):  # the main process waits until the worker has started its trial
+        for _ in range(3000):  # the main process waits (up to 5 minutes) until the worker has started its trial
             with open("trained.txt") as f:
                 if len({line.split()[2] for line in f}) == 2:
                     break
@@ -134,7 +134,8 @@ def start_sweep_process(folder, mode, *params):
     stage = write_test_stage(folder)
     env = {**os.environ, "PYTHONIOENCODING": "utf-8", "OMP_NUM_THREADS": "1", "SWEEP_TEST_MODE": mode}
     command = [sys.executable, str(ROOT / "babygpt_sweep.py"), "--stage", stage, "--jobs", "2", *params]
-    command += ["--", "--data", "corpus.txt", *tiny("learning_rate", "n_layer")]
+    swept = [param.split("=")[0] for param in params if "=" in param]
+    command += ["--", "--data", "corpus.txt", *tiny(*swept)]
     pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True, "cwd": folder, "env": env}
     return folder, subprocess.Popen(command, **pipes)
 
