@@ -11,7 +11,8 @@ what each one buys:
     --gradient_accumulation_steps            several micro-batches per update: a larger batch in the same memory
     --dtype, --tf32                          mixed precision (autocast; a gradient scaler for float16), TF32 on CUDA
     --compile                                torch.compile; its compile time is reported apart from the speed
-    --resume RUN_DIR                         continue a run from its checkpoint, to the same losses
+    --resume RUN_DIR                         continue a run from its checkpoint, to the same losses: its own
+                                             settings, device and dtype too, on the same corpus (sha256 checked)
 
 It takes every option of babygpt_v12_wandb.py with the same defaults and writes the same run folder
 (metrics.csv, loss_curve.png, samples.txt, checkpoint.pt for babygpt_sample.py, wandb offline), plus
@@ -26,16 +27,23 @@ Resume:  python babygpt_train.py --resume out/train    (after Ctrl-C or a crash;
 Several GPUs, one machine:  torchrun --standalone --nproc_per_node=4 babygpt_train.py --compile
 Several machines (on each):  torchrun --nnodes=2 --node_rank=R --nproc_per_node=8 \
                                  --rdzv_backend=c10d --rdzv_endpoint=HOST:29500 babygpt_train.py --compile
+From Python:  babygpt_train.run(babygpt_train.parse_args(ARGV))  does what the command does (see run(): the sweep's
+              trials go through it, watching every evaluation)
 """
 
 import argparse
 import contextlib
 import dataclasses
+import hashlib
 import math
 import os
+import re
+import shutil
 import signal
 import sys
+import threading
 import time
+import uuid
 
 import torch
 import torch.distributed as dist
@@ -66,8 +74,18 @@ DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch
 # resolved them: dtype auto -> bfloat16...); these few may be given anew (--max_iters, to train a run further;
 # a machine option, to go on elsewhere, said in one line as its losses then differ).
 MACHINE_OPTIONS = ("device", "dtype", "compile", "tf32")
-CHANGEABLE_ON_RESUME = ("max_iters", *MACHINE_OPTIONS, "wandb_mode", "wandb_project", "prompt", "max_new_tokens")
+CHANGEABLE_ON_RESUME = (
+    "max_iters",
+    *MACHINE_OPTIONS,
+    "data",  # the same text at another path (its sha256 is checked)
+    "wandb_mode",
+    "wandb_project",
+    "prompt",
+    "max_new_tokens",
+)
 
+
+RESUME_OPTIONS = ("resume", "overwrite", "allow_corpus_change")  # how to resume, not what the run is
 
 # ----------------------------------------------------------------------------
 # Learning-rate schedule: a function of the step, so saving the step saves the schedule
@@ -277,6 +295,11 @@ class TrainingState:
         self.saved_scaler_state = checkpoint.get("scaler_state")
         self.history = checkpoint.get("history", [])  # the metrics reported so far
         self.elapsed_seconds = checkpoint.get("elapsed_seconds", 0.0)  # the run's time so far, earlier sittings too
+        self.earlier_seconds = self.elapsed_seconds  # the time of the earlier sittings
+        self.sittings = checkpoint.get("sittings", 1) + 1 if checkpoint else 1  # this one included
+        self.run_id = checkpoint.get("run_id") or uuid.uuid4().hex  # names the run in checkpoint.pt and best.pt
+        self.wandb_run_id = checkpoint.get("wandb_run_id")  # so that a resumed run goes on in the same wandb run
+        self.corpus_sha256 = checkpoint.get("corpus_sha256")  # what the run trained on (set by setup())
         self.optimizer = self.scaler = None  # set by train()
         self.world_size = 1
         self.compile_seconds = None
@@ -297,6 +320,10 @@ class TrainingState:
             "history": self.history,
             "elapsed_seconds": self.elapsed_seconds,
             "world_size": self.world_size,
+            "sittings": self.sittings,
+            "run_id": self.run_id,
+            "wandb_run_id": self.wandb_run_id,
+            "corpus_sha256": self.corpus_sha256,
         }
 
 
@@ -371,10 +398,19 @@ def gather_rng_states(device):
     return states
 
 
-def stop_everywhere(state, device):
-    """Whether any process was asked to stop: all of them must stop at the same step."""
+# Under torchrun, Ctrl-C reaches every process, but not always during the same step: they agree on stopping with an
+# all-reduce, which also makes the CPU wait for the GPU. That is done every STOP_CHECK_EVERY steps only, not at every
+# step (what that saves: bench/ddp_stop_flag.py), so a Ctrl-C takes effect up to that many steps later.
+STOP_CHECK_EVERY = 10
+
+
+def stop_everywhere(state, device, step):
+    """Whether any process was asked to stop: all of them must stop at the same step. Without torchrun, at once;
+    under torchrun, every STOP_CHECK_EVERY steps, at the same steps in every process."""
     if not distributed():
         return state.stop_requested
+    if step % STOP_CHECK_EVERY:
+        return False
     flag = torch.tensor([1.0 if state.stop_requested else 0.0], device=device)
     dist.all_reduce(flag, op=dist.ReduceOp.MAX)
     return bool(flag.item())
@@ -453,7 +489,7 @@ def train(model, train_data, val_data, hp, report, state=None, save=None):
             eval_seconds += time.perf_counter() - now
         if step == hp.max_iters:
             return metrics
-        if stop_everywhere(state, device):
+        if stop_everywhere(state, device, step):
             state.step = step
             state.elapsed_seconds = earlier_seconds + time.perf_counter() - start
             state.rng_states = gather_rng_states(device)
@@ -473,13 +509,71 @@ def train(model, train_data, val_data, hp, report, state=None, save=None):
 # The run folder: v12's, with the training state in every checkpoint and best.pt beside it
 
 
+def import_wandb(mode):
+    """The wandb module, or None with --wandb_mode disabled (imported here: importing this file starts no tracker)."""
+    if mode == "disabled":
+        return None
+    try:
+        import wandb
+    except ImportError:
+        raise ValueError("wandb is not installed: pip install wandb, or --wandb_mode disabled") from None
+    return wandb
+
+
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")  # colour and cursor codes: ESC [ ... letter
+
+
+class WithoutColour:
+    """A text stream that drops ANSI colour codes on their way to it (wandb colours its lines)."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text):
+        return self.stream.write(ANSI_ESCAPE.sub("", text))
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
+@contextlib.contextmanager
+def plain_text_output():
+    """stdout and stderr without colour codes, unless they are a terminal (a log file, a pipe, a test)."""
+    with contextlib.ExitStack() as stack:
+        for name, redirect in (("stdout", contextlib.redirect_stdout), ("stderr", contextlib.redirect_stderr)):
+            stream = getattr(sys, name)
+            if not (hasattr(stream, "isatty") and stream.isatty()):
+                stack.enter_context(redirect(WithoutColour(stream)))
+        yield
+
+
 class TrainingRecorder(v12.RunRecorder):
     """v12's RunRecorder (metrics.csv, loss_curve.png, samples.txt, checkpoint.pt, wandb). Its checkpoints
     also hold the TrainingState, so that --resume continues the run; best.pt keeps the lowest val loss."""
 
     def __init__(self, args, model, tokenizer, model_config, state):
-        super().__init__(args, model, tokenizer, model_config)
+        wandb = import_wandb(args.wandb_mode)
+        new_folder = not os.path.exists(args.out_dir)
+        # v12's recorder, but wandb started here: a resumed run goes on in the run's own wandb run
+        super().__init__(argparse.Namespace(**{**vars(args), "wandb_mode": "disabled"}), model, tokenizer, model_config)
+        self.hyperparameters = vars(args).copy()
         self.state = state
+        if wandb is not None:
+            try:
+                with plain_text_output():
+                    self.run = wandb.init(
+                        project=args.wandb_project,
+                        config=self.hyperparameters,
+                        mode=args.wandb_mode,
+                        dir=args.out_dir,
+                        id=state.wandb_run_id,
+                        resume="allow" if state.wandb_run_id else None,
+                    )
+            except Exception as e:  # e.g. --wandb_mode online without `wandb login`
+                if new_folder:  # leave nothing behind
+                    shutil.rmtree(args.out_dir, ignore_errors=True)
+                raise ValueError(f"wandb could not start ({e}); try --wandb_mode offline") from None
+            state.wandb_run_id = self.run.id
         self.history = state.history  # a resumed run's metrics.csv goes on from its earlier rows
         if not state.resumed and os.path.exists(self.best_path):  # a best.pt left by a run this one replaces
             os.remove(self.best_path)
@@ -501,6 +595,10 @@ class TrainingRecorder(v12.RunRecorder):
     def checkpoint(self, metrics):
         # v12's babygpt-checkpoint-v1 fields, which babygpt_sample.py reads, and the training state
         return {**super().checkpoint(metrics), **self.state.checkpoint_fields()}
+
+    def finish(self, samples):
+        with plain_text_output():  # wandb's closing lines, without colour codes in a log file
+            super().finish(samples)
 
     def save_stopped(self, state):
         """Ctrl-C: a checkpoint of the step reached, whatever the last evaluation was."""
@@ -553,6 +651,12 @@ def make_parser():
         help="torch.compile the model (needs a C++ compiler on CPU); the compile time is reported apart (default: off)",
     )
     recipe.add_argument(
+        "--allow_corpus_change",
+        action="store_true",
+        help="with --resume: go on although the corpus is not the text the run trained on (its sha256 differs);"
+        " it must have the same characters, and the train/val split, so the losses, then differ",
+    )
+    recipe.add_argument(
         "--resume",
         metavar="RUN_DIR",
         help="continue the run in RUN_DIR from its checkpoint.pt: its settings (device and dtype too), weights,"
@@ -573,11 +677,6 @@ def check_recipe_args(args):
         raise ValueError(f"--gradient_accumulation_steps must be at least 1, got {args.gradient_accumulation_steps}")
     if args.warmup_iters < 0:
         raise ValueError(f"--warmup_iters must be 0 or more, got {args.warmup_iters}")
-    if args.warmup_iters > args.max_iters:
-        raise ValueError(
-            f"--warmup_iters {args.warmup_iters} is longer than the run (--max_iters {args.max_iters}):"
-            " the learning rate would never reach --learning_rate"
-        )
     for name in ("weight_decay", "grad_clip"):
         value = getattr(args, name)
         if not (value >= 0 and math.isfinite(value)):
@@ -586,8 +685,25 @@ def check_recipe_args(args):
         value = getattr(args, name)
         if not 0 <= value < 1:
             raise ValueError(f"--{name} must be at least 0 and less than 1, got {value}")
-    if args.min_lr is not None and not 0 <= args.min_lr <= args.learning_rate:
-        raise ValueError(f"--min_lr must be between 0 and --learning_rate ({args.learning_rate:g}), got {args.min_lr}")
+    if args.min_lr is not None and not (args.min_lr >= 0 and math.isfinite(args.min_lr)):
+        raise ValueError(f"--min_lr must be 0 or a positive number, got {args.min_lr}")
+
+
+def schedule_notes(hp):
+    """One line for each way the learning-rate schedule is not what its options suggest, said at the start."""
+    notes = []
+    if hp.warmup_iters >= hp.max_iters:
+        notes.append(
+            f"note: the run is all warmup (--warmup_iters {hp.warmup_iters}, --max_iters {hp.max_iters}): the learning"
+            f" rate only rises, to {learning_rate_at(hp.max_iters - 1, hp):.2e} at the last step, and never decays;"
+            f" a smaller --warmup_iters (e.g. {max(1, hp.max_iters // 10)}) gives warmup then decay"
+        )
+    if hp.lr_decay == "cosine" and minimum_learning_rate(hp) > hp.learning_rate:
+        notes.append(
+            f"note: --min_lr {hp.min_lr:g} is above --learning_rate {hp.learning_rate:g}: after warmup the rate"
+            " rises to it instead of decaying"
+        )
+    return notes
 
 
 def read_resume_checkpoint(run_dir):
@@ -624,7 +740,7 @@ def resume_arguments(args, given):
     saved = checkpoint["hyperparameters"]
     given = {name: getattr(args, name) for name in given}
     for name, value in given.items():
-        if name not in (*CHANGEABLE_ON_RESUME, "resume", "overwrite") and name in saved and saved[name] != value:
+        if name not in (*CHANGEABLE_ON_RESUME, *RESUME_OPTIONS) and name in saved and saved[name] != value:
             what = "model size" if name in MODEL_HYPERPARAMETERS else "setting"
             raise ValueError(
                 f"--{name} {value}: the run in {args.resume} has {name} = {saved[name]}; a resumed run keeps its"
@@ -656,11 +772,19 @@ def setup(args, checkpoint=None):
     if run.device.type == "cuda" and args.tf32:
         torch.backends.cuda.matmul.allow_tf32 = True  # float32 matmuls on tensor cores
         torch.backends.cudnn.allow_tf32 = True
+    run.corpus_sha256 = hashlib.sha256(run.text.encode("utf-8")).hexdigest()  # what the model reads, hashed
     if checkpoint is not None:
         if checkpoint["vocab"] != run.tokenizer.vocab:
             raise ValueError(
                 f"the checkpoint's vocabulary ({len(checkpoint['vocab']):,} characters) is not that of {run.corpus}"
                 f" ({run.tokenizer.vocab_size:,}): the corpus changed since the run started"
+            )
+        trained_on = checkpoint.get("corpus_sha256")  # (None in a checkpoint older than this check)
+        if trained_on not in (None, run.corpus_sha256) and not args.allow_corpus_change:
+            raise ValueError(
+                f"{run.corpus} is not the corpus the run trained on (sha256 {run.corpus_sha256[:12]}..., the run's"
+                f" {trained_on[:12]}...): its train/val split would differ; pass --allow_corpus_change to go on"
+                " with it all the same"
             )
         run.model.load_state_dict(checkpoint["model_state"])
     return run
@@ -693,8 +817,11 @@ def stop_on_signal(state):
         if state.stop_requested:
             raise KeyboardInterrupt
         state.stop_requested = True
-        print("\nstopping after this step to save a checkpoint (Ctrl-C again to quit without saving)", flush=True)
+        when = f"within {STOP_CHECK_EVERY} steps" if distributed() else "after this step"
+        print(f"\nstopping {when} to save a checkpoint (Ctrl-C again to quit without saving)", flush=True)
 
+    if threading.current_thread() is not threading.main_thread():  # (signals reach the main thread only)
+        return lambda: None
     previous = {signum: signal.signal(signum, handler) for signum in (signal.SIGINT, signal.SIGTERM)}
     return lambda: [signal.signal(signum, old) for signum, old in previous.items()]
 
@@ -787,6 +914,7 @@ def train_and_record(args, checkpoint, problem, given, on_evaluation, rank, worl
         if world_size > 1:
             torch.manual_seed(args.seed + rank)  # each process draws its own batches
         state = TrainingState(checkpoint)
+        state.corpus_sha256 = job.corpus_sha256
     except Exception as e:
         problem = e
     agree(problem)
@@ -799,6 +927,10 @@ def train_and_record(args, checkpoint, problem, given, on_evaluation, rank, worl
     except Exception as e:
         problem = e
     agree(problem)
+    for note in schedule_notes(args):
+        print(note)
+    if checkpoint is not None and checkpoint.get("corpus_sha256") not in (None, job.corpus_sha256):
+        print(f"note: resuming on another corpus than the run's (--allow_corpus_change): {job.corpus}")
     if changed:
         print(
             f"note: this sitting runs with {', '.join(changed)}: its losses will not be exactly those of the run"
@@ -873,9 +1005,7 @@ def train_and_record(args, checkpoint, problem, given, on_evaluation, rank, worl
     finally:
         restore_signals()
 
-    steps = args.max_iters - (checkpoint["step"] if checkpoint else 0)
-    elapsed, evaluating = v12.format_seconds(final["elapsed_seconds"]), f"{final['eval_fraction']:.0%}"
-    print(f"trained {steps} steps in {elapsed}, {evaluating} of that time evaluating")
+    print(sittings_summary(state, checkpoint["step"] if checkpoint else 0, final))
     if state.compile_seconds is not None:
         print(f"torch.compile took {state.compile_seconds:.1f} s before training (not counted in tokens/s)")
     peak, what = measured_peak_memory(device)
@@ -888,6 +1018,21 @@ def train_and_record(args, checkpoint, problem, given, on_evaluation, rank, worl
     if recorder is not None:
         print(f"best val loss {state.best_val_loss:.4f}: {recorder.best_path}")
     return outcome
+
+
+def sittings_summary(state, first_step, final):
+    """What this sitting trained, and for a resumed run what the whole run did, in one line."""
+    evaluating = f"{final['eval_fraction']:.0%}"  # of this sitting's time
+    this_sitting = final["elapsed_seconds"] - state.earlier_seconds
+    if state.sittings == 1:
+        return (
+            f"trained {final['step']} steps in {v12.format_seconds(this_sitting)}, {evaluating} of that time evaluating"
+        )
+    return (
+        f"trained steps {first_step} to {final['step']} in {v12.format_seconds(this_sitting)} in this sitting,"
+        f" {evaluating} of it evaluating; the whole run: {final['step']} steps in"
+        f" {v12.format_seconds(final['elapsed_seconds'])} over {state.sittings} sittings"
+    )
 
 
 def main(argv=None):

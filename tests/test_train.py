@@ -8,10 +8,13 @@ two-process torchrun of the script itself.
 import argparse
 import contextlib
 import csv
+import hashlib
+import json
 import os
 import signal
 import subprocess
 import sys
+import types
 
 import pytest
 import torch
@@ -120,7 +123,7 @@ def start_background_early(request):
 
 def torchrun_output(process, cache={}):  # noqa: B006 (the two tests share one run)
     if process not in cache:
-        cache[process] = process.communicate(timeout=120)
+        cache[process] = process.communicate(timeout=300)  # (a machine busy with other work)
         assert process.returncode == 0, cache[process][1][-3000:]
     return cache[process]
 
@@ -300,6 +303,10 @@ def test_interrupted_run_resumes_to_the_same_losses_and_weights(
     assert torch.load(tmp_path / "stopped" / "checkpoint.pt", weights_only=True)["step"] == stopped_at
 
     babygpt_train.main(["--resume", str(tmp_path / "stopped")])
+    summary = [line for line in capsys.readouterr().out.splitlines() if line.startswith("trained ")]
+    assert len(summary) == 1 and f"trained steps {stopped_at} to 12 in 0:00:" in summary[0]  # this sitting, then
+    assert "in this sitting" in summary[0] and "the whole run: 12 steps in 0:00:" in summary[0]  # both sittings
+    assert summary[0].endswith("over 2 sittings")
     columns = ("step", "train_loss", "val_loss", "learning_rate", "grad_norm")
     whole, resumed = read_metrics(whole_run), read_metrics(tmp_path / "stopped")
     assert [[row[c] for c in columns] for row in resumed] == [[row[c] for c in columns] for row in whole]
@@ -426,6 +433,75 @@ def test_resume_under_torchrun_puts_each_process_on_its_own_gpu(finished_run, mo
     assert picked == ["cuda:1"]
 
 
+class FakeWandb:
+    """wandb as the trainer uses it: init() records its arguments and gives a run that colours its closing lines."""
+
+    def __init__(self):
+        self.inits = []
+
+    def init(self, **kwargs):
+        self.inits.append(kwargs)
+        run = types.SimpleNamespace(id=kwargs["id"] or f"run{len(self.inits)}", summary={}, log=lambda *a, **k: None)
+        run.finish = lambda: print("\x1b[34m\x1b[1mwandb\x1b[0m: Synced 5 W&B file(s)", file=sys.stderr)
+        return run
+
+
+def test_a_resumed_run_goes_on_in_its_own_wandb_run_and_log_lines_carry_no_colour_codes(
+    corpus, tmp_path, monkeypatch, capsys
+):
+    wandb = FakeWandb()
+    monkeypatch.setitem(sys.modules, "wandb", wandb)
+    argv = run_argv(corpus, tmp_path / "run", "--max_iters", "4", "--wandb_mode", "offline")
+    babygpt_train.main(argv)
+    assert torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["wandb_run_id"] == "run1"
+    babygpt_train.main(["--resume", str(tmp_path / "run"), "--max_iters", "8"])
+    assert [(init["id"], init["resume"]) for init in wandb.inits] == [(None, None), ("run1", "allow")]
+    assert wandb.inits[1]["config"]["wandb_mode"] == "offline"
+    err = capsys.readouterr().err
+    assert err.count("wandb: Synced 5 W&B file(s)") == 2 and "\x1b" not in err
+
+
+def test_resuming_onto_another_corpus_is_refused_unless_allowed(corpus, tmp_path, capsys):
+    babygpt_train.main(run_argv(corpus, tmp_path / "run", "--max_iters", "4"))
+    checkpoint = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    assert checkpoint["corpus_sha256"] == hashlib.sha256(corpus.read_bytes()).hexdigest()
+    moved = tmp_path / "moved.txt"  # the same text elsewhere: fine
+    moved.write_text(corpus.read_text(encoding="utf-8"), encoding="utf-8")
+    babygpt_train.main(["--resume", str(tmp_path / "run"), "--max_iters", "8", "--data", str(moved)])
+    lines = corpus.read_text(encoding="utf-8").splitlines(keepends=True)
+    moved.write_text("".join(lines[1:] + lines[:1]), encoding="utf-8")  # the same characters, another order
+    before = (tmp_path / "run" / "checkpoint.pt").read_bytes()
+    with pytest.raises(SystemExit) as refused:
+        babygpt_train.main(["--resume", str(tmp_path / "run"), "--max_iters", "12", "--data", str(moved)])
+    message = str(refused.value.code)
+    assert message.startswith("error: ") and "\n" not in message
+    assert "is not the corpus the run trained on" in message and "--allow_corpus_change" in message
+    assert (tmp_path / "run" / "checkpoint.pt").read_bytes() == before
+    capsys.readouterr()
+    argv = ["--resume", str(tmp_path / "run"), "--max_iters", "12", "--data", str(moved), "--allow_corpus_change"]
+    babygpt_train.main(argv)
+    assert "note: resuming on another corpus than the run's" in capsys.readouterr().out
+    checkpoint = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    assert checkpoint["step"] == 12 and checkpoint["corpus_sha256"] == hashlib.sha256(moved.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize(
+    "extra, words",
+    [
+        (["--warmup_iters", "12"], "note: the run is all warmup (--warmup_iters 12, --max_iters 12)"),
+        (["--warmup_iters", "30"], "to 1.20e-04 at the last step, and never decays"),
+        (["--min_lr", "0.01"], "note: --min_lr 0.01 is above --learning_rate 0.0003"),
+    ],
+    ids=["all_warmup", "warmup_longer", "min_lr_above"],
+)
+def test_a_schedule_that_is_not_what_it_seems_is_said_in_one_line_at_the_start(extra, words, corpus, tmp_path, capsys):
+    babygpt_train.main(run_argv(corpus, tmp_path / "run", "--max_iters", "12", "--eval_interval", "12", *extra))
+    out = capsys.readouterr().out
+    notes = [line for line in out.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1 and words in notes[0]
+    assert out.index(notes[0]) < out.index("step     0 |")
+
+
 # ----------------------------------------------------------------------------
 # Bad input: one line, a non-zero exit, nothing written
 
@@ -459,10 +535,9 @@ def broken_copy(finished_run, tmp_path, how):
 
 BAD_RUNS = {
     "accumulation": (["--gradient_accumulation_steps", "0"], "--gradient_accumulation_steps must be at least 1"),
-    "warmup": (["--warmup_iters", "13"], "--warmup_iters 13 is longer than the run (--max_iters 12)"),
     "weight_decay": (["--weight_decay", "-0.1"], "--weight_decay must be 0 (off) or a positive number"),
     "beta": (["--beta2", "1"], "--beta2 must be at least 0 and less than 1"),
-    "min_lr": (["--min_lr", "1"], "--min_lr must be between 0 and --learning_rate"),
+    "min_lr": (["--min_lr", "-1"], "--min_lr must be 0 or a positive number"),
     "dtype": (["--dtype", "float8"], "argument --dtype: invalid choice: 'float8'"),
 }
 
@@ -543,8 +618,62 @@ def test_torchrun_trains_on_two_cpu_processes_and_only_rank_0_prints_and_records
     checkpoint = torch.load(folder / "run" / "checkpoint.pt", weights_only=True)
     assert checkpoint["world_size"] == 2 and len(checkpoint["rng_states"]) == 2
     assert not torch.equal(checkpoint["rng_states"][0]["cpu"], checkpoint["rng_states"][1]["cpu"])
+    # one all-reduce per evaluation (the losses); the stop flag's only every STOP_CHECK_EVERY (10) steps: 0 and 10
+    assert (folder / "ddp.pt.all_reduces").read_text() == str(4 + 2)
+
+
+def test_under_torchrun_a_refusal_on_rank_0_stops_every_process_with_one_line(background):
+    folder, process = background
+    torchrun_output(process)  # every process came back from the three refusals: none hung or crashed
+    ended = [json.loads((folder / f"ddp.pt.{rank}.json").read_text(encoding="utf-8")) for rank in (0, 1)]
+    words = {
+        "trained": "already holds a trained model (checkpoint.pt): pass --overwrite",
+        "unwritable": "error: cannot write the run folder",
+        "wandb": "error: wandb could not start (division by zero)",
+    }
+    for case, expected in words.items():
+        assert expected in ended[0][case] and "\n" not in ended[0][case], case  # rank 0 prints the line
+        assert ended[1][case] == 1, case  # the other process leaves quietly, with the same status
+    assert not (folder / "run-wandb").exists()
+
+
+def refusals_under_torchrun(result_path, argv):
+    """In each of the torchrun processes, after the run: three refusals that only rank 0 can see (the run folder
+    already holds a model, it cannot be written, wandb does not start). Each process records how main() ended."""
+    out_dir = argv[argv.index("--out_dir") + 1]
+    unwritable = os.path.join(argv[argv.index("--data") + 1], "run")  # a folder inside a file
+    cases = {
+        "trained": argv,
+        "unwritable": [*argv, "--out_dir", unwritable],
+        "wandb": [*argv, "--out_dir", out_dir + "-wandb", "--wandb_mode", "offline"],
+    }
+    ended = {}
+    for case, case_argv in cases.items():
+        if case == "wandb":  # a wandb whose start fails, as it does online without `wandb login`
+            sys.modules["wandb"] = types.SimpleNamespace(init=lambda **kwargs: 1 / 0)
+        try:
+            babygpt_train.main(case_argv)
+            ended[case] = "trained"
+        except SystemExit as e:
+            ended[case] = e.code
+    with open(f"{result_path}.{dist.get_rank()}.json", "w", encoding="utf-8") as f:
+        json.dump(ended, f)
+
+
+def count_all_reduces(result_path, argv):
+    """main(argv), counting the all-reduces it makes (the gradients' aside: DDP makes those in C++)."""
+    real_all_reduce, calls = dist.all_reduce, []
+    dist.all_reduce = lambda *args, **kwargs: calls.append(1) or real_all_reduce(*args, **kwargs)
+    try:
+        babygpt_train.main(argv)
+    finally:
+        dist.all_reduce = real_all_reduce
+    if dist.get_rank() == 0:
+        with open(f"{result_path}.all_reduces", "w", encoding="utf-8") as f:
+            f.write(str(len(calls)))
 
 
 if __name__ == "__main__":  # run by torchrun in the `background` fixture: python -m test_train DDP_RESULT ARGV...
     ddp_updates(sys.argv[1])
-    babygpt_train.main(sys.argv[2:])
+    count_all_reduces(sys.argv[1], sys.argv[2:])
+    refusals_under_torchrun(sys.argv[1], sys.argv[2:])
