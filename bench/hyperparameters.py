@@ -27,8 +27,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from runs import ROOT, fill_measured, machine_description  # noqa: E402
-from stages import CPU_COMMAND  # noqa: E402
+from runs import CPU_COMMAND, ROOT, fill_measured, machine_description  # noqa: E402
 
 # option -> values, the CPU command's value in the middle; the costliest sweeps first, so two at a time finish
 # together

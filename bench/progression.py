@@ -29,8 +29,7 @@ import statistics
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from runs import ROOT, STAGE_MODULES, fill_measured, load_results, machine_description, run_jobs  # noqa: E402
-from stages import CPU_COMMAND  # noqa: E402
+from runs import CPU_COMMAND, ROOT, STAGE_MODULES, fill_measured, load_results, machine_description, run_jobs  # noqa: E402
 
 SEEDS = [1337, 1, 2]
 TRAINED_STAGES = [f"v{n}" for n in range(1, 12)]  # v12 trains exactly as v11
