@@ -4,7 +4,7 @@ English build holds no Chinese file to link to, so the line is taken out before 
 
 import re
 
-TWIN_LINK = re.compile(r"\A(\s*)\[(?:中文|English)\]\([^)\s]+\)[ \t]*\n")
+TWIN_LINK = re.compile(r"\A(\s*)\[(?:中文版?|English)\]\([^)\s]+\)[ \t]*\n")
 
 
 def on_page_markdown(markdown, page, config, files):

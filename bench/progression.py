@@ -75,10 +75,12 @@ PAGES = {
     "en": {
         "progression": os.path.join(ROOT, "docs", "progression.md"),
         "lecture": os.path.join(ROOT, "docs", "lecture.md"),
+        "path": os.path.join(ROOT, "docs", "learning-path.md"),
     },
     "zh": {
         "progression": os.path.join(ROOT, "docs", "progression.zh.md"),
         "lecture": os.path.join(ROOT, "docs", "lecture.zh.md"),
+        "path": os.path.join(ROOT, "docs", "learning-path.zh.md"),
     },
 }
 IDEAS = {  # each stage's idea, as the pages' tables name it
@@ -106,6 +108,11 @@ WORDS = {
         "not_run": "not run yet",
         "diverged": "; seed {seed} diverged: {loss:.1f}",
         "partial": " ({done} of the seeds so far)",
+        "path_measured": "**Measured** with `python bench/progression.py` ({machine}, two runs at a time with one "
+        "thread each): how long each stage takes at its defaults, mean of seeds {seeds}; a laptop with a free "
+        "core is likely faster.",
+        "path_header": "| stage | lesson | one run at its defaults | tokens/s |",
+        "minutes": "{minutes:.1f} min",
     },
     "zh": {
         "measured": "**实测**：`python bench/progression.py`，机器为 {machine}，两个运行同时进行、各用一个线程；"
@@ -124,6 +131,10 @@ WORDS = {
         "not_run": "尚未运行",
         "diverged": "；种子 {seed} 发散：{loss:.1f}",
         "partial": "（目前 {done} 个种子）",
+        "path_measured": "**实测**：`python bench/progression.py`，机器为 {machine}，两个运行同时进行、各用一个线程。"
+        "下表是各阶段用默认值跑一次的用时，取种子 {seeds} 的平均值；笔记本电脑若有空闲的核，多半更快。",
+        "path_header": "| 阶段 | 课程 | 默认值下跑一次 | 每秒词元数 |",
+        "minutes": "{minutes:.1f} 分钟",
     },
 }
 
@@ -238,11 +249,30 @@ def lecture_block(results, seeds, language):
     return "\n".join(lines)
 
 
+def path_block(results, seeds, language):
+    """The learning path's table: each stage's lesson and how long one run at its defaults took."""
+    words = WORDS[language]
+    seed_list = words["and"].join(map(str, seeds))
+    lines = [
+        "<!-- measured: path -->",
+        words["path_measured"].format(machine=machine_description(language), seeds=seed_list),
+    ]
+    lines += ["", words["path_header"], "|---|---|--:|--:|"]
+    suffix = ".zh.md" if language == "zh" else ".md"
+    for stage, idea in zip(TRAINED_STAGES, IDEAS[language], strict=True):
+        row = summarise(results, "defaults", stage, seeds)
+        time = words["minutes"].format(minutes=row["wall"] / 60) if row else words["not_run"]
+        speed = f"{row['tokens_per_second']:,.0f}" if row else ""
+        lines.append(f"| {stage} | [{idea}](learn/{stage}{suffix}) | {time} | {speed} |")
+    return "\n".join(lines + ["<!-- end measured -->"])
+
+
 def page_blocks(results, seeds, language):
     """The measured blocks of one language, by name (each goes into PAGES[language][name])."""
     return {
         "progression": progression_block(results, seeds, language),
         "lecture": lecture_block(results, seeds, language),
+        "path": path_block(results, seeds, language),
     }
 
 

@@ -352,3 +352,17 @@ def test_stage_tables_are_what_the_bench_writes():
             written = [line for line in found.group(0).split("\n") if line.startswith(("|", "!["))]
             expected = [line for line in block.split("\n") if line.startswith(("|", "!["))]
             assert written == expected, f"{path.name}'s {name} table is stale: run bench/progression.py --report"
+
+
+@pytest.mark.skipif(sys.version_info[:2] != (3, 11), reason="argparse lays out --help differently in each Python")
+def test_options_page_is_what_the_scripts_print():
+    """docs/options.md and its twin hold every script's --help as the script prints it now (Python 3.11, as CI)."""
+    sys.path.insert(0, str(ROOT / "docs"))
+    import gen_options
+
+    generated = gen_options.block()
+    for path in gen_options.PAGES:
+        text = Path(path).read_text(encoding="utf-8")
+        assert gen_options.filled(text, generated) == text, (
+            f"{Path(path).name} is stale: run python docs/gen_options.py"
+        )
