@@ -129,17 +129,17 @@ def test_every_page_loads_with_its_images_and_diagrams(site_dir, server, browser
     assert not problems, "\n".join(problems)
 
 
+DIAGRAMS_DRAWN = (
+    "return [...document.querySelectorAll('.mermaid')].filter(d => (d.shadowRoot || d).querySelector('svg'))"
+)
+
+
 def test_front_page_draws_its_diagram(server, browser):
     """The map of the twelve stages on the front page is a Mermaid diagram: it must come out as a picture."""
     for url in ("/", "/zh/"):
         browser.get(server + url)
         wait_until(browser, ALL_DIAGRAMS_DRAWN, "the map of the stages was not drawn")
-        assert (
-            browser.execute_script(
-                "return [...document.querySelectorAll('.mermaid')].filter(d => (d.shadowRoot || d).querySelector('svg')).length"
-            )
-            >= 1
-        ), url
+        assert len(browser.execute_script(DIAGRAMS_DRAWN)) >= 1, url
 
 
 @pytest.mark.parametrize(("page", "twin"), [("/learn/v7/", "/zh/learn/v7/"), ("/zh/glossary/", "/glossary/")])
