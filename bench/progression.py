@@ -204,14 +204,18 @@ def loss_cell(row, language, seeds):
     return cell + (WORDS[language]["partial"].format(done=done) if done < len(seeds) else "")
 
 
+def opening(name, language, seeds):
+    """The first lines of a measured block: its marker, and the sentence that names the command and machine."""
+    words = WORDS[language]
+    seed_list = words["and"].join(map(str, seeds))
+    template = words["measured" if name == "progression" else f"{name}_measured"]
+    return [f"<!-- measured: {name} -->", template.format(machine=machine_description(language), seeds=seed_list)]
+
+
 def progression_block(results, seeds, language):
     """The progression page's measured stage table, with the chart above it (docs/progression.png, beside the page)."""
     words = WORDS[language]
-    seed_list = words["and"].join(map(str, seeds))
-    lines = [
-        "<!-- measured: progression -->",
-        words["measured"].format(machine=machine_description(language), seeds=seed_list),
-    ]
+    lines = opening("progression", language, seeds)
     lines += ["", f"![{words['caption']}](progression.png)", "", words["header"], "|---|--:|--:|--:|--:|--:|"]
     for stage, idea in zip(TRAINED_STAGES, IDEAS[language], strict=True):
         at_defaults, equal = summarise(results, "defaults", stage, seeds), summarise(results, "equal", stage, seeds)
@@ -236,12 +240,7 @@ def progression_block(results, seeds, language):
 def lecture_block(results, seeds, language):
     """The lecture page's comparison with the lecture's reported val losses."""
     words = WORDS[language]
-    lines = [
-        "<!-- measured: lecture -->",
-        words["lecture_measured"].format(seeds=words["and"].join(map(str, seeds))),
-        "",
-    ]
-    lines += [words["lecture_header"], "|---|---|--:|--:|"]
+    lines = opening("lecture", language, seeds) + ["", words["lecture_header"], "|---|---|--:|--:|"]
     for (stage, reported), idea in zip(LECTURE_LOSSES.items(), words["lecture_ideas"], strict=True):
         ours = loss_cell(summarise(results, "lecture", stage, seeds), language, seeds)
         lines.append(f"| {stage} | {idea} | {reported:.2f} | {ours} |")
@@ -252,12 +251,7 @@ def lecture_block(results, seeds, language):
 def path_block(results, seeds, language):
     """The learning path's table: each stage's lesson and how long one run at its defaults took."""
     words = WORDS[language]
-    seed_list = words["and"].join(map(str, seeds))
-    lines = [
-        "<!-- measured: path -->",
-        words["path_measured"].format(machine=machine_description(language), seeds=seed_list),
-    ]
-    lines += ["", words["path_header"], "|---|---|--:|--:|"]
+    lines = opening("path", language, seeds) + ["", words["path_header"], "|---|---|--:|--:|"]
     suffix = ".zh.md" if language == "zh" else ".md"
     for stage, idea in zip(TRAINED_STAGES, IDEAS[language], strict=True):
         row = summarise(results, "defaults", stage, seeds)
