@@ -1,6 +1,8 @@
-"""MkDocs hook: each page opens with a link to its twin in the other language ("[中文](x.zh.md)",
-"[English](x.md)"), for readers on GitHub. On the site the language switch in the header does that, and the
-English build holds no Chinese file to link to, so the line is taken out before the page is rendered."""
+"""MkDocs hooks for the site (mkdocs.yml names this file).
+
+Each page opens with a link to its twin in the other language ("[中文](x.zh.md)", "[English](x.md)"), for
+readers on GitHub. On the site the language switch in the header does that, and the English build holds no
+Chinese file to link to, so the line is taken out before the page is rendered."""
 
 import re
 
@@ -11,16 +13,11 @@ def on_page_markdown(markdown, page, config, files):
     return TWIN_LINK.sub(r"\1", markdown, count=1)
 
 
-def on_post_build(config):
-    """Material's language switch reads each language's sitemap.xml; the i18n plugin writes only the default
-    language's, which lists every language's pages. A language built into a folder of the site (site/zh)
-    gets a copy of it, so the browser finds no missing file."""
-    import shutil
-    from pathlib import Path
+ALTERNATE_LINK = re.compile(r'<link rel="alternate"[^>]*hreflang="[^"]*"[^>]*>\s*')
 
-    site = Path(config["site_dir"])
-    languages = [path for path in site.iterdir() if re.fullmatch(r"[a-z]{2}", path.name) and path.is_dir()]
-    for folder in languages:
-        for name in ("sitemap.xml", "sitemap.xml.gz"):
-            if (site / name).exists():
-                shutil.copyfile(site / name, folder / name)
+
+def on_post_page(output, page, config):
+    """The i18n plugin puts a <link rel="alternate" hreflang=...> to each page's twin in its head, and Material
+    fetches a sitemap.xml beside every such link (a 404 in the console for each page). The language switch in
+    the header is a plain link to the twin and needs none of them, so they are taken out."""
+    return ALTERNATE_LINK.sub("", output)
