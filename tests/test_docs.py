@@ -8,7 +8,8 @@ would send half of them astray. For each pair (English, Chinese) these tests che
   was only a comment is dropped): so a Chinese page may comment its commands in Chinese, while every command,
   option and printed output stays the same. A Mermaid diagram's labels are words, so only its place counts.
 - links: each file links to the other in its top part, before its first "##" heading.
-- sections and pictures: the same heading levels in the same order, and the same images in the same order.
+- sections and pictures: the same heading levels in the same order, and the same images in the same order
+  (a Chinese page may show NAME.zh.png, the same picture with Chinese labels, where the English shows NAME.png).
 - table figures: the two files have the same tables with the same rows, and each row holds the same numbers
   in both. A number is a run of ASCII digits, with "." or "," between digit groups (5.413, 2,368,471; "1e-3"
   gives 1 and 3, "3:15" gives 3 and 15). The numbers of a row are compared as a multiset, since a translated
@@ -59,6 +60,7 @@ LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)")
 NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 FIGURE = re.compile(r"\d+(?:[.,]\d+)+")  # 5.26, 2,062,696, 3.10: not a plain integer
 TABLE_SEPARATOR = re.compile(r"^:?-+:?$")
+LOCALISED_PICTURE = re.compile(r"\.zh\.(png|svg|jpg)$")  # NAME.zh.png: the Chinese labels of NAME.png
 
 
 @dataclass
@@ -182,7 +184,7 @@ def check_structure(en, zh):
         else:
             problems.append(f"{en.name} has {len(en_levels)} headings, {zh.name} has {len(zh_levels)}")
     en_images = [target for _, target in en.images]
-    zh_images = [target for _, target in zh.images]
+    zh_images = [LOCALISED_PICTURE.sub(r".\1", target) for _, target in zh.images]
     if en_images != zh_images:
         problems.append(f"images: {en.name} shows {en_images}, {zh.name} shows {zh_images}")
     return problems
@@ -321,6 +323,13 @@ def test_each_check_can_fail(tmp_path, check):
     message = "\n".join(problems(CHINESE.replace(old, new)))
     for word in words:
         assert word in message
+
+
+def test_a_chinese_page_may_show_the_chinese_labelled_picture():
+    """NAME.zh.png stands for NAME.png on a Chinese page; any other picture is a difference."""
+    en = parse(ENGLISH, "doc.md")
+    assert check_structure(en, parse(CHINESE.replace("curve.png", "curve.zh.png"), "doc.zh.md")) == []
+    assert "images" in "\n".join(check_structure(en, parse(CHINESE.replace("curve.png", "other.png"), "doc.zh.md")))
 
 
 def test_a_pair_with_one_file_fails_and_without_both_skips(tmp_path, monkeypatch):
