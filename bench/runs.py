@@ -94,7 +94,8 @@ INITS = {
 # ----------------------------------------------------------------------------
 
 
-def machine_description():
+def machine_description(language="en"):
+    """The processor, its cores, Python and torch, as one phrase in English ("en") or Chinese ("zh")."""
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
@@ -103,6 +104,8 @@ def machine_description():
         pass
     import torch
 
+    if language == "zh":
+        return f"{cpu}（{os.cpu_count()} 核），Python {platform.python_version()}，torch {torch.__version__}"
     return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, torch {torch.__version__}"
 
 
