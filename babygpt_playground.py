@@ -21,6 +21,7 @@ import html
 import json
 import math
 import os
+import re
 import sys
 import threading
 import time
@@ -133,9 +134,13 @@ def read_loss_curve(checkpoint_path):
 
 
 def stage_of(checkpoint):
-    """The stage a checkpoint came from: its 'stage' field, else v12 (the only stage that saved checkpoints before)."""
+    """The stage a checkpoint came from, as v1 .. v12: its 'stage' field names the stage file (babygpt_v6_block.py);
+    a checkpoint without one is v12's, the only stage that saved checkpoints before. Another script keeps its name."""
     stage = checkpoint.get("stage")
-    return str(stage) if stage else "v12"
+    if not stage:
+        return "v12"
+    match = re.match(r"babygpt_(v\d+)", os.path.basename(str(stage)))
+    return match.group(1) if match else str(stage)
 
 
 def model_info(loaded):
@@ -474,8 +479,7 @@ the temperature and top_k sliders; point at a character in the attention map to 
 
 def build_page(playground):
     """The Gradio Blocks page over playground (a Playground). Needs Gradio; the caller has checked it is there."""
-    import gradio as gr
-
+    gr = import_gradio()
     choices = playground.checkpoints
     first = choices[0] if choices else None
     second = choices[1] if len(choices) > 1 else first
@@ -558,8 +562,8 @@ def build_page(playground):
                     b_text = gr.Textbox(label="B continues", lines=6)
             gr.Markdown("Temperature, top_k and seed are the ones on the Next character tab.")
 
-        # Events. The public API (gradio_client, the tests) names four: show, step, generate and compare; the
-        # events chained after them redraw the chart and the attention map, and stay out of the API.
+        # Events. The public API (gradio_client, the tests, bench/playground.py) names five: show, attention, step,
+        # generate and compare; the events chained after the others redraw the chart and the attention map privately.
         view = [checkpoint, prompt, temperature, top_k]
         private = {"show_progress": "hidden", "api_visibility": "private"}
         redraw = dict(fn=on_show, inputs=view, outputs=[chart, message], **private)
@@ -571,7 +575,7 @@ def build_page(playground):
         checkpoint.change(**loaded).then(**first_prompt).then(**redraw).then(**redraw_attention)
         prompt.input(
             on_show, view, [chart, message], api_name="show", show_progress="hidden", trigger_mode="always_last"
-        ).then(**redraw_attention)
+        ).then(playground.attention, [checkpoint, prompt], attention, api_name="attention", show_progress="hidden")
         for slider in (temperature, top_k):  # a slider move needs no model run: the logits are remembered
             slider.change(**redraw, trigger_mode="always_last")
         next_drawn.click(playground.step, view, [prompt, message], api_name="step", show_progress="hidden").then(
@@ -595,6 +599,25 @@ def build_page(playground):
 
 # ----------------------------------------------------------------------------
 # Command line
+
+
+def import_gradio():
+    """Gradio, imported with everything that would reach the network off: its analytics and Hugging Face's telemetry.
+    (The page itself needs no network: Gradio ships its scripts and its default theme's fonts.)"""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import gradio
+
+    return gradio
+
+
+def launch_options(host, port, gr):
+    """Blocks.launch's options: local only (no share link), no server-side rendering (it would need Node.js), the
+    default theme (its fonts come with Gradio), and no footer links."""
+    return dict(
+        server_name=host, server_port=port, share=False, ssr_mode=False, footer_links=[], theme=gr.themes.Default()
+    )
 
 
 def parse_args(argv=None):
@@ -636,18 +659,14 @@ def main(argv=None):
         device = babygpt_v12_wandb.pick_device(args.device)
     except ValueError as e:
         sys.exit(f"error: {e}")
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before Gradio is imported: it sends nothing
     try:
-        import gradio as gr
+        gr = import_gradio()
     except ImportError:
         sys.exit(f"error: {GRADIO_MISSING}")
     playground = Playground(discover_checkpoints(given=args.checkpoint), device, args.seed)
     print(f"{len(playground.checkpoints)} checkpoints: {', '.join(playground.checkpoints) or 'none found'}")
     try:
-        build_page(playground).launch(
-            server_name=args.host, server_port=args.port, share=False, ssr_mode=False, footer_links=[], quiet=False,
-            theme=gr.themes.Default(),
-        )  # fmt: skip
+        build_page(playground).launch(**launch_options(args.host, args.port, gr))
     except OSError as e:  # the port is taken, or the address is not this machine's
         sys.exit(f"error: cannot serve on {args.host}:{args.port}: {e}; try another --port")
 

@@ -11,7 +11,6 @@ import os
 import re
 import shutil
 import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -137,7 +136,7 @@ def test_a_checkpoint_compared_with_itself_gives_identical_panels(playground, ch
 def test_generate_streams_and_the_seed_repeats_it(playground, checkpoint):
     streamed = list(playground.generate(checkpoint, "春江", 1.0, 0, 40, 7))
     texts = [text for text, _ in streamed]
-    assert len(texts) > 3 and all(b.startswith(a) for a, b in zip(texts, texts[1:]))
+    assert len(texts) > 3 and all(b.startswith(a) for a, b in zip(texts, texts[1:], strict=False))
     assert len(texts[-1]) == 2 + 40 and "40 characters in" in streamed[-1][1]
     assert list(playground.generate(checkpoint, "春江", 1.0, 0, 40, 7))[-1][0] == texts[-1]
 
@@ -154,7 +153,7 @@ def test_model_info_and_loss_curve(playground, checkpoint, tmp_path):
     assert "stage **v12**" in info and "val loss **2.5000**" in info and "3," in info and message == ""
     assert "block_size 8" in info and "n_layer 2" in info and vocab_size == len(VOCAB)
     assert ("val" in {split for _, split, _ in curve}) and (100, "val", 2.5) in curve
-    v6 = tiny_checkpoint(tmp_path / "out" / "v6" / "checkpoint.pt", stage="v6")
+    v6 = tiny_checkpoint(tmp_path / "out" / "v6" / "checkpoint.pt", stage="babygpt_v6_block.py")
     assert "stage **v6**" in playground.load(v6)[0]
 
 
@@ -203,21 +202,15 @@ def test_bad_input_gets_a_message_and_the_page_keeps_working(playground, checkpo
 # The command line
 
 
-def run_playground(*args):
-    return subprocess.run(
-        [sys.executable, str(ROOT / "babygpt_playground.py"), *args], capture_output=True, text=True, timeout=120
-    )
-
-
 def test_command_line_refuses_bad_options_in_one_line(tmp_path):
     for args, expected in (
         (["--checkpoint", str(tmp_path / "none.pt")], "not found"),
         (["--port", "70000"], "--port must be"),
         (["--prot", "1"], "unrecognized arguments"),
     ):
-        result = run_playground(*args)
-        assert result.returncode != 0 and expected in result.stderr and "Traceback" not in result.stderr, args
-        assert len(result.stderr.strip().splitlines()) == 1
+        with pytest.raises(SystemExit) as exit:  # sys.exit(message): the message on stderr, exit status 1
+            pg.main(args)
+        assert expected in str(exit.value.code) and len(str(exit.value.code).splitlines()) == 1, args
 
 
 # ----------------------------------------------------------------------------
@@ -230,26 +223,34 @@ def free_port():
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def served(playground):
-    """The page, served on a free local port; yields its address."""
-    pytest.importorskip("gradio", reason=pg.GRADIO_MISSING)
-    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
-    page = pg.build_page(playground)
+@pytest.fixture(scope="module")
+def served_checkpoint(tmp_path_factory):
+    return tiny_checkpoint(tmp_path_factory.mktemp("served") / "out" / "tiny" / "checkpoint.pt")
+
+
+@pytest.fixture(scope="module")
+def served(served_checkpoint):
+    """The page over served_checkpoint, served once for this file's tests on a free local port: its address."""
+    try:
+        gr = pg.import_gradio()
+    except ImportError:
+        pytest.skip(pg.GRADIO_MISSING)
+    page = pg.build_page(pg.Playground([served_checkpoint]))
     port = free_port()
-    page.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, ssr_mode=False)
+    page.launch(**pg.launch_options("127.0.0.1", port, gr), prevent_thread_lock=True, quiet=True)
     try:
         yield f"http://127.0.0.1:{port}/"
     finally:
         page.close()
 
 
-def test_through_gradio_client_a_prompt_gives_the_distribution_and_a_continuation(served, checkpoint):
+def test_through_gradio_client_a_prompt_gives_the_distribution_and_a_continuation(served, served_checkpoint):
     from gradio_client import Client
 
     client = Client(served, verbose=False)
+    checkpoint = served_checkpoint
     chart, message = client.predict(checkpoint, "春江", 0.5, 3, api_name="/show")
-    rows = chart["value"]["data"]
+    rows = chart["data"]  # the plot's table: [character, probability, kept or cut] per bar
     assert len(rows) == pg.BAR_COUNT and "top_k 3 keeps 3" in message
     expected = {label: p for label, p, _ in pg.Playground([checkpoint]).show(checkpoint, "春江", 0.5, 3)[0]}
     assert {row[0]: row[1] for row in rows} == pytest.approx(expected)
@@ -264,7 +265,9 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
 
 
-@pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="headless Chromium absent: apt-get install chromium chromium-driver")
+@pytest.mark.skipif(
+    not (CHROMIUM and CHROMEDRIVER), reason="headless Chromium absent: apt-get install chromium chromium-driver"
+)
 def test_in_chromium_type_slide_and_step(served):
     webdriver = pytest.importorskip("selenium.webdriver", reason="selenium absent: pip install selenium")
     from selenium.webdriver.common.by import By
