@@ -280,7 +280,7 @@ def test_in_chromium_type_slide_and_step(served):
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=webdriver.ChromeService(CHROMEDRIVER), options=options)
-    wait = WebDriverWait(driver, 60)
+    wait = WebDriverWait(driver, 180)  # seconds at most: a few on a quiet machine
     try:
         driver.get(served)
         prompt = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#prompt textarea"))
