@@ -32,6 +32,8 @@ from torch.nn import functional as F
 
 import babygpt_v12_wandb
 from babygpt_sample import (
+    ATTENTION_FROM,
+    STAGES,
     CachedBabyGPT,
     CachedContext,
     FullRecomputeContext,
@@ -40,6 +42,8 @@ from babygpt_sample import (
     generate_tokens,
     load_checkpoint,
     show_character,
+    stage_of,
+    uses_cache,
 )
 from babygpt_v12_wandb import OneLineErrorParser, pick_next_token
 
@@ -69,8 +73,9 @@ class Loaded:
     def __init__(self, path, model, tokenizer, checkpoint):
         self.path, self.model, self.tokenizer, self.checkpoint = path, model, tokenizer, checkpoint
         self.device = next(model.parameters()).device
-        # The KV cache knows v12's block (pre-norm, projection, residuals); other stages recompute the context.
-        self.cached = CachedBabyGPT(model) if isinstance(model, babygpt_v12_wandb.BabyGPT) else None
+        self.stage = stage_of(checkpoint)[0]  # the stage file: babygpt_v6_block.py
+        # The KV cache runs v9's block on (pre-norm, projection); earlier stages recompute the context, as generate().
+        self.cached = CachedBabyGPT(model) if uses_cache(checkpoint) else None
         self.n_params = sum(p.numel() for p in model.parameters())
         self.lock = threading.Lock()  # one page event at a time runs this model (and the shared random generator)
 
@@ -133,14 +138,10 @@ def read_loss_curve(checkpoint_path):
     return rows
 
 
-def stage_of(checkpoint):
-    """The stage a checkpoint came from, as v1 .. v12: its 'stage' field names the stage file (babygpt_v6_block.py);
-    a checkpoint without one is v12's, the only stage that saved checkpoints before. Another script keeps its name."""
-    stage = checkpoint.get("stage")
-    if not stage:
-        return "v12"
-    match = re.match(r"babygpt_(v\d+)", os.path.basename(str(stage)))
-    return match.group(1) if match else str(stage)
+def stage_label(stage):
+    """v1 .. v12 for a stage file (babygpt_v6_block.py -> v6); another script (babygpt_train.py) keeps its name."""
+    match = re.match(r"babygpt_(v\d+)", stage)
+    return match.group(1) if match else stage
 
 
 def model_info(loaded):
@@ -152,10 +153,12 @@ def model_info(loaded):
         val_loss = curve[-1]
     loss = f"val loss **{val_loss:.4f}**" if isinstance(val_loss, float) else "val loss unknown"
     lines = [
-        f"**{loaded.path}**: stage **{stage_of(checkpoint)}**, {loaded.n_params:,} parameters,"
+        f"**{loaded.path}**: stage **{stage_label(loaded.stage)}**, {loaded.n_params:,} parameters,"
         f" step {checkpoint.get('step', '?')}, {loss}",
-        f"vocab_size {config['vocab_size']:,} · block_size {config['block_size']} · n_embed {config['n_embed']}"
-        f" · n_head {config['n_head']} · n_layer {config['n_layer']} · dropout {config['dropout']} (off here)",
+        " · ".join(  # each stage's own sizes: v1 has no n_head, v10 on a dropout (never used here)
+            f"{name} {value:,}" if isinstance(value, int) else f"{name} {value} (off here)"
+            for name, value in config.items()
+        ),
     ]
     return "\n\n".join(lines)
 
@@ -249,6 +252,11 @@ def continuation(loaded, prompt, n, temperature, top_k, seed=None):
 def text_attention(loaded, prompt):
     """(labels, weights): the last block_size characters of prompt as shown on the page, and every head's attention
     weights (n_layer, n_head, T, T) over them, taken from the model by babygpt_sample.attention_weights."""
+    if STAGES.index(loaded.stage) < ATTENTION_FROM:
+        raise ValueError(
+            f"attention is shown for {stage_label(STAGES[ATTENTION_FROM])} on (heads whose weights pass through"
+            f" Head.dropout); this model is {stage_label(loaded.stage)}'s"
+        )
     idx = loaded.encode(prompt)[:, -loaded.model.block_size :]
     labels = [show_character(ch) for ch in loaded.tokenizer.decode(idx[0].tolist())]
     return labels, attention_weights(loaded.model, idx)

@@ -150,11 +150,36 @@ def test_next_appends_one_character_and_likeliest_is_the_argmax(playground, chec
 
 def test_model_info_and_loss_curve(playground, checkpoint, tmp_path):
     info, curve, vocab_size, message = playground.load(checkpoint)
-    assert "stage **v12**" in info and "val loss **2.5000**" in info and "3," in info and message == ""
+    n_params = sum(p.numel() for p in BabyGPT(**CONFIG).parameters())
+    assert "stage **v12**" in info and "val loss **2.5000**" in info and f"{n_params:,} parameters" in info
+    assert message == ""
     assert "block_size 8" in info and "n_layer 2" in info and vocab_size == len(VOCAB)
     assert ("val" in {split for _, split, _ in curve}) and (100, "val", 2.5) in curve
-    v6 = tiny_checkpoint(tmp_path / "out" / "v6" / "checkpoint.pt", stage="babygpt_v6_block.py")
-    assert "stage **v6**" in playground.load(v6)[0]
+    train = tiny_checkpoint(tmp_path / "out" / "train" / "checkpoint.pt", stage="babygpt_train.py")
+    assert "stage **babygpt_train.py**" in playground.load(train)[0]
+
+
+def test_v6_beside_v7_any_stage_loads_and_compares(playground, tmp_path):
+    """Any stage's checkpoint (a sweep's trial names its stage): chart, Next and Compare work; attention is shown
+    from v10 on, and before that the page says so."""
+    from conftest import load_stage
+
+    paths = {}
+    for stage_id, stage_file in (("v6", "babygpt_v6_block.py"), ("v7", "babygpt_v7_residual_connection.py")):
+        torch.manual_seed(0)
+        module = load_stage(stage_id)
+        config = {key: CONFIG[key] for key in ("vocab_size", *module.MODEL_HYPERPARAMETERS)}
+        model = module.BabyGPT(**config)
+        checkpoint = {"format": "babygpt-checkpoint-v1", "model_config": config, "vocab": VOCAB, "stage": stage_file}
+        paths[stage_id] = str(tmp_path / f"{stage_id}.pt")
+        torch.save({**checkpoint, "model_state": model.state_dict(), "step": 0, "val_loss": 3.0}, paths[stage_id])
+        assert f"stage **{stage_id}**" in playground.load(paths[stage_id])[0]
+        logits = model(torch.tensor([[VOCAB.index("春"), VOCAB.index("江")]]))[0][0, -1].detach()
+        shown = {label: p for label, p, _ in playground.show(paths[stage_id], "春江", 1.0, 0)[0]}
+        assert shown[pg.show_character(VOCAB[int(logits.argmax())])] == pytest.approx(float(logits.softmax(-1).max()))
+        assert "for v10 on" in playground.attention(paths[stage_id], "春江")
+    a_info, _, a_text, b_info, _, b_text, message = playground.compare(paths["v6"], paths["v7"], "春江", 1.0, 0, 1, 20)
+    assert "stage **v6**" in a_info and "stage **v7**" in b_info and len(a_text) == len(b_text) == 22
 
 
 def test_checkpoints_are_found_where_runs_save_them(tmp_path):
