@@ -496,22 +496,23 @@ def build_page(playground):
         " command), or type a checkpoint's path in the box above"
     )
 
-    def bars(label):
+    def bars(label, elem_id=None):
         return gr.BarPlot(
             frame([], BAR_COLUMNS),
             x="character",
             y="probability",
-            color="top_k",
-            color_map={"kept": "#1f77b4", "cut by top_k": "#bbbbbb"},
+            tooltip="all",  # character, probability, kept or cut by top_k
             y_lim=[0, 1],
             sort="-y",  # the likeliest first; the cut ones (0 after the cut) last
             x_label_angle=0,
             height=260,
             label=label,
+            elem_id=elem_id,
         )
 
     def on_load(path):
         info, curve, vocab_size, message = playground.load(path)
+        curve = [row for row in curve if row[1] == "val"]  # one line: Gradio 6.31 draws no mark split by colour
         top_k = gr.update(maximum=min(vocab_size, 200)) if vocab_size else gr.update()
         return info, frame(curve, CURVE_COLUMNS), top_k, message or ("" if path else none_found)
 
@@ -532,9 +533,7 @@ def build_page(playground):
             )  # fmt: skip
         with gr.Row():
             info = gr.Markdown()
-            curve = gr.LinePlot(
-                frame([], CURVE_COLUMNS), x="step", y="loss", color="split", height=200, label="loss curve"
-            )
+            curve = gr.LinePlot(frame([], CURVE_COLUMNS), x="step", y="loss", height=200, label="val loss curve")
         with gr.Tab("Next character"):
             prompt = gr.Textbox(label="prompt", lines=2, elem_id="prompt")
             with gr.Row():
@@ -549,7 +548,7 @@ def build_page(playground):
                 length = gr.Number(100, label="N characters", precision=0, minimum=1, maximum=MAX_GENERATE)
                 generate = gr.Button("Generate N", elem_id="generate")
             message = gr.Markdown(elem_id="message")
-            chart = bars("the next character: probability of each of the 20 likeliest")
+            chart = bars("the next character: probability of each of the 20 likeliest", elem_id="chart")
             gr.Markdown("### Attention: every layer and head over the text (its last block_size characters)")
             attention = gr.HTML(elem_id="attention", css_template=ATTENTION_CSS, js_on_load=ATTENTION_JS)
         with gr.Tab("Compare"):

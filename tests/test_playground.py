@@ -295,6 +295,7 @@ CHROMEDRIVER = shutil.which("chromedriver")
 )
 def test_in_chromium_type_slide_and_step(served):
     webdriver = pytest.importorskip("selenium.webdriver", reason="selenium absent: pip install selenium")
+    from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
@@ -312,19 +313,23 @@ def test_in_chromium_type_slide_and_step(served):
         wait.until(lambda d: prompt.get_attribute("value") == "春江")  # the checkpoint's own prompt
         wait.until(lambda d: "all 21 characters" in d.find_element(By.ID, "message").text)
 
-        def chart():  # the bars as drawn (Vega's SVG paths: one per bar), and the message under the buttons
+        def chart():  # the bars as drawn (Vega's SVG paths, one per bar), and the line above the chart
             return driver.execute_script(
-                "return [...document.querySelectorAll('.vega-embed')].map(e => e.innerHTML.length).join(',')"
+                "return [...document.querySelectorAll('#chart g.mark-rect path')].map(e => e.getAttribute('d')).join()"
             ), driver.find_element(By.ID, "message").text
 
         prompt.send_keys(Keys.END, "花月")
         wait.until(lambda d: "春江花月" in d.find_element(By.CSS_SELECTOR, "#attention").text)
+        first = driver.find_element(By.CSS_SELECTOR, "#attention .pointer span")
+        ActionChains(driver).move_to_element(first).perform()  # point at 春: the strips show where it looks
+        wait.until(lambda d: "character 1 (春)" in d.find_element(By.CSS_SELECTOR, "#attention .caption").text)
+        wait.until(lambda d: chart()[0].count("M") >= pg.BAR_COUNT)
         before = chart()
         slider = driver.find_element(By.CSS_SELECTOR, "#temperature input[type=range]")
         for _ in range(10):
             slider.send_keys(Keys.ARROW_LEFT)  # 1.0 -> 0.5, one step of 0.05 at a time
         wait.until(lambda d: "temperature 0.5" in chart()[1])
-        assert chart() != before
+        wait.until(lambda d: chart()[0] != before[0])  # the bars were redrawn
         driver.find_element(By.ID, "next").click()
         wait.until(lambda d: len(prompt.get_attribute("value")) == len("春江花月") + 1)
         time.sleep(1)  # the chart and attention redraw after the step
