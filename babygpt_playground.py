@@ -382,7 +382,9 @@ class Playground:
             summary += f"; top_k {k} keeps {k} of {logits.numel():,} characters, which held {held:.1%} before the cut"
         else:
             summary += f"; all {logits.numel():,} characters can be drawn"
-        return bar_rows(logits, probs, loaded.tokenizer), summary
+        rows = bar_rows(logits, probs, loaded.tokenizer)
+        summary += "; likeliest: " + ", ".join(f"{label} {p:.1%}" for label, p, _ in rows[:5])
+        return rows, summary
 
     # -- events
 
@@ -505,7 +507,7 @@ def build_page(playground):
             y_lim=[0, 1],
             sort="-y",  # the likeliest first; the cut ones (0 after the cut) last
             x_label_angle=0,
-            height=260,
+            height=300,
             label=label,
             elem_id=elem_id,
         )
@@ -533,7 +535,9 @@ def build_page(playground):
             )  # fmt: skip
         with gr.Row():
             info = gr.Markdown()
-            curve = gr.LinePlot(frame([], CURVE_COLUMNS), x="step", y="loss", height=200, label="val loss curve")
+            curve = gr.LinePlot(
+                frame([], CURVE_COLUMNS), x="step", y="loss", height=240, label="val loss curve", elem_id="curve"
+            )
         with gr.Tab("Next character"):
             prompt = gr.Textbox(label="prompt", lines=2, elem_id="prompt")
             with gr.Row():
@@ -619,11 +623,20 @@ def import_gradio():
     return gradio
 
 
+PLOT_CSS = ".vega-embed, .vega-embed svg {overflow: visible !important} #chart, #curve {padding-bottom: 28px}"
+
+
 def launch_options(host, port, gr):
     """Blocks.launch's options: local only (no share link), no server-side rendering (it would need Node.js), the
     default theme (its fonts come with Gradio), and no footer links."""
     return dict(
-        server_name=host, server_port=port, share=False, ssr_mode=False, footer_links=[], theme=gr.themes.Default()
+        server_name=host,
+        server_port=port,
+        share=False,
+        ssr_mode=False,
+        footer_links=[],
+        theme=gr.themes.Default(),
+        css=PLOT_CSS,
     )
 
 
