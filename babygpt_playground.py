@@ -586,7 +586,15 @@ def build_page(playground):
         checkpoint.change(**loaded).then(**first_prompt).then(**redraw).then(**redraw_attention)
         prompt.input(
             on_show, view, [chart, message], api_name="show", show_progress="hidden", trigger_mode="always_last"
-        ).then(playground.attention, [checkpoint, prompt], attention, api_name="attention", show_progress="hidden")
+        )
+        prompt.input(
+            playground.attention,
+            [checkpoint, prompt],
+            attention,
+            api_name="attention",
+            show_progress="hidden",
+            trigger_mode="always_last",
+        )
         for slider in (temperature, top_k):  # a slider move needs no model run: the logits are remembered
             slider.change(**redraw, trigger_mode="always_last")
         next_drawn.click(playground.step, view, [prompt, message], api_name="step", show_progress="hidden").then(

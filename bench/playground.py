@@ -3,6 +3,7 @@
     python bench/playground.py                                      # untrained model of the CPU command's size
     python bench/playground.py --checkpoint out/v12/checkpoint.pt   # a trained one (same speed: same size)
     python bench/playground.py --no_client                          # the page's functions only, no server
+    python bench/playground.py --report     # the last result's table into docs/playground.md and .zh.md
 
 What is timed (median of --repeats, milliseconds), each as the page runs it:
 - next character: Next's own work (encode the text, run the model, draw), then the redraws that follow it on the
@@ -48,6 +49,7 @@ def parse_args(argv=None):
     parser.add_argument(
         "--results", default=os.path.join(ROOT, "bench", "results", "playground.jsonl"), help="JSONL to append to"
     )
+    parser.add_argument("--report", action="store_true", help="only write the last result's table into the docs")
     return parser.parse_args(argv)
 
 
@@ -81,8 +83,45 @@ def milliseconds(action, repeats):
     return {"median_ms": round(statistics.median(times), 1), "max_ms": round(max(times), 1)}
 
 
+DOCS = [os.path.join(ROOT, "docs", name) for name in ("playground.md", "playground.zh.md")]
+BEGIN, END = "<!-- bench/playground.py --report: begin -->", "<!-- bench/playground.py --report: end -->"
+
+
+def latency_table(record):
+    """The docs' table of one record: each action's median and max, in ms, for both languages' pages (figures only)."""
+    rows = [("next character", "next_character"), ("slider move", "slider_move")]
+    lines = ["| | median ms | max ms | served: median ms | served: max ms |", "|---|---|---|---|---|"]
+    for name, key in rows:
+        served = record.get(f"{key}_served", {})
+        lines.append(
+            f"| {name} | {record[key]['median_ms']} | {record[key]['max_ms']} |"
+            f" {served.get('median_ms', '-')} | {served.get('max_ms', '-')} |"
+        )
+    lines.append(
+        f"\n{record['parameters']:,} parameters, {record['prompt_length']} characters of text, {record['repeats']}"
+        f" repeats, {record['threads']} torch thread(s); {record['machine']}; 1-minute load average"
+        f" {record['load_average_1min']}"
+    )
+    return "\n".join(lines)
+
+
+def write_report(results_path):
+    """Put the last record's table between the markers of both docs pages."""
+    with open(results_path, encoding="utf-8") as f:
+        record = json.loads(f.read().strip().splitlines()[-1])
+    for path in DOCS:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        start, end = text.index(BEGIN) + len(BEGIN), text.index(END)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text[:start] + "\n" + latency_table(record) + "\n" + text[end:])
+
+
 def main(argv=None):
     args = parse_args(argv)
+    if args.report:
+        write_report(args.results)
+        return
     if args.threads:
         torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as folder:

@@ -282,6 +282,7 @@ def test_through_gradio_client_a_prompt_gives_the_distribution_and_a_continuatio
     text, message = client.predict(checkpoint, "春江", 1.0, 0, 25, 7, api_name="/generate")
     assert text.startswith("春江") and len(text) == 2 + 25 and "25 characters in" in message
     assert set(text) <= set(VOCAB)
+    assert "data-weights" in client.predict(checkpoint, "春江", api_name="/attention")
     text, message = client.predict(checkpoint, "春江Z", 1.0, 0, api_name="/step")
     assert text == "春江Z" and "not in the vocabulary" in message
 
@@ -337,3 +338,17 @@ def test_in_chromium_type_slide_and_step(served):
         assert errors == []
     finally:
         driver.quit()
+
+
+def test_docs_latency_tables_are_the_benchs_last_result():
+    """docs/playground.md and .zh.md show the table bench/playground.py --report writes from its last result."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_playground", ROOT / "bench" / "playground.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    lines = (ROOT / "bench" / "results" / "playground.jsonl").read_text(encoding="utf-8").strip().splitlines()
+    table = bench.latency_table(json.loads(lines[-1]))
+    for path in bench.DOCS:
+        text = Path(path).read_text(encoding="utf-8")
+        assert f"{bench.BEGIN}\n{table}\n{bench.END}" in text, f"{path}: run python bench/playground.py --report"
