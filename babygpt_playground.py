@@ -573,7 +573,7 @@ def build_page(playground):
                     b_text = gr.Textbox(label="B continues", lines=6)
             gr.Markdown("Temperature, top_k and seed are the ones on the Next character tab.")
 
-        # Events. The public API (gradio_client, the tests, bench/playground.py) names five: show, attention, step,
+        # Events. The public API (gradio_client, the tests, bench/playground.py) names five: show, attention_map, step,
         # generate and compare; the events chained after the others redraw the chart and the attention map privately.
         view = [checkpoint, prompt, temperature, top_k]
         private = {"show_progress": "hidden", "api_visibility": "private"}
@@ -591,7 +591,7 @@ def build_page(playground):
             playground.attention,
             [checkpoint, prompt],
             attention,
-            api_name="attention",
+            api_name="attention_map",
             show_progress="hidden",
             trigger_mode="always_last",
         )

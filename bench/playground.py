@@ -138,7 +138,7 @@ def main(argv=None):
             playground.attention(path, text)
 
         def slider_move(i):
-            rows, message = playground.show(path, texts[0], 0.5 + (i % 20) / 10, 0)
+            rows, message = playground.show(path, texts[0], 0.5 + (i % 15) / 10, 0)
             assert rows, message
 
         results = {
@@ -180,10 +180,10 @@ def through_client(playground, path, texts, repeats):
         def next_character(i):  # the page chains the two redraws after Next: three calls
             text, _ = client.predict(path, texts[i], 1.0, 0, api_name="/step")
             client.predict(path, text, 1.0, 0, api_name="/show")
-            client.predict(path, text, api_name="/attention")
+            client.predict(path, text, api_name="/attention_map")
 
         def slider_move(i):
-            client.predict(path, texts[0], 0.5 + (i % 20) / 10, 0, api_name="/show")
+            client.predict(path, texts[0], 0.5 + (i % 15) / 10, 0, api_name="/show")
 
         return {
             "next_character_served": milliseconds(next_character, repeats),

@@ -282,7 +282,7 @@ def test_through_gradio_client_a_prompt_gives_the_distribution_and_a_continuatio
     text, message = client.predict(checkpoint, "春江", 1.0, 0, 25, 7, api_name="/generate")
     assert text.startswith("春江") and len(text) == 2 + 25 and "25 characters in" in message
     assert set(text) <= set(VOCAB)
-    assert "data-weights" in client.predict(checkpoint, "春江", api_name="/attention")
+    assert "data-weights" in client.predict(checkpoint, "春江", api_name="/attention_map")
     text, message = client.predict(checkpoint, "春江Z", 1.0, 0, api_name="/step")
     assert text == "春江Z" and "not in the vocabulary" in message
 
