@@ -499,6 +499,9 @@ def prepare_run_folder(args):
             import wandb  # here, so that importing this file starts no tracker
         except ImportError:
             raise ValueError("wandb is not installed: pip install wandb, or --wandb_mode disabled") from None
+    stale_best = os.path.join(args.out_dir, "best.pt")  # babygpt_train.py's best model of the run replaced here
+    if args.overwrite and not getattr(args, "resume", None) and os.path.exists(stale_best):
+        os.remove(stale_best)
     os.makedirs(args.out_dir, exist_ok=True)
     return None if args.wandb_mode == "disabled" else wandb
 

@@ -677,3 +677,15 @@ if __name__ == "__main__":  # run by torchrun in the `background` fixture: pytho
     ddp_updates(sys.argv[1])
     count_all_reduces(sys.argv[1], sys.argv[2:])
     refusals_under_torchrun(sys.argv[1], sys.argv[2:])
+
+
+def test_v12_overwrite_of_a_trainer_folder_leaves_no_stale_best_pt_and_a_resume_keeps_it(tmp_path):
+    corpus, run = tiny_corpus(tmp_path), tmp_path / "run"
+    v12_argv = run_argv(corpus, run)[:22]  # the options v12 has too (the recipe's come after them)
+    with contextlib.redirect_stdout(open(os.devnull, "w")):
+        babygpt_train.main(run_argv(corpus, run, "--max_iters", "8"))
+        babygpt_train.main(["--resume", str(run), "--max_iters", "12"])
+        assert (run / "best.pt").exists()  # a resume goes on with its own best model
+        v12.main([*v12_argv, "--overwrite"])
+    assert not (run / "best.pt").exists()  # the replaced run's best model goes with it
+    assert torch.load(run / "checkpoint.pt", weights_only=True)["stage"] == "babygpt_v12_wandb.py"
