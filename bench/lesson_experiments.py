@@ -63,6 +63,72 @@ def run(script, *args):
 # "progression" (a command already measured by bench/progression.py: its three seeds). A "chain" runs its
 # commands in order in one job; "from": another experiment's chain whose "steps" this one shows.
 EXPERIMENTS = {
+    "v1": [
+        {
+            "id": "context",
+            "shows": "windows 8 times longer, 8 times fewer: the same characters per step, and the bigram cannot use them",
+            "runs": [run("v1", *SHORT), run("v1", "--block_size", "64", "--batch_size", "4", *SHORT)],
+        },
+    ],
+    "v2": [
+        {
+            "id": "position",
+            "shows": "v1 against v2: position alone buys nothing, as long as each prediction sees one character",
+            "runs": [run("v1", *SHORT), run("v2", *SHORT)],
+        },
+        {
+            "id": "context",
+            "shows": "a position table 8 times longer (64 rows): more parameters, still one character seen",
+            "runs": [run("v2", *SHORT), run("v2", "--block_size", "64", "--batch_size", "4", *SHORT)],
+        },
+    ],
+    "v3": [
+        {
+            "id": "attention",
+            "shows": "v2 against v3 at the defaults: one head of attention, context 8",
+            "runs": [run("v2", *SHORT), run("v3", *SHORT)],
+        },
+        {
+            "id": "context",
+            "shows": "v3 with context 8, 32 and 64 at the same characters per step",
+            "runs": [
+                run("v3", *SHORT),
+                run("v3", "--block_size", "32", "--batch_size", "8", *SHORT),
+                run("v3", "--block_size", "64", "--batch_size", "4", *SHORT),
+            ],
+        },
+    ],
+    "v4": [
+        {
+            "id": "heads",
+            "shows": "1, 4 (the default) and 8 heads in the same n_embed 32; one head of size 32 is v3",
+            "runs": [
+                run("v3", *SHORT),
+                run("v4", "--n_head", "1", *SHORT),
+                run("v4", *SHORT),
+                run("v4", "--n_head", "8", *SHORT),
+            ],
+        },
+    ],
+    "v5": [
+        {
+            "id": "feedforward",
+            "shows": "v4 against v5: the feed-forward layer, without residual connections, makes the fit worse",
+            "runs": [run("v4", *SHORT), run("v5", *SHORT)],
+        },
+    ],
+    "v6": [
+        {
+            "id": "depth",
+            "shows": "1, 3 (the default) and 8 Blocks without residual connections: deeper trains worse",
+            "runs": [
+                run("v5", *SHORT),
+                run("v6", "--n_layer", "1", *SHORT),
+                run("v6", *SHORT),
+                run("v6", "--n_layer", "8", *SHORT),
+            ],
+        },
+    ],
     "v7": [
         {
             "id": "deep",
@@ -304,6 +370,8 @@ WORDS = {
         " steps twice, the commands alternated, median ratio; absolute times on this shared machine are not"
         " published.",
         "base": "none (the CPU command)",
+        "all": "all of them, with `--n_head 6`: v11's defaults",
+        "not_timed": "not run here (a GPU's job)",
         "progression": "Measured by `python bench/progression.py` (seeds 1337, 1 and 2, one thread each): final"
         " val loss {losses}; mean {mean:.3f}.",
         "missing": "(not measured yet: run `python bench/lesson_experiments.py`)",
@@ -320,6 +388,8 @@ WORDS = {
         "每步时间是相对 CPU 命令的倍数：每种尺寸跑 {steps} 步、测两轮，命令交替运行，取比值的中位数；"
         "这台机器是多人共用的，绝对时间不公布。",
         "base": "不改（CPU 命令本身）",
+        "all": "全部改，再加 `--n_head 6`：v11 的默认值",
+        "not_timed": "这里没有跑（要用 GPU）",
         "progression": "由 `python bench/progression.py` 测得（种子 1337、1、2，各用一个线程）：最终验证损失 {losses}；"
         "平均 {mean:.3f}。",
         "missing": "（还没有测：运行 `python bench/lesson_experiments.py`）",
@@ -374,6 +444,12 @@ def cost_block(experiment, result, words, language):
         ratios = [(tokens[c] / speeds[r][c]) / (tokens[0] / speeds[r][0]) for r in range(len(speeds))]
         label = words["base"] if not change else f"`{' '.join(change)}`"
         lines.append(f"| {label} | {n_params:,} | {memory / 2**30:.2f} GiB | {statistics.median(ratios):.1f} × |")
+    args = v11.parse_args([])  # all of them at once: v11's defaults, counted only (a GPU's job)
+    with torch.device("meta"):
+        model = v11.BabyGPT(6103, **{name: getattr(args, name) for name in v11.MODEL_HYPERPARAMETERS})
+    memory = sum(babygpt_train.expected_memory(model, args.batch_size, data_tokens=2062696).values())
+    n_params = sum(p.numel() for p in model.parameters())
+    lines.append(f"| {words['all']} | {n_params:,} | {memory / 2**30:.2f} GiB | {words['not_timed']} |")
     timing = experiment["timing"][experiment["timing"].index("--max_iters") + 1]
     return lines + ["", words["cost_note"].format(steps=timing)]
 
@@ -433,7 +509,9 @@ def answer_blocks(stage, language, results):
         else:
             lines = output_block(experiment, chain, result, words)
         body = [words["missing"]] if lines is None else [words["measured"], "", *lines]
-        blocks[name] = "\n".join([f"<!-- measured: {name} -->", *body, "<!-- end measured -->"])
+        # the block sits in a collapsed admonition (`??? note`), whose lines are indented by four spaces
+        lines = [f"<!-- measured: {name} -->", *body, "<!-- end measured -->"]
+        blocks[name] = "\n".join([lines[0]] + [f"    {line}" if line else "" for line in lines[1:]])
     return blocks
 
 
