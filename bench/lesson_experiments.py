@@ -66,7 +66,7 @@ EXPERIMENTS = {
     "v1": [
         {
             "id": "context",
-            "shows": "windows 8 times longer, 8 times fewer: the same characters per step, and the bigram cannot use them",
+            "shows": "windows 8 times longer, 8 times fewer: the same characters a step, the bigram cannot use them",
             "runs": [run("v1", *SHORT), run("v1", "--block_size", "64", "--batch_size", "4", *SHORT)],
         },
     ],
@@ -313,7 +313,21 @@ def run_step(step):
     }
 
 
+def estimated_cost(job):
+    """Steps times Blocks, summed over the job's commands (a chain or a cost job is short): cheap jobs go first."""
+    total = 0
+    for step in job["steps"]:
+        if step["script"] not in STAGE_MODULES:  # a tool: sampling from a checkpoint is quick
+            continue
+        args = step["args"]
+        value = {name: int(args[args.index(name) + 1]) for name in ("--max_iters", "--n_layer") if name in args}
+        total += value.get("--max_iters", 5000) * value.get("--n_layer", 3)
+    return total
+
+
 def run_job(key, job):
+    if key in load_results(RESULTS):  # finished meanwhile by another run of this bench
+        return None
     if job.get("clean"):
         shutil.rmtree(os.path.join(ROOT, job["clean"]), ignore_errors=True)
     steps = []
@@ -346,9 +360,12 @@ def run_all(stages, n_jobs):
     print(f"{len(jobs) - len(todo)} of {len(jobs)} runs already in {os.path.relpath(RESULTS, ROOT)}", flush=True)
     os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
     with concurrent.futures.ThreadPoolExecutor(n_jobs) as pool:
-        futures = [pool.submit(run_job, key, job) for key, job in todo.items()]
+        order = sorted(todo, key=lambda key: estimated_cost(todo[key]))
+        futures = [pool.submit(run_job, key, todo[key]) for key in order]
         for future in concurrent.futures.as_completed(futures):
             result = future.result()
+            if result is None:
+                continue
             with open(RESULTS, "a", encoding="utf-8") as f:
                 f.write(json.dumps(result, ensure_ascii=False) + "\n")
             last = result["steps"][-1]
