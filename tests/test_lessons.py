@@ -37,10 +37,12 @@ def test_generated_blocks_are_what_bench_lessons_writes_now(stage):
     assert not problems, "\n".join(problems) + "\nrun: python bench/lessons.py"
 
 
-def without_diagrams(doc):
-    """The Mermaid blocks differ on purpose (labels in the page's language): compare only how many there are."""
+def comparable(doc):
+    """The Mermaid blocks differ on purpose (labels in the page's language): compare only how many there are.
+    A picture's Chinese variant NAME.zh.png stands for NAME.png (the same picture, Chinese labels)."""
     diagrams = [block for block in doc.code_blocks if block[1] == "mermaid"]
     doc.code_blocks = [block for block in doc.code_blocks if block[1] != "mermaid"]
+    doc.images = [(line, target.replace(".zh.png", ".png")) for line, target in doc.images]
     return doc, len(diagrams)
 
 
@@ -50,7 +52,7 @@ def test_both_languages_agree(stage):
     missing = [p.relative_to(ROOT).as_posix() for p in paths if not p.exists()]
     assert not missing, f"{missing[0]} is missing: each lesson needs both languages"
     en, zh = (test_docs.parse(p.read_text(encoding="utf-8"), p.relative_to(ROOT).as_posix()) for p in paths)
-    (en, en_diagrams), (zh, zh_diagrams) = without_diagrams(en), without_diagrams(zh)
+    (en, en_diagrams), (zh, zh_diagrams) = comparable(en), comparable(zh)
     problems = [f"{en_diagrams} diagrams in English, {zh_diagrams} in Chinese"] if en_diagrams != zh_diagrams else []
     for check in test_docs.CHECKS.values():
         problems += check(en, zh)
