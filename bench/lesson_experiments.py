@@ -109,6 +109,11 @@ EXPERIMENTS = {
                 run("v4", "--n_head", "8", *SHORT),
             ],
         },
+        {
+            "id": "narrow",
+            "shows": "32 heads of one dimension each: a query and a key of one number can still pick where to look",
+            "runs": [run("v4", *SHORT), run("v4", "--n_head", "32", *SHORT)],
+        },
     ],
     "v5": [
         {

@@ -54,6 +54,8 @@ V1_KEY_CODE = ["MODEL_HYPERPARAMETERS", "BabyGPT.__init__", "BabyGPT.forward"]
 # inside a collapsed `??? note`.
 TRY = {
     "v1": {"lesson-try-start": ("start", "v1")},
+    "v5": {"lesson-try-full": ("runs", [("progression", "defaults/v4/1337"), ("progression", "defaults/v5/1337")])},
+    "v6": {"lesson-try-full": ("runs", [("progression", "defaults/v5/1337"), ("progression", "defaults/v6/1337")])},
 }
 # The machine of the committed results (bench/progression.py and bench/lesson_runs.py ran there)
 MACHINE = {
