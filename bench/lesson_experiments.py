@@ -158,9 +158,10 @@ EXPERIMENTS = {
             ],
         },
         {
-            "id": "deep",
-            "shows": "eight Blocks with and without the projection",
-            "runs": [run("v7", "--n_layer", "8", *SHORT), run("v8", "--n_layer", "8", *SHORT)],
+            "id": "diverge",
+            "kind": "progression",
+            "shows": "the seed that diverged at learning rate 1e-2, against the two that did not",
+            "progression": ["defaults/v8/1337", "defaults/v8/1", "defaults/v8/2"],
         },
     ],
     "v9": [
@@ -170,9 +171,10 @@ EXPERIMENTS = {
             "runs": [run("v8", "--learning_rate", "3e-2", *SHORT), run("v9", "--learning_rate", "3e-2", *SHORT)],
         },
         {
-            "id": "deep",
-            "shows": "eight Blocks without layer norm (v8) and with it (v9)",
-            "runs": [run("v8", "--n_layer", "8", *SHORT), run("v9", "--n_layer", "8", *SHORT)],
+            "id": "seed2",
+            "kind": "progression",
+            "shows": "the seed with which v8 diverged at its defaults, in v8 and in v9",
+            "progression": ["defaults/v8/2", "defaults/v9/2"],
         },
     ],
     "v10": [
@@ -185,9 +187,10 @@ EXPERIMENTS = {
             ],
         },
         {
-            "id": "full",
-            "shows": "the full corpus, read less than once: dropout only costs",
-            "runs": [run("v10", "--dropout", "0", *SHORT), run("v10", *SHORT)],
+            "id": "equal",
+            "kind": "progression",
+            "shows": "the full corpus at the equal budget, under one pass: v9 (no dropout) and v10 (dropout 0.1)",
+            "progression": ["equal/v9/1337", "equal/v10/1337", "equal/v9/1", "equal/v10/1"],
         },
     ],
     "v11": [
@@ -204,7 +207,7 @@ EXPERIMENTS = {
             "id": "cpu",
             "kind": "progression",
             "shows": "the CPU command, as bench/progression.py measured it with three seeds",
-            "runs": [run("v11", "--max_iters", "1500", "--eval_interval", "250", "--eval_iters", "20", *CPU_SIZES)],
+            "progression": ["defaults/v11/1337", "defaults/v11/1", "defaults/v11/2"],
         },
     ],
     "v12": [
@@ -251,9 +254,14 @@ def script_file(script):
     return f"{STAGE_MODULES[script]}.py" if script in STAGE_MODULES else script
 
 
+def shell_join(words):
+    """A command line as a learner types it: quotes only where a shell needs them (a prompt like 春江 needs none)."""
+    return " ".join(shlex.quote(w) if re.search(r"[\s'\"\\$`!*?&;|<>(){}\[\]#~]", w) or not w else w for w in words)
+
+
 def command_line(step):
     """What the learner types."""
-    return shlex.join(["python", script_file(step["script"]), *step["args"]])
+    return shell_join(["python", script_file(step["script"]), *step["args"]])
 
 
 def cost_steps(experiment):
@@ -394,10 +402,11 @@ WORDS = {
         "base": "none (the CPU command)",
         "all": "all of them, with `--n_head 6`: v11's defaults",
         "not_timed": "not run here (a GPU's job)",
-        "progression": "Measured by `python bench/progression.py` (seeds 1337, 1 and 2, one thread each): final"
-        " val loss {losses}; mean {mean:.3f}.",
+        "progression": "Measured by `python bench/progression.py` (one thread each), which ran these commands:",
+        "progression_table": "| command | final train loss | final val loss |",
         "missing": "(not measured yet: run `python bench/lesson_experiments.py`)",
         "printed": "It printed:",
+        "rounded": "(The time columns are left out here and the numbers rounded to four decimals; the file has all.)",
     },
     "zh": {
         "measured": "在那台 2 核 CPU 机器上用 `python bench/lesson_experiments.py` 测得（单线程，`OMP_NUM_THREADS=1`；"
@@ -412,10 +421,11 @@ WORDS = {
         "base": "不改（CPU 命令本身）",
         "all": "全部改，再加 `--n_head 6`：v11 的默认值",
         "not_timed": "这里没有跑（要用 GPU）",
-        "progression": "由 `python bench/progression.py` 测得（种子 1337、1、2，各用一个线程）：最终验证损失 {losses}；"
-        "平均 {mean:.3f}。",
+        "progression": "由 `python bench/progression.py` 测得（各用一个线程），它运行的就是这几条命令：",
+        "progression_table": "| 命令 | 最终训练损失 | 最终验证损失 |",
         "missing": "（还没有测：运行 `python bench/lesson_experiments.py`）",
         "printed": "输出：",
+        "rounded": "（这里省略了时间那几列，数字也只保留四位小数；文件里是完整的。）",
     },
 }
 
@@ -477,12 +487,16 @@ def cost_block(experiment, result, words, language):
 
 
 def progression_block(experiment, words):
+    """Runs bench/progression.py already made (one thread each): each command and its final losses."""
     progression = load_results(os.path.join(ROOT, "bench", "results", "progression.jsonl"))
-    losses = [progression[k]["val_loss"] for s in (1337, 1, 2) if (k := f"defaults/v11/{s}") in progression]
-    if len(losses) < 3:
+    if not all(key in progression for key in experiment["progression"]):
         return None
-    text = ", ".join(f"{loss:.3f}" for loss in losses)
-    return [words["progression"].format(losses=text, mean=statistics.mean(losses))]
+    lines = [words["progression"], "", words["progression_table"], "|---|--:|--:|"]
+    for key in experiment["progression"]:
+        result = progression[key]
+        command = shell_join(["python", script_file(result["stage"]), *result["argv"]])
+        lines.append(f"| `{command}` | {result['train_loss']:.3f} | {result['val_loss']:.3f} |")
+    return lines
 
 
 TIME_COLUMNS = ("tokens_per_second", "elapsed_seconds", "remaining_seconds", "eval_fraction")
@@ -492,21 +506,29 @@ def csv_without_times(text):
     """metrics.csv without its time columns (times on this shared machine are not published)."""
     rows = list(csv.reader(io.StringIO(text)))
     keep = [i for i, name in enumerate(rows[0]) if name not in TIME_COLUMNS] if rows else []
-    return [",".join(row[i] for i in keep) for row in rows]
+    return [",".join(shorter(row[i]) for i in keep) for row in rows]
+
+
+def shorter(value):
+    """A number with more than four decimals, rounded to four (the file keeps every digit)."""
+    whole, point, decimals = value.partition(".")
+    return f"{float(value):.4f}" if point and len(decimals) > 4 and whole.lstrip("-").isdigit() else value
 
 
 def output_block(experiment, chain, result, words):
     lines = []
     for index in experiment["steps"]:
         step = result["steps"][index]
-        lines += ["```bash", step["command"], "```", words["printed"], "", "```text"]
+        lines += ["```bash", command_line(chain["runs"][index]), "```", "", words["printed"], "", "```text"]
+        note = []
         if index == 0 and chain.get("read"):
             lines += csv_without_times(result["files"].get(chain["read"], ""))
+            note = ["", words["rounded"]]
         elif step["returncode"] != 0:
             lines.append(step["error"])
         else:
             lines += [line for line in step["stdout"].strip().splitlines() if line.strip()]
-        lines.append("```")
+        lines += ["```", *note]
     return lines
 
 
@@ -530,7 +552,8 @@ def answer_blocks(stage, language, results):
             lines = cost_block(experiment, result, words, language)
         else:
             lines = output_block(experiment, chain, result, words)
-        body = [words["missing"]] if lines is None else [words["measured"], "", *lines]
+        intro = [] if kind == "progression" else [words["measured"], ""]  # progression's lines name their bench
+        body = [words["missing"]] if lines is None else [*intro, *lines]
         # the block sits in a collapsed admonition (`??? note`), whose lines are indented by four spaces
         lines = [f"<!-- measured: {name} -->", *body, "<!-- end measured -->"]
         blocks[name] = "\n".join([lines[0]] + [f"    {line}" if line else "" for line in lines[1:]])
