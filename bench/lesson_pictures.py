@@ -221,8 +221,9 @@ def draw_scale():
             ax.set_title(title)
             ax.set_ylabel(words["stream_y"])
             ax.set_yscale("log")
-            ax.yaxis.set_major_formatter("{x:.2g}")  # 0.03, not 3 × 10⁻²
-            ax.yaxis.set_minor_formatter("{x:.2g}")
+            ax.set_yticks([0.05, 0.1, 0.2, 0.5, 1, 2])
+            ax.yaxis.set_major_formatter("{x:.2g}")  # 0.05, not 5 × 10⁻²
+            ax.yaxis.set_minor_formatter("")
             ax.grid(alpha=0.3)
             ax.legend()
         fig.suptitle(words["scale_title"].format(n=SCALE_WINDOWS))
