@@ -555,7 +555,7 @@ def answer_blocks(stage, language, results):
         intro = [] if kind == "progression" else [words["measured"], ""]  # progression's lines name their bench
         body = [words["missing"]] if lines is None else [*intro, *lines]
         # the block sits in a collapsed admonition (`??? note`), whose lines are indented by four spaces
-        lines = [f"<!-- measured: {name} -->", *body, "", "<!-- end measured -->"]  # a table ends before the end line
+        lines = [f"<!-- measured: {name} -->", *body, "<!-- end measured -->"]
         blocks[name] = "\n".join([lines[0]] + [f"    {line}" if line else "" for line in lines[1:]])
     return blocks
 
