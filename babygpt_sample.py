@@ -2,7 +2,9 @@
 
 babygpt_v12_wandb.py saves out_dir/checkpoint.pt (weights, model config and vocabulary). This script
 loads it and continues prompts, printing each character as soon as it is chosen; it can also draw
-what every attention head looks at.
+what every attention head looks at. A sweep's trial of any stage writes such a checkpoint too: it names
+its stage, whose own BabyGPT is built here. The cache needs the pre-norm blocks of v9 on; the earlier
+stages are sampled step by step as their own generate() does.
 
 Run:   python babygpt_sample.py --checkpoint out/v12/checkpoint.pt --prompt 春江 --temperature 0
        python babygpt_sample.py --checkpoint out/v12/checkpoint.pt --interactive
@@ -31,6 +33,7 @@ costs a full forward per token, like --no_cache (a little less: see CachedBabyGP
 bench/sample.py measures both phases.
 """
 
+import importlib
 import io
 import math
 import os
@@ -46,7 +49,6 @@ from torch.nn import functional as F
 
 from babygpt_fused import add_attention_option, set_attention, stacked_qkv_weight, stage_attention
 from babygpt_v12_wandb import (
-    BabyGPT,
     CharTokenizer,
     OneLineErrorParser,
     console_safe_output,
@@ -56,7 +58,32 @@ from babygpt_v12_wandb import (
 )
 
 CHECKPOINT_FORMAT = "babygpt-checkpoint-v1"  # the tag babygpt_v12_wandb.py writes into every checkpoint
-MODEL_CONFIG_KEYS = ("vocab_size", "block_size", "n_embed", "n_head", "n_layer", "dropout")
+STAGES = (  # the files whose checkpoints this script samples; a checkpoint's "stage" names one (none: v12's)
+    "babygpt_v1.py",
+    "babygpt_v2_position.py",
+    "babygpt_v3_self_attention.py",
+    "babygpt_v4_multihead_attention.py",
+    "babygpt_v5_feedforward.py",
+    "babygpt_v6_block.py",
+    "babygpt_v7_residual_connection.py",
+    "babygpt_v8_projection.py",
+    "babygpt_v9_layer_norm.py",
+    "babygpt_v10_dropout.py",
+    "babygpt_v11_hyper_params.py",
+    "babygpt_v12_wandb.py",
+    "babygpt_train.py",  # trains v12's model
+)
+CACHED_FROM = STAGES.index("babygpt_v9_layer_norm.py")  # the pre-norm Blocks with a projection CachedBabyGPT runs
+ATTENTION_FROM = STAGES.index("babygpt_v10_dropout.py")  # heads whose weights pass through Head.dropout
+
+
+def stage_of(checkpoint):
+    """The stage file that wrote a checkpoint, and its module, imported from beside this script."""
+    stage = checkpoint.get("stage", "babygpt_v12_wandb.py")  # older checkpoints name none: all of them v12's
+    if stage not in STAGES:
+        raise ValueError(f"it names stage {stage!r}, none of {STAGES[0]} ... {STAGES[-2]}")
+    module = "babygpt_v12_wandb" if stage == "babygpt_train.py" else stage.removesuffix(".py")
+    return stage, importlib.import_module(module)
 
 
 # ----------------------------------------------------------------------------
@@ -64,7 +91,8 @@ MODEL_CONFIG_KEYS = ("vocab_size", "block_size", "n_embed", "n_head", "n_layer",
 
 
 def load_checkpoint(path, device):
-    """The model (in eval mode, on device), tokenizer and checkpoint dict saved by babygpt_v12_wandb.py.
+    """The model (in eval mode, on device), tokenizer and checkpoint dict saved by babygpt_v12_wandb.py, or by a
+    sweep's trial of any stage: the checkpoint names its stage, whose BabyGPT is built with the saved config.
 
     Raises ValueError with a one-line message for a missing, damaged or foreign file."""
     try:
@@ -93,14 +121,19 @@ def load_checkpoint(path, device):
     if missing:
         raise ValueError(f"{foreign}: it lacks {', '.join(missing)}")
     config, vocab, state = checkpoint["model_config"], checkpoint["vocab"], checkpoint["model_state"]
-    if not isinstance(config, dict) or any(key not in config for key in MODEL_CONFIG_KEYS):
-        raise ValueError(f"{foreign}: its model_config needs {', '.join(MODEL_CONFIG_KEYS)}")
+    try:
+        _, stage = stage_of(checkpoint)
+    except ValueError as e:
+        raise ValueError(f"{foreign}: {e}") from None
+    config_keys = ("vocab_size", *stage.MODEL_HYPERPARAMETERS)
+    if not isinstance(config, dict) or any(key not in config for key in config_keys):
+        raise ValueError(f"{foreign}: its model_config needs {', '.join(config_keys)}")
     if not isinstance(vocab, str) or len(vocab) != config["vocab_size"]:
         raise ValueError(f"{foreign}: its vocab is not a string of vocab_size = {config['vocab_size']} characters")
     if not isinstance(state, dict):
         raise ValueError(f"{foreign}: its model_state is not a state dict")
     try:
-        model = BabyGPT(**{key: config[key] for key in MODEL_CONFIG_KEYS})
+        model = stage.BabyGPT(**{key: config[key] for key in config_keys})
         model.load_state_dict(state)
     except (ValueError, TypeError, RuntimeError) as e:
         # load_state_dict lists every mismatch over several lines; its first problem is enough to see what is wrong
@@ -456,7 +489,13 @@ def draw_attention(model, tokenizer, prompt, continuation, path):
 # Command line
 
 
-def parse_args(argv=None):
+def uses_cache(checkpoint):
+    """Whether CachedBabyGPT runs this checkpoint's architecture (pre-norm Blocks with a projection: v9 on). Earlier
+    stages are sampled by FullRecomputeContext, the same steps as their own generate()."""
+    return STAGES.index(stage_of(checkpoint)[0]) >= CACHED_FROM
+
+
+def make_parser():
     parser = OneLineErrorParser(
         description=__doc__.splitlines()[0],
         allow_abbrev=False,  # a mistyped option is an error, never a guess
@@ -464,7 +503,7 @@ def parse_args(argv=None):
     parser.add_argument(
         "--checkpoint",
         default="out/v12/checkpoint.pt",
-        help="checkpoint written by babygpt_v12_wandb.py (default: %(default)s, its default out_dir)",
+        help="checkpoint written by babygpt_v12_wandb.py or a sweep's trial of any stage (default: %(default)s)",
     )
     parser.add_argument(
         "--prompt",
@@ -503,7 +542,11 @@ def parse_args(argv=None):
         "--no_cache", action="store_true", help="recompute the whole context for every token, as generate() does"
     )
     add_attention_option(parser, "how attention is computed without the cache (the cache always stacks the heads)")
-    return parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv=None):
+    return make_parser().parse_args(argv)
 
 
 def check_args(args):
@@ -601,8 +644,12 @@ def main(argv=None):
             raise ValueError(
                 f"--attention draws one prompt's attention: give exactly one --prompt (not {len(prompts)})"
             )
+        stage = stage_of(checkpoint)[0]
+        if args.attention is not None and STAGES.index(stage) < ATTENTION_FROM:
+            raise ValueError(f"--attention draws the heads of {STAGES[ATTENTION_FROM]} on; this model is {stage}'s")
     except ValueError as e:
         sys.exit(f"error: {e}")
+    args.no_cache = args.no_cache or not uses_cache(checkpoint)  # before v9, the stage's generate() way
 
     torch.manual_seed(args.seed)
     set_attention(model, args.attn_implementation)  # the same weights either way

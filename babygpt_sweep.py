@@ -18,13 +18,24 @@ Resume: run the same command again. Finished trials are kept, interrupted ones a
 Results: sweeps/NAME/summary.md (ranked table, mean val loss per value, importances, pictures) and one
 folder per trial (command.txt, log.txt, metrics.csv, loss_curve.png, samples.txt, checkpoint.pt).
 Live view: optuna-dashboard sqlite:///sweeps/NAME/study.db
+
+How this file reads, one job per part:
+  1. The command line: what a sweep is (the stage, its swept and fixed options), checked before anything runs
+  2. The storage and the study: where Optuna keeps the trials
+  3. The books: which trial is which (class Books), from one read of the study
+  4. One trial: the stage's own code, recorded in the trial's folder
+  5. Workers: trials one after another, in this process and --jobs - 1 others
+  6. The report: summary.md, summary.csv, means.csv and the pictures
+  main()
 """
 
 import argparse
 import contextlib
 import csv
 import errno
+import glob
 import importlib.util
+import inspect
 import io
 import math
 import multiprocessing
@@ -47,19 +58,24 @@ from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 
 from babygpt_sample import find_font
+from babygpt_train import first_line
 from babygpt_v12_wandb import (
     OneLineErrorParser,
     RunRecorder,
     console_safe_output,
+    find_corpus,
     format_seconds,
-    sample_prompts,
     write_atomically,
 )
 
 DEFAULT_STAGE = "babygpt_v12_wandb.py"
 SWEEPS_FOLDER = "sweeps"
-STAGE_API = ("make_parser", "parse_args", "setup", "train")  # what a trial calls in the stage, with sample_prompts
-SET_BY_THE_SWEEP = ("out_dir", "overwrite")  # each trial writes its own folder
+STAGE_API = ("make_parser", "parse_args", "run")  # what a trial calls in the stage: its parser and its entry point
+SET_BY_THE_SWEEP = {  # options a sweep sets itself, or cannot honour: refused after --, and as --param
+    "out_dir": "the sweep sets it (one folder per trial)",
+    "overwrite": "the sweep sets it (one folder per trial)",
+    "resume": "a sweep starts every trial afresh (resume one trial with: babygpt_train.py --resume TRIAL_FOLDER)",
+}
 HEARTBEAT_SECONDS = 10  # a running trial marks itself alive in a database storage this often ...
 GRACE_SECONDS = 60  # ... and one silent this long has lost its worker (killed): it is run again
 MAX_RETRIES_AFTER_A_DEATH = 2  # a trial whose worker dies every time (out of memory?) is then given up
@@ -67,18 +83,15 @@ OVERFIT_GAP = 0.1  # val loss this far above train loss is flagged: the model le
 PRUNER_STARTUP_TRIALS = 2  # --prune compares with at least this many finished trials
 SAMPLE_OPENING_CHARACTERS = 40
 IMPORTANCE_MIN_TRIALS = 20  # below this Optuna's importances swing from one sweep to the next: means say more
+ORPHAN_SECONDS = 60  # a FILE.PID.tmp this old was left by a killed process: no write takes that long
 
+
+# ============================================================================
+# 1. The command line: what a sweep is, checked before anything runs
+# ============================================================================
 
 # ----------------------------------------------------------------------------
 # Loading a stage: any training script with the stages' functions
-
-
-def find_beside_this_script(path):
-    """path, or, when a relative path is missing from the current folder, the same path beside this script."""
-    if os.path.exists(path) or os.path.isabs(path):
-        return path
-    beside = os.path.join(os.path.dirname(os.path.abspath(__file__)), path)
-    return beside if os.path.exists(beside) else path
 
 
 def load_stage(path):
@@ -114,12 +127,6 @@ def stage_options(stage):
 
 def option_given(argv, name):
     return any(arg == f"--{name}" or arg.startswith(f"--{name}=") for arg in argv)
-
-
-def first_line(error):
-    """The first non-empty line of an exception's message (a database driver's can run to many lines)."""
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    return lines[0] if lines else type(error).__name__
 
 
 # ----------------------------------------------------------------------------
@@ -188,7 +195,7 @@ def parse_param(param, options, stage_name):
     if not equals or not name:
         raise ValueError(f"--param {param}: expected {PARAM_SYNTAX}")
     if name in SET_BY_THE_SWEEP:
-        raise ValueError(f"--param {param}: the sweep sets --{name} itself (one folder per trial)")
+        raise ValueError(f"--param {param}: --{name} cannot be swept: {SET_BY_THE_SWEEP[name]}")
     if name not in options:
         raise ValueError(f"--param {param}: {stage_name} has no option --{name}; it has {', '.join(sorted(options))}")
     action = options[name]
@@ -222,7 +229,7 @@ def parse_param(param, options, stage_name):
 
 
 # ----------------------------------------------------------------------------
-# The command line
+# The options
 
 
 def make_parser():
@@ -256,12 +263,21 @@ def make_parser():
         "--prune",
         action="store_true",
         help="stop a trial early when its val loss at an evaluation is worse than the median of the other trials'"
-        f" at the same step (Optuna's MedianPruner, after {PRUNER_STARTUP_TRIALS} finished trials, never at step 0)",
+        f" at the same step (Optuna's MedianPruner, after {PRUNER_STARTUP_TRIALS} finished trials; never at step 0"
+        " nor at the last evaluation, where there is nothing left to save)",
     )
     parser.add_argument(
         "--retry_failed",
         action="store_true",
         help="run the failed trials of this sweep again (after fixing what made them fail); finished ones are kept",
+    )
+    parser.add_argument(
+        "--fail_stale",
+        type=float,
+        metavar="MINUTES",
+        help="count a trial still 'running' after this many minutes as killed, and run it again: for a journal-file"
+        " storage, which cannot notice a killed worker by itself; pick more than the longest trial takes"
+        f" (default: none; a database storage notices a killed worker {GRACE_SECONDS} s after its last heartbeat)",
     )
     parser.add_argument(
         "--jobs",
@@ -302,10 +318,17 @@ def prepare(argv):
     for option in ("trials", "jobs"):
         if getattr(args, option) is not None and getattr(args, option) < 1:
             raise ValueError(f"--{option} must be at least 1, got {getattr(args, option)}")
-    if args.timeout is not None and not (args.timeout > 0 and math.isfinite(args.timeout)):
-        raise ValueError(f"--timeout must be a positive number of minutes, got {args.timeout}")
+    for option in ("timeout", "fail_stale"):
+        value = getattr(args, option)
+        if value is not None and not (value > 0 and math.isfinite(value)):
+            raise ValueError(f"--{option} must be a positive number of minutes, got {value}")
+    if args.storage is not None and in_memory(args.storage):
+        raise ValueError(
+            f"--storage {args.storage} is an in-memory database: every process would get its own, empty one, and"
+            " nothing would be kept; give a file, e.g. sqlite:///sweep.db"
+        )
 
-    args.stage = find_beside_this_script(args.stage)
+    args.stage = find_corpus(args.stage)  # like a corpus: a relative path is found beside the stages too
     stage = load_stage(args.stage)
     stage_name = os.path.basename(args.stage)
     options = stage_options(stage)
@@ -316,9 +339,9 @@ def prepare(argv):
             raise ValueError(f"--param {name} is given twice: put all its values in one --param")
         if option_given(args.fixed, name):
             raise ValueError(f"--{name} is both swept (--param) and fixed (after --): keep one")
-    for name in SET_BY_THE_SWEEP:
+    for name, why in SET_BY_THE_SWEEP.items():
         if option_given(args.fixed, name):
-            raise ValueError(f"--{name} after --: the sweep sets it (one folder per trial)")
+            raise ValueError(f"--{name} after --: {why}")
     try:
         stage.parse_args(args.fixed)  # the fixed options are checked once, here, by the stage's own parser
     except SystemExit as e:
@@ -337,6 +360,8 @@ def prepare(argv):
         raise ValueError(f"--name {args.name!r}: use letters, digits and . _ - + = only (it names a folder)")
     args.folder = os.path.join(SWEEPS_FOLDER, args.name)
     args.storage = args.storage or f"sqlite:///{SWEEPS_FOLDER}/{args.name}/study.db"  # / on Windows too
+    args.shown_storage = hide_password(args.storage)  # what the console, errors and summary.md show
+    args.shown_argv = [hide_password(arg) if args.storage in arg else arg for arg in args.argv]
     grid_size = math.prod(len(axis.values) for axis in axes) if args.search == "grid" else None
     args.planned = min(n for n in (grid_size, args.trials) if n is not None) if grid_size or args.trials else None
     args.grid_size = grid_size
@@ -357,12 +382,54 @@ def parser_message(exit):
     return re.sub(r"^\S+: error: ", "", text)
 
 
-# ----------------------------------------------------------------------------
-# The study: Optuna's record of every trial, in a storage
+def in_memory(url):
+    """sqlite://, sqlite:///:memory: and the like: a database that lives and dies with one process."""
+    return re.fullmatch(r"sqlite(\+\w+)?://(/(:memory:)?)?(\?.*)?", url) is not None
+
+
+def hide_password(url):
+    """A storage URL as it may be shown or written down: postgresql://user:SECRET@host/db -> postgresql://user:***@host/db."""
+    scheme, separator, rest = url.partition("://")
+    location, slash, path = rest.partition("/")
+    user_info, at, host = location.rpartition("@")
+    if not separator or not at or ":" not in user_info:
+        return url  # a journal file, SQLite, or no password
+    return f"{scheme}://{user_info.split(':', 1)[0]}:***@{host}{slash}{path}"
+
+
+def password_of(url):
+    """The password in a storage URL, or None: kept out of every message (a driver may repeat the URL)."""
+    shown = hide_password(url)
+    if shown == url:
+        return None
+    location = url.partition("://")[2].partition("/")[0]
+    return location.rpartition("@")[0].split(":", 1)[1]
+
+
+def without_password(text, sweep):
+    """text with the storage's password, as typed and URL-decoded, replaced by ***."""
+    secret = password_of(sweep.storage)
+    if secret:
+        from urllib.parse import unquote
+
+        for form in {secret, unquote(secret)}:
+            text = text.replace(form, "***")
+    return text
+
+
+# ============================================================================
+# 2. The storage and the study: where Optuna keeps the trials
+# ============================================================================
+#
+# What each storage notices by itself when a worker is killed (SIGKILL, a power cut, out of memory):
+#   SQLite file, PostgreSQL, MySQL   a running trial writes a heartbeat every HEARTBEAT_SECONDS; one silent for
+#                                    GRACE_SECONDS is failed by the next worker that starts a trial, and run again
+#   journal file                     nothing: the trial stays "running" until a command with --fail_stale MINUTES
+#                                    fails it (and runs it again) once it has run longer than that
 
 
 def open_storage(url):
-    if "://" not in url:  # a journal file: appended to by every worker, safe on a shared disk
+    if "://" not in url:  # a journal file: appended to by every worker, safe on a shared disk; no heartbeat
         from optuna.storages.journal import JournalFileBackend, JournalStorage
 
         return JournalStorage(JournalFileBackend(url))
@@ -373,6 +440,10 @@ def open_storage(url):
         grace_period=GRACE_SECONDS,
         heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES_AFTER_A_DEATH),
     )
+
+
+def has_heartbeat(sweep):
+    return "://" in sweep.storage
 
 
 def make_sampler(sweep):
@@ -413,7 +484,8 @@ def create_or_load_study(sweep, attempts=5):
 
 def open_study(sweep, create_folder, requeue=True):
     """Create the study, or load it to resume; refuse a storage that holds another sweep under this name.
-    requeue: queue a re-run of every trial that was interrupted, or whose worker was killed."""
+    requeue: put the books in order (put_in_order): fail the trials whose worker was killed, queue a
+    re-run of each interrupted one, and remove the temporary files killed processes left."""
     created = []  # folders made here, removed again if the storage cannot be opened: nothing left behind
     if create_folder:
         try:
@@ -439,23 +511,20 @@ def open_study(sweep, create_folder, requeue=True):
             if "psycopg" in missing
             else ""
         )
-        raise ValueError(
-            f"cannot open the study storage {sweep.storage}: no database driver: {missing}{hint}"
-        ) from None
+        reason = without_password(f"no database driver: {missing}{hint}", sweep)
+        raise ValueError(f"cannot open the study storage {sweep.shown_storage}: {reason}") from None
     except Exception as e:  # SQLAlchemy, the driver or the file system: all say why in their first line
         remove_created(created)
-        reason = first_line(getattr(e, "orig", None) or e)
-        raise ValueError(f"cannot open the study storage {sweep.storage}: {reason}") from None
+        reason = without_password(first_line(getattr(e, "orig", None) or e), sweep)
+        raise ValueError(f"cannot open the study storage {sweep.shown_storage}: {reason}") from None
     if saved is not None and saved != sweep.definition:
         raise ValueError(
-            f"the study {sweep.name!r} in {sweep.storage} is another sweep ({describe(saved)}): "
+            f"the study {sweep.name!r} in {sweep.shown_storage} is another sweep ({describe(saved)}): "
             "give this one its own --name"
         )
     if requeue:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # marked experimental
-            optuna.storages.fail_stale_trials(study)  # in a database storage: trials whose worker was killed
-        rerun_interrupted(study, failed_too=sweep.retry_failed)
+        put_in_order(study, sweep)
+        remove_orphaned_temporary_files(sweep.folder)
     return study
 
 
@@ -469,46 +538,168 @@ def describe(definition):
     return f"{definition['stage']} {params} -- {' '.join(definition['fixed'])}".strip(" -")
 
 
-# ----------------------------------------------------------------------------
-# Reading the study: which trials count, and what is left to do
+def remove_orphaned_temporary_files(folder, now=None):
+    """The FILE.PID.tmp files (write_atomically's) that a killed process left in the sweep's folder and its trial
+    folders. Only those older than ORPHAN_SECONDS: a younger one may be one that a worker, perhaps on another
+    machine sharing the disk, is writing right now."""
+    now = time.time() if now is None else now
+    for path in glob.glob(os.path.join(glob.escape(folder), "*.tmp")) + glob.glob(
+        os.path.join(glob.escape(folder), "*", "*.tmp")
+    ):
+        match = re.search(r"\.(\d+)\.tmp$", path)
+        if not match:
+            continue
+        with contextlib.suppress(OSError):  # removed by another worker just now
+            if now - os.path.getmtime(path) > ORPHAN_SECONDS:
+                os.remove(path)
+
+
+# ============================================================================
+# 3. The books: which trial is which
+# ============================================================================
+
+
+def origin(trial):
+    """The number of the trial that a re-run repeats (Optuna's retry callback keeps it), else the trial's own."""
+    return trial.system_attrs.get("failed_trial", trial.number)
 
 
 def folder_number(trial):
     """The number in the trial's folder name and the summary's trial column: a grid point's number
     (0 .. grid size - 1) in a grid, else Optuna's trial number. A re-run keeps the number of the trial
     it repeats: the same folder, the same row."""
-    return trial.system_attrs.get("grid_id", trial.system_attrs.get("failed_trial", trial.number))
+    return trial.system_attrs.get("grid_id", origin(trial))
 
 
-def stopped_without_result(trial):
-    """Failed in Optuna's books without a reason of ours: stopped by Ctrl-C, or its worker died."""
-    attrs = trial.user_attrs
-    return trial.state == TrialState.FAIL and not attrs.get("failure") and "duplicate_of" not in attrs
+class Books:
+    """Which trial is which, from one read of the study. Optuna records the trials; these rules say what they mean.
+
+    Every trial in the study is exactly one of:
+      counted      it stands for its combination in the summary: finished, pruned, failed, running, or waiting
+                   (a queued re-run)
+      repeated     a re-run of it was queued (its number is in a later trial's retry_history): the re-run stands
+                   for it, in the same folder and the same row
+      interrupted  stopped without a result (Ctrl-C, or its worker was killed) and no re-run queued yet: the
+                   next command queues one. A combination whose worker died under it more than
+                   MAX_RETRIES_AFTER_A_DEATH times is counted instead, as failed: it kills its worker (out of memory?)
+      duplicate    another worker had taken its grid point first: given up before training
+      surplus      started after --trials combinations were taken (two workers racing): given up before training
+    """
+
+    def __init__(self, study):
+        self.trials = study.get_trials(deepcopy=False)
+        self.by_number = {trial.number: trial for trial in self.trials}
+        self.repeated = {n for trial in self.trials for n in trial.system_attrs.get("retry_history", [])}
+        self.kind = {trial.number: self.classify(trial) for trial in self.trials}
+        self.counted = [trial for trial in self.trials if self.kind[trial.number] == "counted"]
+
+    def classify(self, trial):
+        if "duplicate_of" in trial.user_attrs:
+            return "duplicate"
+        if trial.user_attrs.get("surplus"):
+            return "surplus"
+        if trial.number in self.repeated:
+            return "repeated"
+        if self.stopped_without_result(trial) and self.deaths(trial) <= MAX_RETRIES_AFTER_A_DEATH:
+            return "interrupted"
+        return "counted"
+
+    @staticmethod
+    def stopped_without_result(trial):
+        """Failed in Optuna's books without a reason of ours: stopped by Ctrl-C, or its worker died."""
+        attrs = trial.user_attrs
+        given_up = "duplicate_of" in attrs or attrs.get("surplus")
+        return trial.state == TrialState.FAIL and not attrs.get("failure") and not given_up
+
+    def deaths(self, trial):
+        """How often this combination's worker died under it (Ctrl-C not counted), this attempt included."""
+        attempts = [self.by_number[n] for n in trial.system_attrs.get("retry_history", []) if n in self.by_number]
+        return sum(self.stopped_without_result(t) and not t.user_attrs.get("interrupted") for t in [*attempts, trial])
+
+    def trial(self, number):
+        return self.by_number[number]
+
+    def progress(self):
+        """(done, running, waiting, grid points taken) over all workers."""
+        states = [trial.state for trial in self.counted]
+        running, waiting = states.count(TrialState.RUNNING), states.count(TrialState.WAITING)
+        taken = {trial.system_attrs["grid_id"] for trial in self.counted if "grid_id" in trial.system_attrs}
+        return len(states) - running - waiting, running, waiting, taken
+
+    def work_left(self, sweep):
+        done, running, waiting, taken = self.progress()
+        if waiting:
+            return True  # re-runs of interrupted trials come first
+        if sweep.planned is not None and done + running >= sweep.planned:
+            return False
+        return sweep.grid_size is None or len(taken) < sweep.grid_size
+
+    def taken_first(self, number):
+        """The trial that took this one's grid point (or re-runs the same trial) first, or None. Two workers can
+        pick one grid point at the same moment (near the end of a grid): the lower number runs it."""
+        this = self.by_number[number]
+        key = this.system_attrs.get("grid_id", this.system_attrs.get("failed_trial"))
+        for other in self.counted:
+            same = other.system_attrs.get("grid_id", other.system_attrs.get("failed_trial"))
+            first = other.number < number or other.state.is_finished()
+            if key is not None and other.number != number and same == key and first:
+                return other
+        return None
+
+    def surplus(self, number, planned):
+        """True when planned (--trials) combinations were taken before this new trial: two workers can both see
+        one trial left and both start one. A re-run is never surplus: it stands for a trial counted already."""
+        if planned is None or origin(self.by_number[number]) != number:
+            return False
+        return sum(origin(trial) < number for trial in self.counted) >= planned
+
+    def to_run_again(self, failed_too=False):
+        """The interrupted trials; with failed_too (--retry_failed: the cause is fixed) the failed ones as well."""
+        return [
+            trial
+            for trial in self.trials
+            if self.kind[trial.number] == "interrupted"
+            or (failed_too and self.kind[trial.number] == "counted" and trial.user_attrs.get("failure"))
+        ]
+
+    def running_longer_than(self, minutes):
+        now = time.time()
+        return [
+            trial
+            for trial in self.counted
+            if trial.state == TrialState.RUNNING and now - trial.datetime_start.timestamp() > minutes * 60
+        ]
+
+    def running_in(self, worker):
+        """The trial the worker ("host:pid") is running, or None."""
+        return next(
+            (
+                t
+                for t in self.counted
+                if t.state == TrialState.RUNNING and t.user_attrs.get("run", {}).get("worker") == worker
+            ),
+            None,
+        )
+
+    def best(self):
+        finished = [trial for trial in self.counted if trial.state == TrialState.COMPLETE]
+        return min(finished, key=lambda trial: trial.value) if finished else None
 
 
-def deaths(trial, trials):
-    """How often this combination's worker died under it (Ctrl-C not counted), this attempt included."""
-    by_number = {t.number: t for t in trials}
-    attempts = [by_number[n] for n in trial.system_attrs.get("retry_history", []) if n in by_number] + [trial]
-    return sum(stopped_without_result(t) and not t.user_attrs.get("interrupted") for t in attempts)
-
-
-def was_interrupted(trial, trials):
-    """To be run again: stopped by Ctrl-C, or its worker died (then the heartbeat check failed it), unless
-    that happened too often: a combination that kills its worker every time (out of memory) is given up."""
-    return stopped_without_result(trial) and deaths(trial, trials) <= MAX_RETRIES_AFTER_A_DEATH
-
-
-def counted_trials(study):
-    """The trials that stand for a combination: finished, pruned, failed, running or waiting. Left out: trials
-    run again (the re-run stands for them), interrupted ones about to be, and duplicates a worker gave up."""
-    trials = study.get_trials(deepcopy=False)
-    rerun = {n for t in trials for n in t.system_attrs.get("retry_history", [])}
-    return [
-        t
-        for t in trials
-        if t.number not in rerun and not was_interrupted(t, trials) and "duplicate_of" not in t.user_attrs
-    ]
+def put_in_order(study, sweep):
+    """What a command does before its first trial: fail the trials whose worker was killed (the heartbeat of a
+    database storage; --fail_stale for any storage), then queue a re-run of every interrupted trial that has none
+    yet, and with --retry_failed of every failed one. Each step reads the books anew: the one before changed them."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # marked experimental
+        optuna.storages.fail_stale_trials(study)  # a database storage: no heartbeat for GRACE_SECONDS
+    if sweep.fail_stale:
+        for trial in Books(study).running_longer_than(sweep.fail_stale):
+            with contextlib.suppress(ValueError, RuntimeError):  # another worker failed it just now
+                study.tell(trial.number, state=TrialState.FAIL)
+            print(f"trial {folder_number(trial)} was running for over {sweep.fail_stale:g} minutes: counted as killed")
+    for trial in Books(study).to_run_again(failed_too=sweep.retry_failed):
+        run_again(study, trial)
 
 
 def run_again(study, trial):
@@ -518,53 +709,17 @@ def run_again(study, trial):
         RetryHeartbeatStaleTrialCallback()(study, trial)
 
 
-def progress(study):
-    """(done, running, waiting, grid points taken) over all workers."""
-    done = running = waiting = 0
-    taken = set()
-    for trial in counted_trials(study):
-        if trial.state == TrialState.WAITING:
-            waiting += 1
-        elif trial.state == TrialState.RUNNING:
-            running += 1
-        else:
-            done += 1
-        if "grid_id" in trial.system_attrs:
-            taken.add(trial.system_attrs["grid_id"])
-    return done, running, waiting, taken
-
-
-def work_left(study, sweep):
-    done, running, waiting, taken = progress(study)
-    if waiting:
-        return True  # re-runs of interrupted trials come first
-    if sweep.planned is not None and done + running >= sweep.planned:
-        return False
-    return sweep.grid_size is None or len(taken) < sweep.grid_size
-
-
-def rerun_interrupted(study, failed_too=False):
-    """Queue a re-run of every interrupted trial that has none yet (the heartbeat check queues those whose
-    worker died, but only in a database storage, and only while a worker runs); with failed_too, of every
-    failed trial as well (--retry_failed: the cause is fixed)."""
-    trials = study.get_trials(deepcopy=False)
-    rerun = {n for t in trials for n in t.system_attrs.get("retry_history", [])}
-    for trial in trials:
-        failed = trial.state == TrialState.FAIL and trial.user_attrs.get("failure")
-        if trial.number not in rerun and (was_interrupted(trial, trials) or (failed_too and failed)):
-            run_again(study, trial)
-
-
-# ----------------------------------------------------------------------------
-# One trial: the stage's own setup, train and sample, recorded in the trial's folder
+# ============================================================================
+# 4. One trial: the stage's own code, recorded in the trial's folder
+# ============================================================================
 
 
 class TrialFailed(Exception):
     """The stage refused the combination, or training crashed: the trial is recorded as failed."""
 
 
-class Duplicate(Exception):
-    """Another worker took this combination first (possible at the very end of a grid)."""
+class GivenUp(Exception):
+    """Another worker took this combination first, or --trials were all taken: the trial does not run."""
 
 
 def trial_folder(sweep, number, params):
@@ -573,36 +728,45 @@ def trial_folder(sweep, number, params):
     return os.path.join(sweep.folder, name)
 
 
-def trial_command(sweep, argv, folder):
-    """The command that reproduces the trial on its own."""
-    command = ["python", sweep.stage, *argv]
+def stage_arguments(sweep, params, folder):
+    """The stage's command-line arguments for one trial: the fixed ones, the swept values, and for a stage that
+    records its runs (v12, babygpt_train.py) the trial's folder, replaced if a re-run finds it, without wandb
+    unless asked for (one record per trial is enough: the folder and the study)."""
+    argv = [*sweep.fixed]
+    for axis in sweep.axes:
+        argv += [f"--{axis.name}", axis.argument(params[axis.name])]
     if sweep.records_run_folder:
-        command += ["--out_dir", folder, "--overwrite"]
+        argv += ["--out_dir", folder, "--overwrite"]
         if not option_given(sweep.fixed, "wandb_mode"):
-            command += ["--wandb_mode", "disabled"]
-    return shlex.join(command)
+            argv += ["--wandb_mode", "disabled"]
+    return argv
+
+
+def trial_command(sweep, argv):
+    """The command that reproduces the trial on its own. It names the CPU threads the trial ran with: another
+    count adds the numbers up in another order, and the losses differ in their last digits."""
+    return f"OMP_NUM_THREADS={torch.get_num_threads()} {shlex.join(['python', sweep.stage, *argv])}"
 
 
 def run_trial(sweep, study, trial, console):
     """Optuna's objective: the final val loss of one training run."""
     params = {axis.name: axis.suggest(trial) for axis in sweep.axes}
-    this = next(t for t in study.get_trials(deepcopy=False) if t.number == trial.number)
-    key = this.system_attrs.get("grid_id", this.system_attrs.get("failed_trial"))
-    for other in counted_trials(study):  # two workers may pick one combination: the lower number runs it
-        same = other.system_attrs.get("grid_id", other.system_attrs.get("failed_trial"))
-        first = other.number < trial.number or other.state.is_finished()
-        if key is not None and other.number != trial.number and same == key and first:
-            trial.set_user_attr("duplicate_of", other.number)
-            raise Duplicate
+    books = Books(study)
+    first = books.taken_first(trial.number)
+    if first is not None:
+        trial.set_user_attr("duplicate_of", first.number)
+        raise GivenUp
+    if books.surplus(trial.number, sweep.trials):
+        trial.set_user_attr("surplus", True)
+        raise GivenUp
 
+    this = books.trial(trial.number)
     number = folder_number(this)
     folder = trial_folder(sweep, number, params)
     shutil.rmtree(folder, ignore_errors=True)  # what an interrupted run of this trial left
     os.makedirs(folder)
-    argv = [*sweep.fixed]
-    for axis in sweep.axes:
-        argv += [f"--{axis.name}", axis.argument(params[axis.name])]
-    command = trial_command(sweep, argv, folder)
+    argv = stage_arguments(sweep, params, folder)
+    command = trial_command(sweep, argv)
     worker = f"{socket.gethostname()}:{os.getpid()}"  # which machine and process ran it
     trial.set_user_attr("run", {"folder": folder, "command": command, "worker": worker})
     for name in ("interrupted", "failure"):  # a re-run starts with the attributes of the trial it repeats
@@ -616,14 +780,14 @@ def run_trial(sweep, study, trial, console):
     with open(os.path.join(folder, "log.txt"), "w", encoding="utf-8", buffering=1) as log:
         log.write(f"$ {command}\n")
         with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-            result = {}  # what train_and_record learns: kept for a trial that fails half way too
+            result = {"history": []}  # what the run shows: kept for a trial that fails half way too
             try:
-                return train_and_record(sweep, trial, argv, folder, result)
+                return run_stage(sweep, trial, argv, folder, result)
             except (optuna.TrialPruned, KeyboardInterrupt):
                 raise
             except SystemExit as e:  # the stage's parser refused a value
                 reason = parser_message(e)
-            except ValueError as e:  # the stage's setup refused the combination, or the loss became NaN
+            except ValueError as e:  # the stage refused the combination, or the loss became NaN
                 reason = first_line(e)
             except (torch.cuda.OutOfMemoryError, MemoryError):
                 reason = "out of memory: try a smaller batch_size, block_size or model"
@@ -633,55 +797,73 @@ def run_trial(sweep, study, trial, console):
             print(f"error: {reason}")
     if torch.cuda.is_available():
         torch.cuda.empty_cache()  # give the failed trial's GPU memory back before the next one
-    if result:
+    if result["history"]:
         trial.set_user_attr("result", result)
     trial.set_user_attr("failure", reason)
     raise TrialFailed(reason)
 
 
-def train_and_record(sweep, trial, argv, folder, result):
-    """Train one combination with the stage's own functions and v12's run folder; fill result (parameters,
-    history, final metrics, sample) and save it in the study (one write: each write to SQLite waits for the
-    disk)."""
+def run_stage(sweep, trial, argv, folder, result):
+    """Run the trial through the stage's own entry point, run(args, ...), as `python STAGE ARGV` runs it, and
+    report every evaluation to Optuna (the pruner and optuna-dashboard see it at once). Fill result (parameters,
+    history, final metrics, the opening of the sample) and save it in the study in one write (each write to
+    SQLite waits for the disk). The trial's folder then holds what the stage writes:
+      babygpt_train.py   its run folder: metrics.csv, loss_curve.png, samples.txt, checkpoint.pt and best.pt,
+                         which `babygpt_train.py --resume FOLDER` continues; its hook stops a run by raising
+      v12                its run folder, through its recorder, whose report() returns True to stop
+      v1 .. v11          they record nothing themselves: v12's recorder records them, and the checkpoint names
+                         the stage, so that babygpt_sample.py rebuilds that stage's model"""
     stage = sweep.stage_module
     args = stage.parse_args(argv)
-    args.out_dir, args.overwrite = folder, True
-    if not option_given(sweep.fixed, "wandb_mode"):
-        args.wandb_mode = "disabled"  # one record per trial is enough: the folder and the study
-    args.wandb_project = getattr(args, "wandb_project", "babygpt")
-    run = stage.setup(args)
-    n_params = sum(p.numel() for p in run.model.parameters())
-    result.update(parameters=n_params, history=[])
-    print(f"{n_params:,} parameters | corpus {run.corpus}: {len(run.text):,} characters | device {run.device}")
-    recorder = RunRecorder(args, run.model, run.tokenizer, run.model_config)
+    pruned_at = []
 
-    def report(metrics):
-        recorder.report(metrics)  # prints the log line, appends metrics.csv, saves checkpoint.pt
+    def evaluated(metrics):
+        """True: stop the trial here (pruned). Never at the last evaluation: nothing is left to save there."""
         result["history"].append([metrics[k] for k in ("step", "elapsed_seconds", "train_loss", "val_loss")])
-        trial.report(metrics["val_loss"], metrics["step"])  # the pruner and optuna-dashboard see it at once
-        if sweep.prune and trial.should_prune():
-            raise optuna.TrialPruned(f"pruned at step {metrics['step']}: val loss {metrics['val_loss']:.4f}")
+        trial.report(metrics["val_loss"], metrics["step"])
+        if sweep.prune and metrics["step"] < args.max_iters and trial.should_prune():
+            pruned_at.append(metrics["step"])
+            print(f"pruned at step {metrics['step']}: val loss {metrics['val_loss']:.4f}")
+            return True
+        return False
 
-    pruned = None
-    try:
-        final = stage.train(run.model, run.train_data, run.val_data, args, report)
-    except optuna.TrialPruned as e:
-        pruned, final = e, recorder.history[-1]
-        print(e)
-    sample_each = getattr(stage, "sample_prompts", sample_prompts)  # the stage's own, as its main() does
-    samples = sample_each(run.model, run.tokenizer, args.prompt, args.max_new_tokens)  # printed into log.txt
-    recorder.finish(samples)  # loss_curve.png and samples.txt, for a pruned trial too
-    completion = samples[0][1][len(samples[0][0]) :] if samples else ""
+    if "on_evaluation" in inspect.signature(stage.run).parameters:  # babygpt_train.py
+
+        def on_evaluation(metrics):
+            if evaluated(metrics):
+                raise optuna.TrialPruned
+
+        try:
+            outcome = stage.run(args, stage.given_options(argv), on_evaluation)
+        except optuna.TrialPruned as stopped:
+            outcome = stopped.training_result  # the run folder is finished all the same
+        parameters = outcome.parameters
+    else:  # a stage
+        recorder_class = getattr(stage, "RunRecorder", RunRecorder)
+
+        class TrialRecorder(recorder_class):
+            def report(self, metrics):
+                super().report(metrics)
+                return evaluated(metrics)
+
+        if not sweep.records_run_folder:  # v1 .. v11: v12's recorder needs these
+            args.out_dir, args.overwrite, args.wandb_mode = folder, True, "disabled"
+        outcome = stage.run(args, lambda *made: TrialRecorder(*made, stage=os.path.basename(sweep.stage)))
+        parameters = sum(p.numel() for p in outcome.setup.model.parameters())
+
+    prompt, text = outcome.samples[0] if outcome.samples else ("", "")
     keys = ("step", "train_loss", "val_loss", "val_perplexity", "tokens_per_second", "elapsed_seconds")
-    result.update(final={key: final[key] for key in keys}, sample=completion[:SAMPLE_OPENING_CHARACTERS])
+    final = {key: outcome.final[key] for key in keys}
+    result.update(parameters=parameters, final=final, sample=text[len(prompt) :][:SAMPLE_OPENING_CHARACTERS])
     trial.set_user_attr("result", result)
-    if pruned is not None:
-        raise pruned
+    if pruned_at:
+        raise optuna.TrialPruned(f"pruned at step {pruned_at[0]}")
     return final["val_loss"]
 
 
-# ----------------------------------------------------------------------------
-# A worker: trials one after another until none is left
+# ============================================================================
+# 5. Workers: trials one after another, in this process and --jobs - 1 others
+# ============================================================================
 
 
 def run_trials(sweep, study, deadline, console, stop=None):
@@ -698,37 +880,37 @@ def run_trials(sweep, study, deadline, console, stop=None):
             raise
 
     try:
-        while work_left(study, sweep) and (deadline is None or time.time() < deadline):
+        while Books(study).work_left(sweep) and (deadline is None or time.time() < deadline):
             if stop is not None and stop.is_set():
                 raise KeyboardInterrupt
             current.clear()
             started = time.time()
-            study.optimize(objective, n_trials=1, catch=(TrialFailed, Duplicate))
+            study.optimize(objective, n_trials=1, catch=(TrialFailed, GivenUp))
             if "trial" in current:
-                print_progress(sweep, study, current["trial"].number, time.time() - started, console)
+                print_progress(sweep, Books(study), current["trial"].number, time.time() - started, console)
                 write_summary(sweep, study, pictures=False)
     except KeyboardInterrupt:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not break the bookkeeping
         if "trial" in current:
             number = current["trial"].number
-            trial = next(t for t in study.get_trials(deepcopy=False) if t.number == number)
+            trial = Books(study).trial(number)
             if trial.state == TrialState.RUNNING:  # interrupted before Optuna could record it
                 study.tell(number, state=TrialState.FAIL)
-                trial = next(t for t in study.get_trials(deepcopy=False) if t.number == number)
-            if stopped_without_result(trial):  # not when Ctrl-C came between trials
+                trial = Books(study).trial(number)
+            if Books.stopped_without_result(trial):  # not when Ctrl-C came between trials
                 run_again(study, trial)  # only its own trial: other workers queue theirs
                 print(f"trial {folder_number(trial)} interrupted: it runs again when the sweep goes on", file=console)
         raise
 
 
-def print_progress(sweep, study, number, seconds, console):
-    trial = next(t for t in study.get_trials(deepcopy=False) if t.number == number)
-    if "duplicate_of" in trial.user_attrs:
-        return
-    done, running, _, _ = progress(study)
+def print_progress(sweep, books, number, seconds, console):
+    trial = books.trial(number)
+    if books.kind[number] != "counted":
+        return  # given up before it started
+    done, _, _, _ = books.progress()
     values = " ".join(f"{axis.name}={axis.label(trial.params[axis.name])}" for axis in sweep.axes)
     if trial.state == TrialState.COMPLETE:
-        best = min((t for t in counted_trials(study) if t.state == TrialState.COMPLETE), key=lambda t: t.value)
+        best = books.best()
         result = f"val loss {trial.value:.4f} (best: {best.value:.4f}, trial {folder_number(best)})"
     elif trial.state == TrialState.PRUNED:
         final = trial.user_attrs.get("result", {}).get("final", {})
@@ -738,7 +920,7 @@ def print_progress(sweep, study, number, seconds, console):
     of = f"{done}/{sweep.planned}" if sweep.planned else f"{done}"
     left = ""
     if sweep.planned:
-        durations = [t.duration.total_seconds() for t in counted_trials(study) if t.duration is not None]
+        durations = [t.duration.total_seconds() for t in books.counted if t.duration is not None]
         if durations and done < sweep.planned:
             left = f" | about {format_seconds(statistics.mean(durations) * (sweep.planned - done) / sweep.jobs)} left"
     print(f"[{of}] trial {folder_number(trial)} {values}: {result} | {format_seconds(seconds)}{left}", file=console)
@@ -778,8 +960,8 @@ def interrupt_once(signum, frame):
 def run_jobs(sweep, study, deadline):
     """--jobs N: this process and N - 1 worker processes run trials of the same study at once, each with its
     share of the CPU threads. Processes, not threads: tiny models spend most of their time in Python, which
-    one process runs one thread at a time (bench/sweep_jobs.py measures both). Returns the exit codes of the
-    workers that stopped with an error."""
+    one process runs one thread at a time (bench/sweep_jobs.py measures both). Returns the workers that
+    stopped with an error or were killed, as (process id, exit code)."""
     cores = torch.get_num_threads()
     threads = max(1, cores // sweep.jobs)
     context = multiprocessing.get_context("spawn")  # the same on Linux, macOS and Windows
@@ -809,19 +991,44 @@ def run_jobs(sweep, study, deadline):
         raise
     finally:
         torch.set_num_threads(cores)
-    return [worker.exitcode for worker in workers if worker.exitcode not in (0, None)]
+    return [(worker.pid, worker.exitcode) for worker in workers if worker.exitcode not in (0, None)]
 
 
-# ----------------------------------------------------------------------------
-# The summary: ranked table, means per value, importances, pictures
+def worker_stopped(sweep, books, pid, exitcode):
+    """One line on a worker process that ended badly. One that printed an error said why above; one that was
+    killed (SIGKILL: out of memory, or by hand) said nothing, and left its trial 'running' in the study."""
+    if exitcode > 0:
+        return f"worker process {pid} stopped with an error (above)"
+    try:
+        how = f"was killed ({signal.Signals(-exitcode).name})"
+    except ValueError:
+        how = f"was killed (signal {-exitcode})"
+    trial = books.running_in(f"{socket.gethostname()}:{pid}")
+    if trial is None:
+        return f"worker process {pid} {how} between trials: nothing was lost"
+    return (
+        f"worker process {pid} {how} during trial {folder_number(trial)}, which stays 'running': {how_to_rerun(sweep)}"
+    )
+
+
+def how_to_rerun(sweep):
+    """What runs a trial again whose worker was killed, on this sweep's storage."""
+    if has_heartbeat(sweep):
+        return f"run the same command again in {GRACE_SECONDS} seconds (its heartbeat has stopped) and it runs again"
+    return "a journal file notices no killed worker: run the same command with --fail_stale MINUTES to run it again"
+
+
+# ============================================================================
+# 6. The report: summary.md, summary.csv, means.csv and the pictures
+# ============================================================================
 
 STATE_ORDER = {"finished": 0, "pruned": 1, "failed": 2, "interrupted": 3, "running": 4, "waiting": 5}
 
 
-def summary_rows(sweep, study):
+def summary_rows(sweep, books):
     """One row per combination tried, best first: finished by final val loss, then pruned, failed, running."""
     rows = []
-    for trial in counted_trials(study):
+    for trial in books.counted:
         result = trial.user_attrs.get("result", {}) if trial.state != TrialState.WAITING else {}  # not its own yet
         final, run = result.get("final", {}), trial.user_attrs.get("run", {})
         state = {
@@ -874,27 +1081,41 @@ def sweep_axis(sweep, name):
 
 
 def mean_val_loss_by_value(sweep, rows):
-    """For each swept parameter, the mean final val loss of the finished trials per value:
-    {name: [(value label, mean val loss, number of trials), ...]}. A range with many distinct
-    values is cut into four groups of about equal size."""
-    finished = [row for row in rows if row["state"] == "finished"]
+    """For each swept parameter, the mean final val loss per value, over the finished trials only:
+    {name: [{"label", "mean" (None without a finished trial), "trials" (how many the mean covers),
+    "left_out" (["trial 4 pruned at step 2", "trial 5 failed"])}, ...]}. A pruned trial stopped early and a
+    failed one has no final loss, so neither is in the mean; they are named beside it, since a mean over
+    fewer trials says less. A range with many distinct values is cut into four groups of about equal size."""
+    left_out = [row for row in rows if row["state"] in ("pruned", "failed")]
     means = {}
     for axis in sweep.axes:
-        pairs = sorted((row["values"][axis.name], row["val_loss"]) for row in finished)
-        if not axis.is_range:
-            groups = [
-                (label, [loss for v, loss in pairs if v == value])
-                for value, label in zip(axis.values, axis.labels, strict=True)
-            ]
-        elif len({v for v, _ in pairs}) <= 6:
-            groups = [
-                (axis.label(value), [loss for v, loss in pairs if v == value])
-                for value in sorted({v for v, _ in pairs})
-            ]
+        name = axis.name
+        finished = sorted((row for row in rows if row["state"] == "finished"), key=lambda row: row["values"][name])
+        if not axis.is_range or len({row["values"][name] for row in finished}) <= 6:
+            values = axis.values if not axis.is_range else sorted({row["values"][name] for row in finished + left_out})
+            groups = [(axis.label(value), [r for r in finished if r["values"][name] == value]) for value in values]
+            group_of = {value: i for i, value in enumerate(values)}.get
         else:
-            quarters = [pairs[len(pairs) * i // 4 : len(pairs) * (i + 1) // 4] for i in range(4)]
-            groups = [(f"{axis.label(q[0][0])} to {axis.label(q[-1][0])}", [loss for _, loss in q]) for q in quarters]
-        means[axis.name] = [(label, statistics.mean(losses), len(losses)) for label, losses in groups if losses]
+            quarters = [finished[len(finished) * i // 4 : len(finished) * (i + 1) // 4] for i in range(4)]
+            groups = [
+                (f"{axis.label(q[0]['values'][name])} to {axis.label(q[-1]['values'][name])}", q) for q in quarters
+            ]
+            starts = [q[0]["values"][name] for q in quarters[1:]]
+            group_of = lambda value, starts=starts: sum(value >= start for start in starts)  # its quarter
+        named = [[] for _ in groups]
+        for row in left_out:
+            step = f" at step {row['step']}" if row["state"] == "pruned" and row["step"] is not None else ""
+            named[group_of(row["values"][name])].append(f"trial {row['trial']} {row['state']}{step}")
+        means[name] = [
+            {
+                "label": label,
+                "mean": statistics.mean(row["val_loss"] for row in members) if members else None,
+                "trials": len(members),
+                "left_out": names,
+            }
+            for (label, members), names in zip(groups, named, strict=True)
+            if members or names
+        ]
     return means
 
 
@@ -941,7 +1162,7 @@ def format_row(row, sweep):
 def write_summary(sweep, study, pictures):
     """summary.csv, means.csv and summary.md, from the study alone (so any worker on any machine can write
     it), and with pictures=True the three charts."""
-    rows = summary_rows(sweep, study)
+    rows = summary_rows(sweep, Books(study))
     table = [format_row(row, sweep) for row in rows]
     fields = list(table[0]) if table else ["rank", "trial", "state"]
     buffer = io.StringIO()
@@ -953,9 +1174,11 @@ def write_summary(sweep, study, pictures):
     means = mean_val_loss_by_value(sweep, rows)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["param", "value", "mean_val_loss", "finished_trials"])
+    writer.writerow(["param", "value", "mean_val_loss", "finished_trials", "not_in_the_mean"])
     for name, groups in means.items():
-        writer.writerows([name, label, f"{mean:.4f}", n] for label, mean, n in groups)
+        for group in groups:
+            mean = "" if group["mean"] is None else f"{group['mean']:.4f}"
+            writer.writerow([name, group["label"], mean, group["trials"], "; ".join(group["left_out"])])
     write_atomically(os.path.join(sweep.folder, "means.csv"), buffer.getvalue().encode("utf-8"))
 
     importances = parameter_importances(sweep, study, rows)
@@ -978,7 +1201,7 @@ def summary_markdown(sweep, rows, table, means, importances, charts):
         f"Stage `{sweep.stage_name}`, {sweep.search} search over "
         + ", ".join(f"`{axis.name}={axis.spec}`" for axis in sweep.axes)
         + f"; fixed options `{fixed}`.",
-        f"{len(rows)} trials: {tally or 'none yet'}. Study: `{sweep.storage}` (study name `{sweep.name}`).",
+        f"{len(rows)} trials: {tally or 'none yet'}. Study: `{sweep.shown_storage}` (study name `{sweep.name}`).",
         "",
         "## Trials, best first",
         "",
@@ -1007,15 +1230,19 @@ def summary_markdown(sweep, rows, table, means, importances, charts):
         cells += [f"{row['tokens_per_second']:,.0f}" if row["tokens_per_second"] else "", state, row["sample"]]
         lines.append("| " + " | ".join(markdown_cell(cell) for cell in cells) + " |")
     lines += ["", "## Mean final val loss per value", ""]
-    lines += ["Each value's mean over the finished trials that used it (the other parameters vary within it)."]
+    lines += [
+        "Each value's mean over the finished trials that used it (the other parameters vary within it). A pruned"
+        " trial stopped early and a failed one has no final loss: they are not in the mean, and named beside it;"
+        " a mean over fewer trials says less."
+    ]
     for name, groups in means.items():
         if groups:
-            best = min(groups, key=lambda g: g[1])
-            lines += ["", f"| {name} | mean val loss | trials |", "|---|---|---|"]
-            lines += [
-                f"| {markdown_cell(label)} | {mean:.4f}{' ← best' if (label, mean, n) == best else ''} | {n} |"
-                for label, mean, n in groups
-            ]
+            best = min((g for g in groups if g["mean"] is not None), key=lambda g: g["mean"], default=None)
+            lines += ["", f"| {name} | mean val loss | finished trials | not in the mean |", "|---|---|---|---|"]
+            for group in groups:
+                mean = "" if group["mean"] is None else f"{group['mean']:.4f}{' ← best' if group is best else ''}"
+                cells = [group["label"], mean, group["trials"], ", ".join(group["left_out"])]
+                lines.append("| " + " | ".join(markdown_cell(cell) for cell in cells) + " |")
     if importances is not None:
         lines += ["", "## Parameter importances", ""]
         lines += [
@@ -1029,7 +1256,8 @@ def summary_markdown(sweep, rows, table, means, importances, charts):
     if charts:
         lines += ["", "## Pictures", ""]
         lines += [f"![{caption}]({file})\n\n{caption}\n" for file, caption in charts]
-    lines += ["", f"Resume or extend: `python babygpt_sweep.py {shlex.join(sweep.argv)}`", ""]
+    hidden = " (the password is shown as ***: type yours in its place)" if sweep.shown_storage != sweep.storage else ""
+    lines += ["", f"Resume or extend: `python babygpt_sweep.py {shlex.join(sweep.shown_argv)}`{hidden}", ""]
     return "\n".join(lines)
 
 
@@ -1100,11 +1328,12 @@ def draw_charts_in_current_font(sweep, rows, means):
                     ax.minorticks_off()
             ax.scatter(xs, [row["val_loss"] for row in finished], label="one trial")
             if not axis.is_range:
-                labels = [label for label, _, _ in means[axis.name]]
+                groups = [group for group in means[axis.name] if group["mean"] is not None]
                 mean_xs = [
-                    positions[label] if axis.kind is str else axis.values[axis.labels.index(label)] for label in labels
+                    positions[g["label"]] if axis.kind is str else axis.values[axis.labels.index(g["label"])]
+                    for g in groups
                 ]
-                ax.plot(mean_xs, [mean for _, mean, _ in means[axis.name]], "s-", color="C1", label="mean per value")
+                ax.plot(mean_xs, [g["mean"] for g in groups], "s-", color="C1", label="mean per value")
             ax.set(xlabel=axis.name, ylabel="final val loss" if i == 0 else None)
             ax.grid(alpha=0.3)
             ax.legend(fontsize="small")
@@ -1114,8 +1343,9 @@ def draw_charts_in_current_font(sweep, rows, means):
     return charts
 
 
-# ----------------------------------------------------------------------------
+# ============================================================================
 # main
+# ============================================================================
 
 
 def main(argv=None):
@@ -1129,20 +1359,19 @@ def main(argv=None):
         sys.exit(f"error: {e}")
 
     deadline = time.time() + sweep.timeout * 60 if sweep.timeout else None
-    done, running, waiting, _ = progress(study)
+    done, running, waiting, _ = Books(study).progress()
     planned = f"{sweep.planned} trials" if sweep.planned else "trials until the timeout"
     print(
         f"sweep {sweep.name}: {sweep.search} search, {planned} of {sweep.stage_name}"
-        f"{f', {sweep.jobs} at once' if sweep.jobs > 1 else ''}; study {sweep.storage}"
+        f"{f', {sweep.jobs} at once' if sweep.jobs > 1 else ''}; study {sweep.shown_storage}"
         + (f" ({done} done already, {running} running elsewhere)" if done or running else "")
     )
     interrupted = False
+    stopped = []
     previous_handler = signal.signal(signal.SIGINT, interrupt_once)
     try:
         if sweep.jobs > 1:
             stopped = run_jobs(sweep, study, deadline)
-            if stopped:
-                print(f"{len(stopped)} of the {sweep.jobs - 1} worker processes stopped with an error (above)")
         else:
             run_trials(sweep, study, deadline, sys.stdout)
     except KeyboardInterrupt:
@@ -1150,29 +1379,33 @@ def main(argv=None):
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         write_summary(sweep, study, pictures=True)
+        remove_orphaned_temporary_files(sweep.folder)
         signal.signal(signal.SIGINT, previous_handler)
 
     summary = os.path.join(sweep.folder, "summary.md")
     if interrupted:
         print(f"\ninterrupted: finished trials are kept; run the same command to go on. Summary: {summary}")
         sys.exit(130)
-    rows = summary_rows(sweep, study)
-    finished = [row for row in rows if row["state"] == "finished"]
+    books = Books(study)
+    for pid, exitcode in stopped:
+        print(worker_stopped(sweep, books, pid, exitcode))
+    rows = summary_rows(sweep, books)
     tally = ", ".join(
         f"{sum(r['state'] == s for r in rows)} {s}" for s in STATE_ORDER if any(r["state"] == s for r in rows)
     )
     print(f"\n{len(rows)} trials ({tally or 'none'}). Summary: {summary}")
+    finished = [row for row in rows if row["state"] == "finished"]
     if finished:
         best = finished[0]
         print(f"best: trial {trial_label(best, sweep)}, val loss {best['val_loss']:.4f} ({best['folder']})")
     if any(row["state"] == "failed" for row in rows):
         print("failed trials are kept as they are; once their cause is fixed, add --retry_failed to run them again")
-    running = sum(row["state"] == "running" for row in rows)
+    killed_here = [books.running_in(f"{socket.gethostname()}:{pid}") for pid, _ in stopped]  # named above
+    running = sum(row["state"] == "running" for row in rows) - sum(trial is not None for trial in killed_here)
     if running:
         print(
             f"{running} {'trials are' if running > 1 else 'trial is'} running in another worker; if that worker was"
-            " killed instead, run the same command "
-            f"again after {GRACE_SECONDS} seconds (a database storage) and its trial runs again"
+            f" killed instead, {how_to_rerun(sweep)}"
         )
 
 

@@ -13,7 +13,8 @@ what each one buys:
     --compile                                torch.compile; its compile time is reported apart from the speed
     --attn_implementation                    fused (default: all heads in one matmul and one attention call,
                                              babygpt_fused.py) or stage (v12's own per-head modules)
-    --resume RUN_DIR                         continue a run from its checkpoint, to the same losses
+    --resume RUN_DIR                         continue a run from its checkpoint, to the same losses: its own
+                                             settings, device and dtype too, on the same corpus (sha256 checked)
 
 It takes every option of babygpt_v12_wandb.py with the same defaults and writes the same run folder
 (metrics.csv, loss_curve.png, samples.txt, checkpoint.pt for babygpt_sample.py, wandb offline), plus
@@ -28,15 +29,23 @@ Resume:  python babygpt_train.py --resume out/train    (after Ctrl-C or a crash;
 Several GPUs, one machine:  torchrun --standalone --nproc_per_node=4 babygpt_train.py --compile
 Several machines (on each):  torchrun --nnodes=2 --node_rank=R --nproc_per_node=8 \
                                  --rdzv_backend=c10d --rdzv_endpoint=HOST:29500 babygpt_train.py --compile
+From Python:  babygpt_train.run(babygpt_train.parse_args(ARGV))  does what the command does (see run(): the sweep's
+              trials go through it, watching every evaluation)
 """
 
 import argparse
 import contextlib
+import dataclasses
+import hashlib
 import math
 import os
+import re
+import shutil
 import signal
 import sys
+import threading
 import time
+import uuid
 
 import torch
 import torch.distributed as dist
@@ -64,11 +73,22 @@ HYPERPARAMETERS = {**TRAINING_HYPERPARAMETERS, **MODEL_HYPERPARAMETERS}
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
-# A resumed run keeps its own settings, read from its checkpoint, except how to run on this machine (taken from
-# this command line, defaults included); a few more may be given anew (--max_iters, to train a run further).
+# A resumed run keeps all its own settings, read from its checkpoint, the machine options included (as the run
+# resolved them: dtype auto -> bfloat16...); these few may be given anew (--max_iters, to train a run further;
+# a machine option, to go on elsewhere, said in one line as its losses then differ).
 MACHINE_OPTIONS = ("device", "dtype", "compile", "tf32", "attn_implementation")
-CHANGEABLE_ON_RESUME = ("max_iters", *MACHINE_OPTIONS, "wandb_mode", "wandb_project", "prompt", "max_new_tokens")
+CHANGEABLE_ON_RESUME = (
+    "max_iters",
+    *MACHINE_OPTIONS,
+    "data",  # the same text at another path (its sha256 is checked)
+    "wandb_mode",
+    "wandb_project",
+    "prompt",
+    "max_new_tokens",
+)
 
+
+RESUME_OPTIONS = ("resume", "overwrite", "allow_corpus_change")  # how to resume, not what the run is
 
 # ----------------------------------------------------------------------------
 # Learning-rate schedule: a function of the step, so saving the step saves the schedule
@@ -122,6 +142,11 @@ def make_optimizer(model, hp, device):
 # Mixed precision
 
 
+def first_line(error):
+    """An exception's message, its first line only (or its type's name when it has none)."""
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
 def resolve_dtype(name, device):
     """auto: bfloat16 on a CUDA GPU that has it, float16 on an older one, float32 on CPU and MPS."""
     if name != "auto":
@@ -138,12 +163,12 @@ def check_dtype(name, device):
     if device.type == "cuda" and name == "bfloat16" and not torch.cuda.is_bf16_supported():
         gpu = torch.cuda.get_device_name(device)
         raise ValueError(f"--dtype bfloat16: {gpu} cannot run bfloat16; use --dtype float16 or float32")
-    try:
-        layer = torch.nn.Linear(4, 4).to(device)
+    try:  # ones, not a torch.nn.Linear: its random initialisation would change the run's batches and masks
+        weight = torch.ones(4, 4, device=device, requires_grad=True)
         with torch.autocast(device.type, dtype=DTYPES[name]):
-            layer(torch.ones(2, 4, device=device)).float().sum().backward()
+            torch.nn.functional.linear(torch.ones(2, 4, device=device), weight).float().sum().backward()
     except (RuntimeError, TypeError, AssertionError) as e:
-        reason = str(e).strip().splitlines()[0][:120] if str(e).strip() else type(e).__name__
+        reason = first_line(e)[:120]
         raise ValueError(f"--dtype {name}: the {device.type} device cannot train in {name} ({reason})") from None
 
 
@@ -286,6 +311,11 @@ class TrainingState:
         self.saved_scaler_state = checkpoint.get("scaler_state")
         self.history = checkpoint.get("history", [])  # the metrics reported so far
         self.elapsed_seconds = checkpoint.get("elapsed_seconds", 0.0)  # the run's time so far, earlier sittings too
+        self.earlier_seconds = self.elapsed_seconds  # the time of the earlier sittings
+        self.sittings = checkpoint.get("sittings", 1) + 1 if checkpoint else 1  # this one included
+        self.run_id = checkpoint.get("run_id") or uuid.uuid4().hex  # names the run in checkpoint.pt and best.pt
+        self.wandb_run_id = checkpoint.get("wandb_run_id")  # so that a resumed run goes on in the same wandb run
+        self.corpus_sha256 = checkpoint.get("corpus_sha256")  # what the run trained on (set by setup())
         self.optimizer = self.scaler = None  # set by train()
         self.world_size = 1
         self.compile_seconds = None
@@ -306,6 +336,10 @@ class TrainingState:
             "history": self.history,
             "elapsed_seconds": self.elapsed_seconds,
             "world_size": self.world_size,
+            "sittings": self.sittings,
+            "run_id": self.run_id,
+            "wandb_run_id": self.wandb_run_id,
+            "corpus_sha256": self.corpus_sha256,
         }
 
 
@@ -380,10 +414,19 @@ def gather_rng_states(device):
     return states
 
 
-def stop_everywhere(state, device):
-    """Whether any process was asked to stop: all of them must stop at the same step."""
+# Under torchrun, Ctrl-C reaches every process, but not always during the same step: they agree on stopping with an
+# all-reduce, which also makes the CPU wait for the GPU. That is done every STOP_CHECK_EVERY steps only, not at every
+# step (what that saves: bench/ddp_stop_flag.py), so a Ctrl-C takes effect up to that many steps later.
+STOP_CHECK_EVERY = 10
+
+
+def stop_everywhere(state, device, step):
+    """Whether any process was asked to stop: all of them must stop at the same step. Without torchrun, at once;
+    under torchrun, every STOP_CHECK_EVERY steps, at the same steps in every process."""
     if not distributed():
         return state.stop_requested
+    if step % STOP_CHECK_EVERY:
+        return False
     flag = torch.tensor([1.0 if state.stop_requested else 0.0], device=device)
     dist.all_reduce(flag, op=dist.ReduceOp.MAX)
     return bool(flag.item())
@@ -462,7 +505,7 @@ def train(model, train_data, val_data, hp, report, state=None, save=None):
             eval_seconds += time.perf_counter() - now
         if step == hp.max_iters:
             return metrics
-        if stop_everywhere(state, device):
+        if stop_everywhere(state, device, step):
             state.step = step
             state.elapsed_seconds = earlier_seconds + time.perf_counter() - start
             state.rng_states = gather_rng_states(device)
@@ -482,13 +525,71 @@ def train(model, train_data, val_data, hp, report, state=None, save=None):
 # The run folder: v12's, with the training state in every checkpoint and best.pt beside it
 
 
+def import_wandb(mode):
+    """The wandb module, or None with --wandb_mode disabled (imported here: importing this file starts no tracker)."""
+    if mode == "disabled":
+        return None
+    try:
+        import wandb
+    except ImportError:
+        raise ValueError("wandb is not installed: pip install wandb, or --wandb_mode disabled") from None
+    return wandb
+
+
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")  # colour and cursor codes: ESC [ ... letter
+
+
+class WithoutColour:
+    """A text stream that drops ANSI colour codes on their way to it (wandb colours its lines)."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text):
+        return self.stream.write(ANSI_ESCAPE.sub("", text))
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
+@contextlib.contextmanager
+def plain_text_output():
+    """stdout and stderr without colour codes, unless they are a terminal (a log file, a pipe, a test)."""
+    with contextlib.ExitStack() as stack:
+        for name, redirect in (("stdout", contextlib.redirect_stdout), ("stderr", contextlib.redirect_stderr)):
+            stream = getattr(sys, name)
+            if not (hasattr(stream, "isatty") and stream.isatty()):
+                stack.enter_context(redirect(WithoutColour(stream)))
+        yield
+
+
 class TrainingRecorder(v12.RunRecorder):
     """v12's RunRecorder (metrics.csv, loss_curve.png, samples.txt, checkpoint.pt, wandb). Its checkpoints
     also hold the TrainingState, so that --resume continues the run; best.pt keeps the lowest val loss."""
 
     def __init__(self, args, model, tokenizer, model_config, state):
-        super().__init__(args, model, tokenizer, model_config)
+        wandb = import_wandb(args.wandb_mode)
+        new_folder = not os.path.exists(args.out_dir)
+        # v12's recorder, but wandb started here: a resumed run goes on in the run's own wandb run
+        super().__init__(argparse.Namespace(**{**vars(args), "wandb_mode": "disabled"}), model, tokenizer, model_config)
+        self.hyperparameters = vars(args).copy()
         self.state = state
+        if wandb is not None:
+            try:
+                with plain_text_output():
+                    self.run = wandb.init(
+                        project=args.wandb_project,
+                        config=self.hyperparameters,
+                        mode=args.wandb_mode,
+                        dir=args.out_dir,
+                        id=state.wandb_run_id,
+                        resume="allow" if state.wandb_run_id else None,
+                    )
+            except Exception as e:  # e.g. --wandb_mode online without `wandb login`
+                if new_folder:  # leave nothing behind
+                    shutil.rmtree(args.out_dir, ignore_errors=True)
+                raise ValueError(f"wandb could not start ({e}); try --wandb_mode offline") from None
+            state.wandb_run_id = self.run.id
         self.history = state.history  # a resumed run's metrics.csv goes on from its earlier rows
         if not state.resumed and os.path.exists(self.best_path):  # a best.pt left by a run this one replaces
             os.remove(self.best_path)
@@ -510,6 +611,10 @@ class TrainingRecorder(v12.RunRecorder):
     def checkpoint(self, metrics):
         # v12's babygpt-checkpoint-v1 fields, which babygpt_sample.py reads, and the training state
         return {**super().checkpoint(metrics), **self.state.checkpoint_fields()}
+
+    def finish(self, samples):
+        with plain_text_output():  # wandb's closing lines, without colour codes in a log file
+            super().finish(samples)
 
     def save_stopped(self, state):
         """Ctrl-C: a checkpoint of the step reached, whatever the last evaluation was."""
@@ -563,10 +668,18 @@ def make_parser():
     )
     babygpt_fused.add_attention_option(recipe)
     recipe.add_argument(
+        "--allow_corpus_change",
+        action="store_true",
+        help="with --resume: go on although the corpus is not the text the run trained on (its sha256 differs);"
+        " it must have the same characters, and the train/val split, so the losses, then differ",
+    )
+    recipe.add_argument(
         "--resume",
         metavar="RUN_DIR",
-        help="continue the run in RUN_DIR from its checkpoint.pt: its settings, weights, optimizer, step and random"
-        " state; only " + ", ".join(f"--{name}" for name in CHANGEABLE_ON_RESUME) + " may be given anew",
+        help="continue the run in RUN_DIR from its checkpoint.pt: its settings (device and dtype too), weights,"
+        " optimizer, step and random state; only "
+        + ", ".join(f"--{name}" for name in CHANGEABLE_ON_RESUME)
+        + " may be given anew",
     )
     return parser
 
@@ -581,11 +694,6 @@ def check_recipe_args(args):
         raise ValueError(f"--gradient_accumulation_steps must be at least 1, got {args.gradient_accumulation_steps}")
     if args.warmup_iters < 0:
         raise ValueError(f"--warmup_iters must be 0 or more, got {args.warmup_iters}")
-    if args.warmup_iters > args.max_iters:
-        raise ValueError(
-            f"--warmup_iters {args.warmup_iters} is longer than the run (--max_iters {args.max_iters}):"
-            " the learning rate would never reach --learning_rate"
-        )
     for name in ("weight_decay", "grad_clip"):
         value = getattr(args, name)
         if not (value >= 0 and math.isfinite(value)):
@@ -594,8 +702,25 @@ def check_recipe_args(args):
         value = getattr(args, name)
         if not 0 <= value < 1:
             raise ValueError(f"--{name} must be at least 0 and less than 1, got {value}")
-    if args.min_lr is not None and not 0 <= args.min_lr <= args.learning_rate:
-        raise ValueError(f"--min_lr must be between 0 and --learning_rate ({args.learning_rate:g}), got {args.min_lr}")
+    if args.min_lr is not None and not (args.min_lr >= 0 and math.isfinite(args.min_lr)):
+        raise ValueError(f"--min_lr must be 0 or a positive number, got {args.min_lr}")
+
+
+def schedule_notes(hp):
+    """One line for each way the learning-rate schedule is not what its options suggest, said at the start."""
+    notes = []
+    if hp.warmup_iters >= hp.max_iters:
+        notes.append(
+            f"note: the run is all warmup (--warmup_iters {hp.warmup_iters}, --max_iters {hp.max_iters}): the learning"
+            f" rate only rises, to {learning_rate_at(hp.max_iters - 1, hp):.2e} at the last step, and never decays;"
+            f" a smaller --warmup_iters (e.g. {max(1, hp.max_iters // 10)}) gives warmup then decay"
+        )
+    if hp.lr_decay == "cosine" and minimum_learning_rate(hp) > hp.learning_rate:
+        notes.append(
+            f"note: --min_lr {hp.min_lr:g} is above --learning_rate {hp.learning_rate:g}: after warmup the rate"
+            " rises to it instead of decaying"
+        )
+    return notes
 
 
 def read_resume_checkpoint(run_dir):
@@ -615,24 +740,36 @@ def read_resume_checkpoint(run_dir):
     return checkpoint
 
 
-def resume_arguments(argv, args):
+def given_options(argv):
+    """The names of the options that argv names (the others take their defaults)."""
+    parser = make_parser()
+    # parse over a namespace that already holds every option as None, so that argparse fills in no default:
+    # what is not None afterwards was named
+    blank = argparse.Namespace(**dict.fromkeys(vars(parser.parse_args([]))))
+    return {name for name, value in vars(parser.parse_args(argv, blank)).items() if value is not None}
+
+
+def resume_arguments(args, given):
     """The arguments of the run being resumed: its own, from its checkpoint, with the few that may change
-    (CHANGEABLE_ON_RESUME) taken from the command line. Any other option given anew is refused."""
+    (CHANGEABLE_ON_RESUME) taken from args when they are in given (the names the command line named). Any
+    other option given anew with another value is refused."""
     checkpoint = read_resume_checkpoint(args.resume)
     saved = checkpoint["hyperparameters"]
-    # parse again over a namespace that already holds every option as None, so that argparse fills in no default:
-    # what is not None now was named on the command line
-    given = vars(make_parser().parse_args(argv, argparse.Namespace(**dict.fromkeys(vars(args)))))
-    given = {name: value for name, value in given.items() if value is not None}
+    given = {name: getattr(args, name) for name in given}
     for name, value in given.items():
-        if name not in (*CHANGEABLE_ON_RESUME, "resume", "overwrite") and name in saved and saved[name] != value:
+        if name not in (*CHANGEABLE_ON_RESUME, *RESUME_OPTIONS) and name in saved and saved[name] != value:
             what = "model size" if name in MODEL_HYPERPARAMETERS else "setting"
             raise ValueError(
                 f"--{name} {value}: the run in {args.resume} has {name} = {saved[name]}; a resumed run keeps its"
                 f" {what} (start a new run with another --out_dir to change it)"
             )
-    kept = {name: value for name, value in saved.items() if name in vars(args) and name not in MACHINE_OPTIONS}
+    kept = {name: value for name, value in saved.items() if name in vars(args)}  # the machine options too
     resumed = argparse.Namespace(**{**vars(args), **kept, **given})
+    if "device" not in given and "RANK" not in os.environ:  # (under torchrun each process takes its own)
+        try:
+            v12.pick_device(resumed.device)
+        except ValueError as e:
+            raise ValueError(f"{e} (the run's device; pass --device to continue it on another)") from None
     resumed.out_dir, resumed.overwrite = args.resume, True
     if checkpoint["step"] >= resumed.max_iters:
         raise ValueError(
@@ -652,15 +789,43 @@ def setup(args, checkpoint=None):
     if run.device.type == "cuda" and args.tf32:
         torch.backends.cuda.matmul.allow_tf32 = True  # float32 matmuls on tensor cores
         torch.backends.cudnn.allow_tf32 = True
+    run.corpus_sha256 = hashlib.sha256(run.text.encode("utf-8")).hexdigest()  # what the model reads, hashed
     if checkpoint is not None:
         if checkpoint["vocab"] != run.tokenizer.vocab:
             raise ValueError(
                 f"the checkpoint's vocabulary ({len(checkpoint['vocab']):,} characters) is not that of {run.corpus}"
                 f" ({run.tokenizer.vocab_size:,}): the corpus changed since the run started"
             )
+        trained_on = checkpoint.get("corpus_sha256")  # (None in a checkpoint older than this check)
+        if trained_on not in (None, run.corpus_sha256) and not args.allow_corpus_change:
+            raise ValueError(
+                f"{run.corpus} is not the corpus the run trained on (sha256 {run.corpus_sha256[:12]}..., the run's"
+                f" {trained_on[:12]}...): its train/val split would differ; pass --allow_corpus_change to go on"
+                " with it all the same"
+            )
         run.model.load_state_dict(checkpoint["model_state"])
     babygpt_fused.set_attention(run.model, args.attn_implementation)  # the same parameters either way
     return run
+
+
+def resolve_machine_options(args, device, world_size, checkpoint=None, given=()):
+    """Write into args the machine options this run really uses, so that its checkpoint records them and a
+    resumed run keeps them: the dtype "auto" stands for, the device (its type only under torchrun, where each
+    process has its own). Returns, for a resumed run, the options given anew that differ from the run's own,
+    as "--name value (the run: value)"."""
+    args.dtype = resolve_dtype(args.dtype, device)
+    if world_size > 1:
+        args.device = device.type
+    elif device.type == "cuda" and device.index is None:
+        args.device = f"cuda:{torch.cuda.current_device()}"
+    else:
+        args.device = str(device)
+    saved = checkpoint["hyperparameters"] if checkpoint is not None else {}
+    return [
+        f"--{name} {getattr(args, name)} (the run: {saved[name]})"
+        for name in MACHINE_OPTIONS
+        if name in given and saved.get(name, "auto") != "auto" and saved[name] != getattr(args, name)
+    ]
 
 
 def stop_on_signal(state):
@@ -670,39 +835,131 @@ def stop_on_signal(state):
         if state.stop_requested:
             raise KeyboardInterrupt
         state.stop_requested = True
-        print("\nstopping after this step to save a checkpoint (Ctrl-C again to quit without saving)", flush=True)
+        when = f"within {STOP_CHECK_EVERY} steps" if distributed() else "after this step"
+        print(f"\nstopping {when} to save a checkpoint (Ctrl-C again to quit without saving)", flush=True)
 
+    if threading.current_thread() is not threading.main_thread():  # (signals reach the main thread only)
+        return lambda: None
     previous = {signum: signal.signal(signum, handler) for signum in (signal.SIGINT, signal.SIGTERM)}
     return lambda: [signal.signal(signum, old) for signum, old in previous.items()]
 
 
-def main(argv=None):
-    v12.console_safe_output()
-    argv = sys.argv[1:] if argv is None else argv
-    args = parse_args(argv)
-    rank = int(os.environ.get("RANK", 0))  # set by torchrun
-    try:  # every problem with the input is reported in one line, before training starts
-        rank, world_size = start_distributed(args)
-        if rank != 0:
-            sys.stdout = open(os.devnull, "w", encoding="utf-8")  # only rank 0 prints
-        checkpoint = None
-        if args.resume:
-            args, checkpoint = resume_arguments(argv, args)
-        run = setup(args, checkpoint)
+@dataclasses.dataclass
+class TrainingResult:
+    """What run() gives back: the run folder, the last evaluation's metrics, every evaluation's metrics
+    (earlier sittings too), the samples [(prompt, prompt + completion)] (on rank 0; [] on the others),
+    the number of parameters and the best val loss."""
+
+    out_dir: str
+    final: dict
+    history: list
+    samples: list
+    parameters: int
+    best_val_loss: float
+
+
+def agree(problem):
+    """Under torchrun, every process learns whether any of them met a problem, and all stop with the first
+    one (by rank): a process that went on alone would wait forever in the first collective. Without
+    torchrun, the problem (if any) is simply raised."""
+    if not distributed():
+        if problem is not None:
+            raise problem
+        return
+    problems = [None] * dist.get_world_size()
+    dist.all_gather_object(problems, None if problem is None else first_line(problem))
+    if problem is not None:
+        raise problem  # this process's own, with its traceback if it is not a ValueError
+    first = next((p for p in problems if p is not None), None)
+    if first is not None:
+        raise ValueError(first)
+
+
+def run(args, given=None, on_evaluation=None):
+    """Run the trainer from parsed arguments: everything `python babygpt_train.py ARGS` does after parsing
+    (join torchrun's process group, resume, set up, train, sample, record), callable in-process.
+    babygpt_sweep.py runs each trial of a sweep over babygpt_train.py through it.
+
+    args: from parse_args(argv); left as they are (run() works on a copy).
+    given: the names of the options the command line named (given_options(argv)). It matters with
+        --resume only: a named option replaces the run's own value. Default: the options whose value differs
+        from the parser's default.
+    on_evaluation(metrics): called after every evaluation once the run folder holds it (metrics.csv,
+        checkpoint.pt, best.pt when it improved). metrics is the dict the log line shows: step, train_loss,
+        val_loss, val_perplexity, learning_rate, tokens_per_second, elapsed_seconds, remaining_seconds,
+        eval_fraction, grad_norm. Raising from it stops training at that step (Optuna's pruning): the run
+        folder is finished as after a whole run (loss_curve.png, samples.txt from the model of that step),
+        its checkpoint.pt can be continued with --resume, and the exception goes on up to the caller with the
+        TrainingResult in its `training_result` attribute. Under torchrun it is called in every process,
+        which must all decide alike.
+
+    The run folder is args.out_dir (args.resume when resuming): metrics.csv, loss_curve.png, samples.txt,
+    checkpoint.pt (the training state too) and best.pt (the lowest val loss), as the command line writes it.
+
+    Returns a TrainingResult. Raises ValueError, one line, for input it refuses (before anything is written;
+    under torchrun every process raises it), and when the loss becomes NaN; KeyboardInterrupt after Ctrl-C
+    (with the checkpoint saved when it could be). Under torchrun it joins the process group and leaves it.
+    """
+    args = argparse.Namespace(**vars(args))
+    if given is None:
+        defaults = vars(parse_args([]))
+        given = {name for name, value in vars(args).items() if value != defaults.get(name)}
+    checkpoint = problem = None
+    if args.resume:  # first, as the run's own options (its device) decide how to start
+        try:
+            args, checkpoint = resume_arguments(args, given)
+        except ValueError as e:
+            problem = e  # raised once every process knows (agree())
+    joined_here = not distributed()
+    rank, world_size = start_distributed(args)  # a ValueError here is the same in every process of a machine
+    try:
+        with contextlib.ExitStack() as stack:
+            if rank != 0:  # only rank 0 prints
+                stack.enter_context(contextlib.redirect_stdout(stack.enter_context(open(os.devnull, "w"))))
+            return train_and_record(args, checkpoint, problem, given, on_evaluation, rank, world_size)
+    finally:
+        if joined_here and distributed():
+            dist.destroy_process_group()
+
+
+def train_and_record(args, checkpoint, problem, given, on_evaluation, rank, world_size):
+    """run()'s work once the process group is joined."""
+    try:  # every problem with the input is found before training starts, in every process
+        if problem is not None:
+            raise problem
+        job = setup(args, checkpoint)
+        changed = resolve_machine_options(args, job.device, world_size, checkpoint, given)
         if world_size > 1:
             torch.manual_seed(args.seed + rank)  # each process draws its own batches
         state = TrainingState(checkpoint)
-        recorder = TrainingRecorder(args, run.model, run.tokenizer, run.model_config, state) if rank == 0 else None
-    except ValueError as e:
-        sys.exit(f"error: {e}" if rank == 0 else 1)
+        state.corpus_sha256 = job.corpus_sha256
+    except Exception as e:
+        problem = e
+    agree(problem)
+    recorder = None
+    try:  # then rank 0 makes the run folder and starts wandb, which may fail too
+        if rank == 0:
+            recorder = TrainingRecorder(args, job.model, job.tokenizer, job.model_config, state)
     except OSError as e:
-        sys.exit(f"error: cannot write the run folder {args.out_dir}: {e.strerror}" if rank == 0 else 1)
+        problem = ValueError(f"cannot write the run folder {args.out_dir}: {e.strerror}")
+    except Exception as e:
+        problem = e
+    agree(problem)
+    for note in schedule_notes(args):
+        print(note)
+    if checkpoint is not None and checkpoint.get("corpus_sha256") not in (None, job.corpus_sha256):
+        print(f"note: resuming on another corpus than the run's (--allow_corpus_change): {job.corpus}")
+    if changed:
+        print(
+            f"note: this sitting runs with {', '.join(changed)}: its losses will not be exactly those of the run"
+            " going on as it was"
+        )
 
-    model, tokenizer, device = run.model, run.tokenizer, run.device
+    model, tokenizer, device = job.model, job.tokenizer, job.device
     dtype = resolve_dtype(args.dtype, device)
     n_params = sum(p.numel() for p in model.parameters())
     decayed, not_decayed = (group["params"] for group in parameter_groups(model, args.weight_decay))
-    print(f"corpus {run.corpus}: {len(run.text):,} characters, vocabulary size {tokenizer.vocab_size:,}")
+    print(f"corpus {job.corpus}: {len(job.text):,} characters, vocabulary size {tokenizer.vocab_size:,}")
     print(
         f"model: {n_params:,} parameters | weight decay {args.weight_decay:g} on {len(decayed)} matrices and"
         f" embeddings ({sum(p.numel() for p in decayed):,}), none on {len(not_decayed)} biases and LayerNorm"
@@ -714,7 +971,7 @@ def main(argv=None):
         f" {args.gradient_accumulation_steps} x processes {world_size} | device {device} | dtype {dtype}"
         f" | attention {args.attn_implementation}" + (" | TF32 on" if device.type == "cuda" and args.tf32 else "")
     )
-    data_tokens = len(run.train_data) + len(run.val_data)
+    data_tokens = len(job.train_data) + len(job.val_data)
     memory = expected_memory(model, args.batch_size, data_tokens, world_size, device.type)
     print(f"expected memory: {describe_memory(memory)}")
     if state.resumed:
@@ -723,13 +980,32 @@ def main(argv=None):
         torch.cuda.reset_peak_memory_stats(device)
     peak_before, _ = measured_peak_memory(device)  # on CPU: the process so far, PyTorch itself and the corpus
 
-    report = recorder.report if recorder is not None else lambda metrics: None
+    stopped_by = []  # what on_evaluation raised, if it did
+
+    def report(metrics):
+        if recorder is not None:
+            recorder.report(metrics)
+        if on_evaluation is not None:
+            try:
+                on_evaluation(metrics)
+            except Exception as e:
+                stopped_by.append(e)
+                raise
+
+    def result(samples):
+        final = state.history[-1] if state.history else {}
+        return TrainingResult(args.out_dir, final, state.history, samples, n_params, state.best_val_loss)
+
+    def finish():
+        samples = v12.sample_prompts(model, tokenizer, args.prompt, args.max_new_tokens) if rank == 0 else []
+        if recorder is not None:
+            recorder.finish(samples)
+        return result(samples)
+
     save = recorder.save_stopped if recorder is not None else None
     restore_signals = stop_on_signal(state)
     try:
-        final = train(model, run.train_data, run.val_data, args, report, state, save)
-    except ValueError as e:  # the loss became NaN
-        sys.exit(f"error: {e}" if rank == 0 else 1)
+        final = train(model, job.train_data, job.val_data, args, report, state, save)
     except KeyboardInterrupt:
         if state.saved_on_stop:
             print(f"stopped at step {state.step}; checkpoint saved: continue with --resume {args.out_dir}")
@@ -739,13 +1015,15 @@ def main(argv=None):
                 if state.history
                 else "stopped before the first checkpoint"
             )
-        sys.exit(130)
+        raise
+    except Exception as e:
+        if stopped_by and e is stopped_by[0]:  # on_evaluation stopped the run: its folder is finished all the same
+            e.training_result = finish()
+        raise
     finally:
         restore_signals()
 
-    steps = args.max_iters - (checkpoint["step"] if checkpoint else 0)
-    elapsed, evaluating = v12.format_seconds(final["elapsed_seconds"]), f"{final['eval_fraction']:.0%}"
-    print(f"trained {steps} steps in {elapsed}, {evaluating} of that time evaluating")
+    print(sittings_summary(state, checkpoint["step"] if checkpoint else 0, final))
     if state.compile_seconds is not None:
         print(f"torch.compile took {state.compile_seconds:.1f} s before training (not counted in tokens/s)")
     peak, what = measured_peak_memory(device)
@@ -754,11 +1032,38 @@ def main(argv=None):
     else:
         grown = f"; {format_bytes(peak - peak_before)} more than before training" if device.type != "cuda" else ""
         print(f"measured peak memory: {format_bytes(peak)} ({what}{grown})")
-    if rank == 0:
-        recorder.finish(v12.sample_prompts(model, tokenizer, args.prompt, args.max_new_tokens))
+    outcome = finish()
+    if recorder is not None:
         print(f"best val loss {state.best_val_loss:.4f}: {recorder.best_path}")
-    if distributed():
-        dist.destroy_process_group()
+    return outcome
+
+
+def sittings_summary(state, first_step, final):
+    """What this sitting trained, and for a resumed run what the whole run did, in one line."""
+    evaluating = f"{final['eval_fraction']:.0%}"  # of this sitting's time
+    this_sitting = final["elapsed_seconds"] - state.earlier_seconds
+    if state.sittings == 1:
+        return (
+            f"trained {final['step']} steps in {v12.format_seconds(this_sitting)}, {evaluating} of that time evaluating"
+        )
+    return (
+        f"trained steps {first_step} to {final['step']} in {v12.format_seconds(this_sitting)} in this sitting,"
+        f" {evaluating} of it evaluating; the whole run: {final['step']} steps in"
+        f" {v12.format_seconds(final['elapsed_seconds'])} over {state.sittings} sittings"
+    )
+
+
+def main(argv=None):
+    """python babygpt_train.py ARGS: parse, run(), and any refusal in one line."""
+    v12.console_safe_output()
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    try:
+        run(args, given_options(argv))
+    except ValueError as e:  # under torchrun: one line per machine, from its first process
+        sys.exit(f"error: {e}" if int(os.environ.get("LOCAL_RANK", 0)) == 0 else 1)
+    except KeyboardInterrupt:
+        sys.exit(130)
 
 
 if __name__ == "__main__":

@@ -4,8 +4,10 @@ Every character looks up a vector in an embedding table, and one linear layer tu
 that vector into a score (logit) for each possible next character. The model sees
 only the current character, so all it can learn is which character tends to follow
 which: a bigram model, but trained with gradient descent like every later stage.
-Everything else in this file (tokenizer, batching, evaluation, training loop,
-sampling, command line) stays the same in all twelve stages.
+Read the file top to bottom: hyperparameters, tokenizer, batching and the loss
+estimate, the model, the training loop, sampling. Later stages change the model (v11 its
+size, v12 adds a record of the run); the rest stays the same in all twelve, and the
+plumbing (corpus, device, command line) sits below a banner near the end.
 
 Run:   python babygpt_v1.py            (needs data/ci.txt: python data/prepare.py)
        python babygpt_v1.py --help     (every option)
@@ -13,6 +15,7 @@ Next:  babygpt_v2_position.py
 """
 
 import argparse
+import difflib
 import math
 import os
 import sys
@@ -22,11 +25,9 @@ import types
 import torch
 import torch.nn as nn
 from torch.nn import functional as F
+from tqdm import tqdm
 
-# ----------------------------------------------------------------------------
-# Hyperparameters: name -> (default, meaning). Each one is also a command-line option
-# of the same name, e.g. --max_iters 200.
-
+# Hyperparameters: name -> (default, meaning). Each one is also a command-line option: --max_iters 200.
 TRAINING_HYPERPARAMETERS = {
     "max_iters": (5000, "training steps (optimizer updates)"),
     "eval_interval": (500, "estimate train and val loss every this many steps"),
@@ -38,27 +39,16 @@ MODEL_HYPERPARAMETERS = {  # passed to the model's constructor
     "block_size": (8, "length of each training sequence (this bigram model still sees one character)"),
     "n_embed": (32, "embedding size: the length of the vector for each token"),
 }
-HYPERPARAMETERS = {**TRAINING_HYPERPARAMETERS, **MODEL_HYPERPARAMETERS}
 
 
-# ----------------------------------------------------------------------------
 # Tokenizer: one token per character
-
-
 class CharTokenizer:
     """Maps each distinct character of the corpus to an integer id, and back."""
 
     def __init__(self, vocab):
         self.vocab = vocab  # a string holding every known character once, sorted
         self.stoi = {ch: i for i, ch in enumerate(vocab)}
-
-    @classmethod
-    def from_text(cls, text):
-        return cls("".join(sorted(set(text))))
-
-    @property
-    def vocab_size(self):
-        return len(self.vocab)
+        self.vocab_size = len(vocab)
 
     def encode(self, text):
         unknown = sorted(set(text) - self.stoi.keys())
@@ -70,8 +60,175 @@ class CharTokenizer:
         return "".join(self.vocab[i] for i in ids)
 
 
-# ----------------------------------------------------------------------------
-# Data
+# Batching and the loss estimate
+def get_batch(data, batch_size, block_size):
+    """batch_size random windows of the data: inputs x and targets y, y being x shifted by one."""
+    starts = torch.randint(len(data) - block_size, (batch_size,), device=data.device)
+    offsets = torch.arange(block_size + 1, device=data.device)
+    windows = data[starts[:, None] + offsets]  # (B, block_size + 1), gathered without a Python loop
+    return windows[:, :-1], windows[:, 1:]  # x: (B, T), y: (B, T)
+
+
+@torch.no_grad()
+def estimate_loss(model, splits, eval_iters, batch_size, block_size):
+    """Mean loss over eval_iters random batches of each split, with dropout off."""
+    was_training = model.training
+    model.eval()
+    losses = {}
+    for name, data in splits.items():
+        total = torch.zeros((), device=data.device)
+        for _ in range(eval_iters):
+            x, y = get_batch(data, batch_size, block_size)
+            _, loss = model(x, y)
+            total += loss
+        losses[name] = total.item() / eval_iters  # one GPU sync per split, not per batch
+    model.train(was_training)
+    return losses
+
+
+# The model
+class BabyGPT(nn.Module):
+    """The language model: token ids (B, T) in, next-token logits (B, T, vocab_size) out."""
+
+    def __init__(self, vocab_size, block_size, n_embed):
+        super().__init__()
+        self.block_size = block_size
+        self.token_embedding_table = nn.Embedding(vocab_size, n_embed)
+        self.lm_head = nn.Linear(n_embed, vocab_size)
+        self.apply(self._init_weights)
+
+    def _init_weights(self, module):
+        # small random weights (GPT-2's N(0, 0.02)), so that a fresh model guesses every character about
+        # equally and its first loss is close to ln(vocab_size); the output head keeps PyTorch's default
+        # (uniform within 1/sqrt(n_embed)), which trains these small models better (bench/init.py)
+        if module is self.lm_head:
+            return
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
+
+    def forward(self, idx, targets=None):
+        B, T = idx.shape
+        x = self.token_embedding_table(idx)  # (B, T, n_embed)
+        logits = self.lm_head(x)  # (B, T, vocab_size)
+        loss = None
+        if targets is not None:
+            loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten())  # (B*T, vocab_size) vs (B*T,)
+        return logits, loss
+
+    @torch.no_grad()
+    def generate(self, idx, max_new_tokens, temperature=1.0, top_k=None):
+        """Append max_new_tokens sampled tokens to idx (B, T); temperature 0 always takes the likeliest."""
+        was_training = self.training
+        self.eval()  # sampling never uses dropout
+        for _ in range(max_new_tokens):
+            context = idx[:, -self.block_size :]  # the model sees at most block_size tokens
+            logits, _ = self(context)
+            next_id = pick_next_token(logits[:, -1, :], temperature, top_k)  # from the last position's scores
+            idx = torch.cat((idx, next_id), dim=1)  # (B, T + 1)
+        self.train(was_training)
+        return idx
+
+
+# Training
+def train(model, train_data, val_data, hp, report):
+    """AdamW on random batches. Every eval_interval steps, and at the first and last step, estimate the losses and
+    pass them to report(), which may return True to stop there (a sweep's pruner); return the last such metrics.
+    tokens/s and the time left come from the last interval alone: on a busy machine the speed changes."""
+    optimizer = torch.optim.AdamW(model.parameters(), lr=hp.learning_rate)
+    device = train_data.device
+    splits = {"train": train_data, "val": val_data}
+    tokens_per_step = hp.batch_size * hp.block_size
+    start = time.perf_counter()
+    eval_seconds = 0.0  # time spent evaluating and reporting, kept out of tokens/s
+    last_step, last_elapsed, last_trained = 0, 0.0, 0.0  # at the previous evaluation
+    with progress_bar(hp.max_iters) as bar:  # on a terminal only
+        for step in range(hp.max_iters + 1):
+            if step % hp.eval_interval == 0 or step == hp.max_iters:
+                synchronize(device)
+                eval_start = time.perf_counter()
+                losses = estimate_loss(model, splits, hp.eval_iters, hp.batch_size, hp.block_size)
+                check_losses(losses, step, hp.learning_rate)
+                now = time.perf_counter()
+                eval_seconds += now - eval_start
+                elapsed = now - start
+                trained = elapsed - eval_seconds  # seconds spent training so far
+                steps = step - last_step  # since the previous evaluation
+                metrics = {
+                    "step": step,
+                    "train_loss": losses["train"],
+                    "val_loss": losses["val"],
+                    "val_perplexity": math.exp(losses["val"]) if losses["val"] < 700 else math.inf,  # exp overflows
+                    "learning_rate": hp.learning_rate,
+                    "tokens_per_second": steps * tokens_per_step / (trained - last_trained) if steps else None,
+                    "elapsed_seconds": elapsed,
+                    "remaining_seconds": (elapsed - last_elapsed) / steps * (hp.max_iters - step) if steps else None,
+                    "eval_fraction": eval_seconds / elapsed,
+                }
+                bar.clear()  # the report's line goes above the bar
+                stop = report(metrics)
+                bar.unpause()  # the bar's speed leaves the evaluation out
+                eval_seconds += time.perf_counter() - now
+                last_step, last_elapsed, last_trained = step, elapsed, trained
+            if step == hp.max_iters or stop:
+                return metrics
+            x, y = get_batch(train_data, hp.batch_size, hp.block_size)
+            _, loss = model(x, y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            bar.update()
+
+
+def check_losses(losses, step, learning_rate):
+    """Stop a run whose loss has become NaN: nothing it learns from then on means anything."""
+    if any(math.isnan(loss) for loss in losses.values()):
+        raise ValueError(
+            f"the loss became NaN by step {step}: training diverged;"
+            f" try a lower --learning_rate (this run: {learning_rate:g})"
+        )
+
+
+# Sampling
+def pick_next_token(logits, temperature=1.0, top_k=None):
+    """Choose the next token (B, 1) from scores (B, vocab_size): temperature 0 takes the likeliest,
+    otherwise draw from softmax(logits / temperature), only among the top_k likeliest if given."""
+    if temperature == 0:
+        return logits.argmax(dim=-1, keepdim=True)
+    # below 1 sharpens the distribution, above 1 flattens it; the best score is subtracted first, so the
+    # division cannot overflow to inf (and softmax to NaN) however small the temperature
+    logits = (logits - logits.max(dim=-1, keepdim=True).values) / temperature
+    if top_k is not None:
+        kth_best = torch.topk(logits, min(top_k, logits.size(-1))).values[:, [-1]]  # (B, 1)
+        logits = logits.masked_fill(logits < kth_best, float("-inf"))
+    probs = F.softmax(logits, dim=-1)  # (B, vocab_size)
+    return torch.multinomial(probs, num_samples=1)  # (B, 1)
+
+
+def sample(model, tokenizer, prompt, max_new_tokens):
+    """Continue one prompt; prompts are sampled one at a time, so their lengths may differ."""
+    device = next(model.parameters()).device
+    idx = torch.tensor([tokenizer.encode(prompt)], dtype=torch.long, device=device)  # (1, T)
+    return tokenizer.decode(model.generate(idx, max_new_tokens)[0].tolist())
+
+
+def sample_prompts(model, tokenizer, prompts, max_new_tokens):
+    """Continue each prompt and print it as it comes; return the (prompt, text) pairs."""
+    samples = []
+    for prompt in prompts:
+        print(f"\n--- {prompt} ---")
+        samples.append((prompt, sample(model, tokenizer, prompt, max_new_tokens)))
+        print(samples[-1][1])
+    return samples
+
+
+# ============================================================================
+# Everything below is the same in every stage and holds nothing about GPT: reading the corpus, the device,
+# the console, the command line and its checks, setup, and run(), the one entry point (v12 adds its run
+# folder's options). Read it once; the lesson of each stage is above.
+
+HYPERPARAMETERS = {**TRAINING_HYPERPARAMETERS, **MODEL_HYPERPARAMETERS}  # each one a command-line option
 
 
 def load_corpus(path):
@@ -141,135 +298,18 @@ def synchronize(device):
         torch.mps.synchronize()
 
 
-# ----------------------------------------------------------------------------
-# Batching and evaluation
-
-
-def get_batch(data, batch_size, block_size):
-    """batch_size random windows of the data: inputs x and targets y, y being x shifted by one."""
-    starts = torch.randint(len(data) - block_size, (batch_size,), device=data.device)
-    offsets = torch.arange(block_size + 1, device=data.device)
-    windows = data[starts[:, None] + offsets]  # (B, block_size + 1), gathered without a Python loop
-    return windows[:, :-1], windows[:, 1:]  # x: (B, T), y: (B, T)
-
-
-@torch.no_grad()
-def estimate_loss(model, splits, eval_iters, batch_size, block_size):
-    """Mean loss over eval_iters random batches of each split, with dropout off."""
-    was_training = model.training
-    model.eval()
-    losses = {}
-    for name, data in splits.items():
-        total = torch.zeros((), device=data.device)
-        for _ in range(eval_iters):
-            x, y = get_batch(data, batch_size, block_size)
-            _, loss = model(x, y)
-            total += loss
-        losses[name] = total.item() / eval_iters  # one GPU sync per split, not per batch
-    model.train(was_training)
-    return losses
-
-
-# ----------------------------------------------------------------------------
-# The model
-
-
-class BabyGPT(nn.Module):
-    """The language model: token ids (B, T) in, next-token logits (B, T, vocab_size) out."""
-
-    def __init__(self, vocab_size, block_size, n_embed):
-        super().__init__()
-        self.block_size = block_size
-        self.token_embedding_table = nn.Embedding(vocab_size, n_embed)
-        self.lm_head = nn.Linear(n_embed, vocab_size)
-        self.apply(self._init_weights)
-
-    def _init_weights(self, module):
-        # small random weights (GPT-2's N(0, 0.02)), so that a fresh model guesses every character about
-        # equally and its first loss is close to ln(vocab_size); the output head keeps PyTorch's default
-        # (uniform within 1/sqrt(n_embed)), which trains these small models better (bench/init.py)
-        if module is self.lm_head:
-            return
-        if isinstance(module, (nn.Linear, nn.Embedding)):
-            nn.init.normal_(module.weight, mean=0.0, std=0.02)
-        if isinstance(module, nn.Linear) and module.bias is not None:
-            nn.init.zeros_(module.bias)
-
-    def forward(self, idx, targets=None):
-        B, T = idx.shape
-        x = self.token_embedding_table(idx)  # (B, T, n_embed)
-        logits = self.lm_head(x)  # (B, T, vocab_size)
-        loss = None
-        if targets is not None:
-            loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten())  # (B*T, vocab_size) vs (B*T,)
-        return logits, loss
-
-    @torch.no_grad()
-    def generate(self, idx, max_new_tokens, temperature=1.0, top_k=None):
-        """Append max_new_tokens sampled tokens to idx (B, T); temperature 0 always takes the likeliest."""
-        was_training = self.training
-        self.eval()  # sampling never uses dropout
-        for _ in range(max_new_tokens):
-            context = idx[:, -self.block_size :]  # the model sees at most block_size tokens
-            logits, _ = self(context)
-            next_id = pick_next_token(logits[:, -1, :], temperature, top_k)  # from the last position's scores
-            idx = torch.cat((idx, next_id), dim=1)  # (B, T + 1)
-        self.train(was_training)
-        return idx
-
-
-# ----------------------------------------------------------------------------
-# Training
-
-
-def train(model, train_data, val_data, hp, report):
-    """AdamW on random batches. Every eval_interval steps, and at the first and last step,
-    estimate the losses and pass them to report(); return the last such metrics."""
-    optimizer = torch.optim.AdamW(model.parameters(), lr=hp.learning_rate)
-    device = train_data.device
-    splits = {"train": train_data, "val": val_data}
-    tokens_per_step = hp.batch_size * hp.block_size
-    start = time.perf_counter()
-    eval_seconds = 0.0  # time spent evaluating and reporting, kept out of tokens/s
-    for step in range(hp.max_iters + 1):
-        if step % hp.eval_interval == 0 or step == hp.max_iters:
-            synchronize(device)
-            eval_start = time.perf_counter()
-            losses = estimate_loss(model, splits, hp.eval_iters, hp.batch_size, hp.block_size)
-            check_losses(losses, step, hp.learning_rate)
-            now = time.perf_counter()
-            eval_seconds += now - eval_start
-            elapsed = now - start
-            train_seconds = elapsed - eval_seconds
-            metrics = {
-                "step": step,
-                "train_loss": losses["train"],
-                "val_loss": losses["val"],
-                "val_perplexity": math.exp(losses["val"]) if losses["val"] < 700 else math.inf,  # exp overflows
-                "learning_rate": hp.learning_rate,
-                "tokens_per_second": step * tokens_per_step / train_seconds if step else None,
-                "elapsed_seconds": elapsed,
-                "remaining_seconds": elapsed / step * (hp.max_iters - step) if step else None,
-                "eval_fraction": eval_seconds / elapsed,
-            }
-            report(metrics)
-            eval_seconds += time.perf_counter() - now
-        if step == hp.max_iters:
-            return metrics
-        x, y = get_batch(train_data, hp.batch_size, hp.block_size)
-        _, loss = model(x, y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-
-
-def check_losses(losses, step, learning_rate):
-    """Stop a run whose loss has become NaN: nothing it learns from then on means anything."""
-    if any(math.isnan(loss) for loss in losses.values()):
-        raise ValueError(
-            f"the loss became NaN by step {step}: training diverged;"
-            f" try a lower --learning_rate (this run: {learning_rate:g})"
-        )
+def progress_bar(max_iters):
+    """A bar of the training steps done, with the recent speed and the time left at that speed. Only on a terminal:
+    in a log file or a test it draws nothing, and the output is the evaluation lines alone."""
+    return tqdm(
+        total=max_iters,
+        unit="step",
+        leave=False,
+        file=sys.stdout,
+        disable=not sys.stdout.isatty(),
+        dynamic_ncols=True,
+        bar_format="{percentage:3.0f}%|{bar}| step {n}/{total} [{rate_fmt}, {remaining} left]",
+    )
 
 
 def format_seconds(seconds):
@@ -292,46 +332,6 @@ def print_report(metrics):
     )
 
 
-# ----------------------------------------------------------------------------
-# Sampling
-
-
-def pick_next_token(logits, temperature=1.0, top_k=None):
-    """Choose the next token (B, 1) from scores (B, vocab_size): temperature 0 takes the likeliest,
-    otherwise draw from softmax(logits / temperature), only among the top_k likeliest if given."""
-    if temperature == 0:
-        return logits.argmax(dim=-1, keepdim=True)
-    # below 1 sharpens the distribution, above 1 flattens it; the best score is subtracted first, so the
-    # division cannot overflow to inf (and softmax to NaN) however small the temperature
-    logits = (logits - logits.max(dim=-1, keepdim=True).values) / temperature
-    if top_k is not None:
-        kth_best = torch.topk(logits, min(top_k, logits.size(-1))).values[:, [-1]]  # (B, 1)
-        logits = logits.masked_fill(logits < kth_best, float("-inf"))
-    probs = F.softmax(logits, dim=-1)  # (B, vocab_size)
-    return torch.multinomial(probs, num_samples=1)  # (B, 1)
-
-
-def sample(model, tokenizer, prompt, max_new_tokens):
-    """Continue one prompt; prompts are sampled one at a time, so their lengths may differ."""
-    device = next(model.parameters()).device
-    idx = torch.tensor([tokenizer.encode(prompt)], dtype=torch.long, device=device)  # (1, T)
-    return tokenizer.decode(model.generate(idx, max_new_tokens)[0].tolist())
-
-
-def sample_prompts(model, tokenizer, prompts, max_new_tokens):
-    """Continue each prompt and print it as it comes; return the (prompt, text) pairs."""
-    samples = []
-    for prompt in prompts:
-        print(f"\n--- {prompt} ---")
-        samples.append((prompt, sample(model, tokenizer, prompt, max_new_tokens)))
-        print(samples[-1][1])
-    return samples
-
-
-# ----------------------------------------------------------------------------
-# Command line
-
-
 def console_safe_output():
     """Print what the console can show and replace the rest with '?': a GBK console (Chinese Windows)
     lacks a few characters of the corpus, and a run must never die while printing its sample."""
@@ -342,6 +342,13 @@ def console_safe_output():
 
 class OneLineErrorParser(argparse.ArgumentParser):
     def error(self, message):
+        """One line; a mistyped option also gets the closest real one: --max_iter: did you mean --max_iters?"""
+        if message.startswith("unrecognized arguments:"):
+            options = [name for action in self._actions for name in action.option_strings]
+            for word in message.split()[2:]:
+                close = difflib.get_close_matches(word.split("=")[0], options, n=1)
+                if word.startswith("--") and close:
+                    message += f"; {word.split('=')[0]}: did you mean {close[0]}?"
         sys.exit(f"{self.prog}: error: {message} (see --help)")
 
 
@@ -356,7 +363,11 @@ def make_parser():
     for name, (default, meaning) in HYPERPARAMETERS.items():
         parser.add_argument(f"--{name}", type=type(default), default=default, help=f"{meaning} (default: %(default)s)")
     parser.add_argument("--data", default="data/ci.txt", help="training text, any UTF-8 file (default: %(default)s)")
-    parser.add_argument("--device", default="auto", help="auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:N or mps")
+    parser.add_argument(
+        "--device",
+        default="auto",
+        help="auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:N or mps (default: %(default)s)",
+    )
     parser.add_argument(
         "--prompt",
         action="append",
@@ -418,7 +429,7 @@ def setup(args):
     device = pick_device(args.device)
     corpus = find_corpus(args.data)
     text = load_corpus(corpus)
-    tokenizer = CharTokenizer.from_text(text)
+    tokenizer = CharTokenizer("".join(sorted(set(text))))  # every character of the corpus
     args.prompt = choose_prompts(args.prompt, text, tokenizer, corpus)
     data = torch.tensor(tokenizer.encode(text), dtype=torch.long, device=device)
     train_data, val_data = split_data(data, args.block_size)
@@ -436,27 +447,39 @@ def setup(args):
     )
 
 
+def run(args, make_recorder=None):
+    """Run this stage from parsed arguments: set up, train, sample. main() and the tools (babygpt_sweep.py) call it.
+
+    make_recorder(args, model, tokenizer, model_config), if given, is called once, right after setup, and returns
+    the run's recorder (babygpt_v12_wandb.RunRecorder is one, and v12's default): recorder.report(metrics) is
+    called at every evaluation in place of print_report (returning True stops training there, as a sweep's
+    pruner does), and recorder.finish(samples) after sampling. Returns a SimpleNamespace: setup (what setup()
+    returned), final (the last metrics reported), samples ([(prompt, text)]) and recorder. Raises ValueError for
+    bad input (before training) or a NaN loss, and OSError when the recorder cannot write its files."""
+    ready = setup(args)
+    recorder = make_recorder(args, ready.model, ready.tokenizer, ready.model_config) if make_recorder else None
+    model, tokenizer = ready.model, ready.tokenizer
+    n_params = sum(p.numel() for p in model.parameters())
+    print(f"corpus {ready.corpus}: {len(ready.text):,} characters, vocabulary size {tokenizer.vocab_size:,}")
+    tokens_per_step = args.batch_size * args.block_size
+    print(f"model: {n_params:,} parameters | {tokens_per_step:,} tokens per iteration | device {ready.device}")
+    final = train(model, ready.train_data, ready.val_data, args, recorder.report if recorder else print_report)
+    elapsed, evaluating = format_seconds(final["elapsed_seconds"]), f"{final['eval_fraction']:.0%}"
+    print(f"trained {final['step']} steps in {elapsed}, {evaluating} of that time evaluating")
+
+    samples = sample_prompts(model, tokenizer, args.prompt, args.max_new_tokens)
+    if recorder:
+        recorder.finish(samples)
+    return types.SimpleNamespace(setup=ready, final=final, samples=samples, recorder=recorder)
+
+
 def main(argv=None):
     console_safe_output()
     args = parse_args(argv)
-    try:  # every problem with the input is reported in one line, before training starts
-        run = setup(args)
+    try:  # bad input (found before training starts) and a loss that became NaN: one line each
+        run(args)
     except ValueError as e:
         sys.exit(f"error: {e}")
-
-    model, tokenizer = run.model, run.tokenizer
-    n_params = sum(p.numel() for p in model.parameters())
-    print(f"corpus {run.corpus}: {len(run.text):,} characters, vocabulary size {tokenizer.vocab_size:,}")
-    tokens_per_step = args.batch_size * args.block_size
-    print(f"model: {n_params:,} parameters | {tokens_per_step:,} tokens per iteration | device {run.device}")
-    try:
-        final = train(model, run.train_data, run.val_data, args, print_report)
-    except ValueError as e:  # the loss became NaN
-        sys.exit(f"error: {e}")
-    elapsed, evaluating = format_seconds(final["elapsed_seconds"]), f"{final['eval_fraction']:.0%}"
-    print(f"trained {args.max_iters} steps in {elapsed}, {evaluating} of that time evaluating")
-
-    sample_prompts(model, tokenizer, args.prompt, args.max_new_tokens)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ Next:  babygpt_v6_block.py
 """
 
 import argparse
+import difflib
 import math
 import os
 import sys
@@ -19,11 +20,9 @@ import types
 import torch
 import torch.nn as nn
 from torch.nn import functional as F
+from tqdm import tqdm
 
-# ----------------------------------------------------------------------------
-# Hyperparameters: name -> (default, meaning). Each one is also a command-line option
-# of the same name, e.g. --max_iters 200.
-
+# Hyperparameters: name -> (default, meaning). Each one is also a command-line option: --max_iters 200.
 TRAINING_HYPERPARAMETERS = {
     "max_iters": (5000, "training steps (optimizer updates)"),
     "eval_interval": (500, "estimate train and val loss every this many steps"),
@@ -36,27 +35,16 @@ MODEL_HYPERPARAMETERS = {  # passed to the model's constructor
     "n_embed": (32, "embedding size: the length of the vector for each token"),
     "n_head": (4, "attention heads per layer; n_embed must be divisible by it"),
 }
-HYPERPARAMETERS = {**TRAINING_HYPERPARAMETERS, **MODEL_HYPERPARAMETERS}
 
 
-# ----------------------------------------------------------------------------
 # Tokenizer: one token per character
-
-
 class CharTokenizer:
     """Maps each distinct character of the corpus to an integer id, and back."""
 
     def __init__(self, vocab):
         self.vocab = vocab  # a string holding every known character once, sorted
         self.stoi = {ch: i for i, ch in enumerate(vocab)}
-
-    @classmethod
-    def from_text(cls, text):
-        return cls("".join(sorted(set(text))))
-
-    @property
-    def vocab_size(self):
-        return len(self.vocab)
+        self.vocab_size = len(vocab)
 
     def encode(self, text):
         unknown = sorted(set(text) - self.stoi.keys())
@@ -68,81 +56,7 @@ class CharTokenizer:
         return "".join(self.vocab[i] for i in ids)
 
 
-# ----------------------------------------------------------------------------
-# Data
-
-
-def load_corpus(path):
-    """Read a UTF-8 text file, refusing a missing, unreadable or empty one."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except FileNotFoundError:
-        raise ValueError(f"corpus {path} not found; build it with: python data/prepare.py") from None
-    except UnicodeDecodeError as e:
-        raise ValueError(f"corpus {path} is not UTF-8 text (bad byte at offset {e.start})") from None
-    except OSError as e:
-        raise ValueError(f"cannot read corpus {path}: {e.strerror}") from None
-    if not text:
-        raise ValueError(f"corpus {path} is empty")
-    return text
-
-
-def find_corpus(path):
-    """path itself, or, when a relative path is missing from the current folder, the same path beside
-    this script: the default data/ci.txt is found whatever folder the script is started from."""
-    if os.path.exists(path) or os.path.isabs(path):
-        return path
-    beside_script = os.path.join(os.path.dirname(os.path.abspath(__file__)), path)
-    return beside_script if os.path.exists(beside_script) else path
-
-
-def split_data(data, block_size, train_fraction=0.9):
-    """First 90% for training, last 10% for validation; each must hold a whole batch row."""
-    n_train = int(train_fraction * len(data))
-    train_data, val_data = data[:n_train], data[n_train:]
-    shortest = min(len(train_data), len(val_data))
-    if shortest <= block_size:
-        raise ValueError(
-            f"corpus too short: {len(data)} characters split into {len(train_data)} train and "
-            f"{len(val_data)} val, and each split needs more than block_size = {block_size}"
-        )
-    return train_data, val_data
-
-
-def pick_device(name):
-    """'auto' means CUDA, else Apple MPS, else CPU; a named device must exist here."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise ValueError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps") from None
-    if device.type == "cuda" and not (torch.cuda.is_available() and (device.index or 0) < torch.cuda.device_count()):
-        raise ValueError(f"device {name!r} is not available: PyTorch finds no such CUDA GPU here")
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError(f"device {name!r} is not available: PyTorch finds no Apple MPS here")
-    if device.type not in ("cpu", "cuda", "mps"):
-        raise ValueError(f"device {name!r} is not supported; use auto, cpu, cuda, cuda:N or mps")
-    return device
-
-
-def synchronize(device):
-    """Wait for queued GPU work, so that wall-clock timings are honest."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    elif device.type == "mps":
-        torch.mps.synchronize()
-
-
-# ----------------------------------------------------------------------------
-# Batching and evaluation
-
-
+# Batching and the loss estimate
 def get_batch(data, batch_size, block_size):
     """batch_size random windows of the data: inputs x and targets y, y being x shifted by one."""
     starts = torch.randint(len(data) - block_size, (batch_size,), device=data.device)
@@ -168,10 +82,7 @@ def estimate_loss(model, splits, eval_iters, batch_size, block_size):
     return losses
 
 
-# ----------------------------------------------------------------------------
 # The model
-
-
 class Head(nn.Module):
     """One head of causal self-attention."""
 
@@ -276,49 +187,54 @@ class BabyGPT(nn.Module):
         return idx
 
 
-# ----------------------------------------------------------------------------
 # Training
-
-
 def train(model, train_data, val_data, hp, report):
-    """AdamW on random batches. Every eval_interval steps, and at the first and last step,
-    estimate the losses and pass them to report(); return the last such metrics."""
+    """AdamW on random batches. Every eval_interval steps, and at the first and last step, estimate the losses and
+    pass them to report(), which may return True to stop there (a sweep's pruner); return the last such metrics.
+    tokens/s and the time left come from the last interval alone: on a busy machine the speed changes."""
     optimizer = torch.optim.AdamW(model.parameters(), lr=hp.learning_rate)
     device = train_data.device
     splits = {"train": train_data, "val": val_data}
     tokens_per_step = hp.batch_size * hp.block_size
     start = time.perf_counter()
     eval_seconds = 0.0  # time spent evaluating and reporting, kept out of tokens/s
-    for step in range(hp.max_iters + 1):
-        if step % hp.eval_interval == 0 or step == hp.max_iters:
-            synchronize(device)
-            eval_start = time.perf_counter()
-            losses = estimate_loss(model, splits, hp.eval_iters, hp.batch_size, hp.block_size)
-            check_losses(losses, step, hp.learning_rate)
-            now = time.perf_counter()
-            eval_seconds += now - eval_start
-            elapsed = now - start
-            train_seconds = elapsed - eval_seconds
-            metrics = {
-                "step": step,
-                "train_loss": losses["train"],
-                "val_loss": losses["val"],
-                "val_perplexity": math.exp(losses["val"]) if losses["val"] < 700 else math.inf,  # exp overflows
-                "learning_rate": hp.learning_rate,
-                "tokens_per_second": step * tokens_per_step / train_seconds if step else None,
-                "elapsed_seconds": elapsed,
-                "remaining_seconds": elapsed / step * (hp.max_iters - step) if step else None,
-                "eval_fraction": eval_seconds / elapsed,
-            }
-            report(metrics)
-            eval_seconds += time.perf_counter() - now
-        if step == hp.max_iters:
-            return metrics
-        x, y = get_batch(train_data, hp.batch_size, hp.block_size)
-        _, loss = model(x, y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+    last_step, last_elapsed, last_trained = 0, 0.0, 0.0  # at the previous evaluation
+    with progress_bar(hp.max_iters) as bar:  # on a terminal only
+        for step in range(hp.max_iters + 1):
+            if step % hp.eval_interval == 0 or step == hp.max_iters:
+                synchronize(device)
+                eval_start = time.perf_counter()
+                losses = estimate_loss(model, splits, hp.eval_iters, hp.batch_size, hp.block_size)
+                check_losses(losses, step, hp.learning_rate)
+                now = time.perf_counter()
+                eval_seconds += now - eval_start
+                elapsed = now - start
+                trained = elapsed - eval_seconds  # seconds spent training so far
+                steps = step - last_step  # since the previous evaluation
+                metrics = {
+                    "step": step,
+                    "train_loss": losses["train"],
+                    "val_loss": losses["val"],
+                    "val_perplexity": math.exp(losses["val"]) if losses["val"] < 700 else math.inf,  # exp overflows
+                    "learning_rate": hp.learning_rate,
+                    "tokens_per_second": steps * tokens_per_step / (trained - last_trained) if steps else None,
+                    "elapsed_seconds": elapsed,
+                    "remaining_seconds": (elapsed - last_elapsed) / steps * (hp.max_iters - step) if steps else None,
+                    "eval_fraction": eval_seconds / elapsed,
+                }
+                bar.clear()  # the report's line goes above the bar
+                stop = report(metrics)
+                bar.unpause()  # the bar's speed leaves the evaluation out
+                eval_seconds += time.perf_counter() - now
+                last_step, last_elapsed, last_trained = step, elapsed, trained
+            if step == hp.max_iters or stop:
+                return metrics
+            x, y = get_batch(train_data, hp.batch_size, hp.block_size)
+            _, loss = model(x, y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            bar.update()
 
 
 def check_losses(losses, step, learning_rate):
@@ -330,30 +246,7 @@ def check_losses(losses, step, learning_rate):
         )
 
 
-def format_seconds(seconds):
-    """H:MM:SS, with as many hour digits as needed: v11's defaults run for many hours on a CPU."""
-    if seconds is None:
-        return "-:--:--"
-    minutes, secs = divmod(round(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}"
-
-
-def print_report(metrics):
-    speed = metrics["tokens_per_second"]
-    print(
-        f"step {metrics['step']:>5} | train loss {metrics['train_loss']:.4f} | val loss {metrics['val_loss']:.4f}"
-        f" | val perplexity {metrics['val_perplexity']:8.2f}"
-        f" | {'-' if speed is None else f'{speed:,.0f}':>7} tokens/s"
-        f" | {format_seconds(metrics['elapsed_seconds'])} elapsed, {format_seconds(metrics['remaining_seconds'])} left",
-        flush=True,
-    )
-
-
-# ----------------------------------------------------------------------------
 # Sampling
-
-
 def pick_next_token(logits, temperature=1.0, top_k=None):
     """Choose the next token (B, 1) from scores (B, vocab_size): temperature 0 takes the likeliest,
     otherwise draw from softmax(logits / temperature), only among the top_k likeliest if given."""
@@ -386,8 +279,113 @@ def sample_prompts(model, tokenizer, prompts, max_new_tokens):
     return samples
 
 
-# ----------------------------------------------------------------------------
-# Command line
+# ============================================================================
+# Everything below is the same in every stage and holds nothing about GPT: reading the corpus, the device,
+# the console, the command line and its checks, setup, and run(), the one entry point (v12 adds its run
+# folder's options). Read it once; the lesson of each stage is above.
+
+HYPERPARAMETERS = {**TRAINING_HYPERPARAMETERS, **MODEL_HYPERPARAMETERS}  # each one a command-line option
+
+
+def load_corpus(path):
+    """Read a UTF-8 text file, refusing a missing, unreadable or empty one."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except FileNotFoundError:
+        raise ValueError(f"corpus {path} not found; build it with: python data/prepare.py") from None
+    except UnicodeDecodeError as e:
+        raise ValueError(f"corpus {path} is not UTF-8 text (bad byte at offset {e.start})") from None
+    except OSError as e:
+        raise ValueError(f"cannot read corpus {path}: {e.strerror}") from None
+    if not text:
+        raise ValueError(f"corpus {path} is empty")
+    return text
+
+
+def find_corpus(path):
+    """path itself, or, when a relative path is missing from the current folder, the same path beside
+    this script: the default data/ci.txt is found whatever folder the script is started from."""
+    if os.path.exists(path) or os.path.isabs(path):
+        return path
+    beside_script = os.path.join(os.path.dirname(os.path.abspath(__file__)), path)
+    return beside_script if os.path.exists(beside_script) else path
+
+
+def split_data(data, block_size, train_fraction=0.9):
+    """First 90% for training, last 10% for validation; each must hold a whole batch row."""
+    n_train = int(train_fraction * len(data))
+    train_data, val_data = data[:n_train], data[n_train:]
+    shortest = min(len(train_data), len(val_data))
+    if shortest <= block_size:
+        raise ValueError(
+            f"corpus too short: {len(data)} characters split into {len(train_data)} train and "
+            f"{len(val_data)} val, and each split needs more than block_size = {block_size}"
+        )
+    return train_data, val_data
+
+
+def pick_device(name):
+    """'auto' means CUDA, else Apple MPS, else CPU; a named device must exist here."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps") from None
+    if device.type == "cuda" and not (torch.cuda.is_available() and (device.index or 0) < torch.cuda.device_count()):
+        raise ValueError(f"device {name!r} is not available: PyTorch finds no such CUDA GPU here")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {name!r} is not available: PyTorch finds no Apple MPS here")
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"device {name!r} is not supported; use auto, cpu, cuda, cuda:N or mps")
+    return device
+
+
+def synchronize(device):
+    """Wait for queued GPU work, so that wall-clock timings are honest."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+def progress_bar(max_iters):
+    """A bar of the training steps done, with the recent speed and the time left at that speed. Only on a terminal:
+    in a log file or a test it draws nothing, and the output is the evaluation lines alone."""
+    return tqdm(
+        total=max_iters,
+        unit="step",
+        leave=False,
+        file=sys.stdout,
+        disable=not sys.stdout.isatty(),
+        dynamic_ncols=True,
+        bar_format="{percentage:3.0f}%|{bar}| step {n}/{total} [{rate_fmt}, {remaining} left]",
+    )
+
+
+def format_seconds(seconds):
+    """H:MM:SS, with as many hour digits as needed: v11's defaults run for many hours on a CPU."""
+    if seconds is None:
+        return "-:--:--"
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}"
+
+
+def print_report(metrics):
+    speed = metrics["tokens_per_second"]
+    print(
+        f"step {metrics['step']:>5} | train loss {metrics['train_loss']:.4f} | val loss {metrics['val_loss']:.4f}"
+        f" | val perplexity {metrics['val_perplexity']:8.2f}"
+        f" | {'-' if speed is None else f'{speed:,.0f}':>7} tokens/s"
+        f" | {format_seconds(metrics['elapsed_seconds'])} elapsed, {format_seconds(metrics['remaining_seconds'])} left",
+        flush=True,
+    )
 
 
 def console_safe_output():
@@ -400,6 +398,13 @@ def console_safe_output():
 
 class OneLineErrorParser(argparse.ArgumentParser):
     def error(self, message):
+        """One line; a mistyped option also gets the closest real one: --max_iter: did you mean --max_iters?"""
+        if message.startswith("unrecognized arguments:"):
+            options = [name for action in self._actions for name in action.option_strings]
+            for word in message.split()[2:]:
+                close = difflib.get_close_matches(word.split("=")[0], options, n=1)
+                if word.startswith("--") and close:
+                    message += f"; {word.split('=')[0]}: did you mean {close[0]}?"
         sys.exit(f"{self.prog}: error: {message} (see --help)")
 
 
@@ -414,7 +419,11 @@ def make_parser():
     for name, (default, meaning) in HYPERPARAMETERS.items():
         parser.add_argument(f"--{name}", type=type(default), default=default, help=f"{meaning} (default: %(default)s)")
     parser.add_argument("--data", default="data/ci.txt", help="training text, any UTF-8 file (default: %(default)s)")
-    parser.add_argument("--device", default="auto", help="auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:N or mps")
+    parser.add_argument(
+        "--device",
+        default="auto",
+        help="auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:N or mps (default: %(default)s)",
+    )
     parser.add_argument(
         "--prompt",
         action="append",
@@ -476,7 +485,7 @@ def setup(args):
     device = pick_device(args.device)
     corpus = find_corpus(args.data)
     text = load_corpus(corpus)
-    tokenizer = CharTokenizer.from_text(text)
+    tokenizer = CharTokenizer("".join(sorted(set(text))))  # every character of the corpus
     args.prompt = choose_prompts(args.prompt, text, tokenizer, corpus)
     data = torch.tensor(tokenizer.encode(text), dtype=torch.long, device=device)
     train_data, val_data = split_data(data, args.block_size)
@@ -494,27 +503,39 @@ def setup(args):
     )
 
 
+def run(args, make_recorder=None):
+    """Run this stage from parsed arguments: set up, train, sample. main() and the tools (babygpt_sweep.py) call it.
+
+    make_recorder(args, model, tokenizer, model_config), if given, is called once, right after setup, and returns
+    the run's recorder (babygpt_v12_wandb.RunRecorder is one, and v12's default): recorder.report(metrics) is
+    called at every evaluation in place of print_report (returning True stops training there, as a sweep's
+    pruner does), and recorder.finish(samples) after sampling. Returns a SimpleNamespace: setup (what setup()
+    returned), final (the last metrics reported), samples ([(prompt, text)]) and recorder. Raises ValueError for
+    bad input (before training) or a NaN loss, and OSError when the recorder cannot write its files."""
+    ready = setup(args)
+    recorder = make_recorder(args, ready.model, ready.tokenizer, ready.model_config) if make_recorder else None
+    model, tokenizer = ready.model, ready.tokenizer
+    n_params = sum(p.numel() for p in model.parameters())
+    print(f"corpus {ready.corpus}: {len(ready.text):,} characters, vocabulary size {tokenizer.vocab_size:,}")
+    tokens_per_step = args.batch_size * args.block_size
+    print(f"model: {n_params:,} parameters | {tokens_per_step:,} tokens per iteration | device {ready.device}")
+    final = train(model, ready.train_data, ready.val_data, args, recorder.report if recorder else print_report)
+    elapsed, evaluating = format_seconds(final["elapsed_seconds"]), f"{final['eval_fraction']:.0%}"
+    print(f"trained {final['step']} steps in {elapsed}, {evaluating} of that time evaluating")
+
+    samples = sample_prompts(model, tokenizer, args.prompt, args.max_new_tokens)
+    if recorder:
+        recorder.finish(samples)
+    return types.SimpleNamespace(setup=ready, final=final, samples=samples, recorder=recorder)
+
+
 def main(argv=None):
     console_safe_output()
     args = parse_args(argv)
-    try:  # every problem with the input is reported in one line, before training starts
-        run = setup(args)
+    try:  # bad input (found before training starts) and a loss that became NaN: one line each
+        run(args)
     except ValueError as e:
         sys.exit(f"error: {e}")
-
-    model, tokenizer = run.model, run.tokenizer
-    n_params = sum(p.numel() for p in model.parameters())
-    print(f"corpus {run.corpus}: {len(run.text):,} characters, vocabulary size {tokenizer.vocab_size:,}")
-    tokens_per_step = args.batch_size * args.block_size
-    print(f"model: {n_params:,} parameters | {tokens_per_step:,} tokens per iteration | device {run.device}")
-    try:
-        final = train(model, run.train_data, run.val_data, args, print_report)
-    except ValueError as e:  # the loss became NaN
-        sys.exit(f"error: {e}")
-    elapsed, evaluating = format_seconds(final["elapsed_seconds"]), f"{final['eval_fraction']:.0%}"
-    print(f"trained {args.max_iters} steps in {elapsed}, {evaluating} of that time evaluating")
-
-    sample_prompts(model, tokenizer, args.prompt, args.max_new_tokens)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""What each hyperparameter does, measured: one-at-a-time sweeps around the README's v12 CPU command.
+"""What each hyperparameter does, measured: one-at-a-time sweeps around the v12 CPU command.
 
     python bench/hyperparameters.py                  # run the six sweeps (about 75 min on 2 cores; it resumes)
     python bench/hyperparameters.py --only dropout   # one of them
@@ -13,7 +13,7 @@ is resumable by itself (its Optuna study is in sweeps/hp_OPTION/study.db): run t
 
 The report copies each sweep's summary.md and summary.csv (small text) to docs/hyperparameters/, draws
 docs/hyperparameters/OPTION.png (final val loss and wall time per value), and writes each option's command,
-picture, table and link into both guides, docs/hyperparameters.md and docs/hyperparameters.zh-CN.md, between
+picture, table and link into both guides, docs/hyperparameters.md and docs/hyperparameters.zh.md, between
 the lines `<!-- measured: OPTION -->` and `<!-- end measured -->`: nothing in them is pasted by hand.
 """
 
@@ -27,8 +27,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from runs import ROOT, fill_measured, machine_description  # noqa: E402
-from stages import CPU_COMMAND  # noqa: E402
+from runs import CPU_COMMAND, ROOT, fill_measured, machine_description  # noqa: E402
 
 # option -> values, the CPU command's value in the middle; the costliest sweeps first, so two at a time finish
 # together
@@ -43,7 +42,7 @@ SWEEPS = {
 DOCS = os.path.join(ROOT, "docs", "hyperparameters")
 GUIDES = {
     "en": os.path.join(ROOT, "docs", "hyperparameters.md"),
-    "zh": os.path.join(ROOT, "docs", "hyperparameters.zh-CN.md"),
+    "zh": os.path.join(ROOT, "docs", "hyperparameters.zh.md"),
 }
 WORDS = {  # the generated block's words, per guide
     "en": {

@@ -8,9 +8,10 @@
         --inits pytorch --seeds 1337 1 --results bench/results/init_lecture.jsonl   # the lecture's settings
 
 Every run is the stage's own main() at its defaults (v11: the README's CPU command) with
-BabyGPT._init_weights swapped for a candidate below. Results go to bench/results/init.jsonl as
-each run ends, so a stopped comparison resumes where it was. Prints one table: mean final val
-loss per stage and candidate, with the seeds' range.
+BabyGPT._init_weights swapped for a candidate (INITS, in bench/runs.py with the rest of the benches'
+shared code). Results go to bench/results/init.jsonl as each run ends, so a stopped comparison
+resumes where it was. Prints one table: mean final val loss per stage and candidate, with the
+seeds' range.
 """
 
 import argparse
@@ -19,45 +20,10 @@ import os
 import statistics
 import sys
 
-import torch.nn as nn
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from runs import ROOT, load_results, machine_description, run_jobs  # noqa: E402
-from stages import CPU_COMMAND  # noqa: E402
-
-
-def gpt2_init(self, module):
-    """GPT-2's: every Linear and Embedding weight drawn from N(0, 0.02), biases zero."""
-    if isinstance(module, (nn.Linear, nn.Embedding)):
-        nn.init.normal_(module.weight, mean=0.0, std=0.02)
-    if isinstance(module, nn.Linear) and module.bias is not None:
-        nn.init.zeros_(module.bias)
-
-
-def pytorch_init(self, module):
-    """PyTorch's own defaults: Embedding N(0, 1), Linear uniform within 1/sqrt(fan_in)."""
-
-
-def pytorch_zero_head_init(self, module):
-    """PyTorch's defaults, but the output head starts at zero: every first prediction is uniform."""
-    if module is getattr(self, "lm_head", None):
-        nn.init.zeros_(module.weight)
-        nn.init.zeros_(module.bias)
-
-
-def gpt2_pytorch_head_init(self, module):
-    """GPT-2's everywhere but the output head, which keeps PyTorch's default (uniform within 1/sqrt(n_embed))."""
-    if module is not getattr(self, "lm_head", None):
-        gpt2_init(self, module)
-
+from runs import CPU_COMMAND, INITS, ROOT, load_results, machine_description, run_jobs  # noqa: E402
 
 DEFAULT_RESULTS = os.path.join(ROOT, "bench", "results", "init.jsonl")  # the stages' defaults on data/ci.txt
-INITS = {
-    "gpt2": gpt2_init,
-    "pytorch": pytorch_init,
-    "pytorch_zero_head": pytorch_zero_head_init,
-    "gpt2_pytorch_head": gpt2_pytorch_head_init,
-}
 
 
 def main():

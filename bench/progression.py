@@ -5,7 +5,7 @@
     python bench/progression.py --report                 # only the tables and the chart, from what is done
 
 Budgets:
-  defaults  each stage with its own defaults (v11/v12: the README's CPU command), as a learner runs it
+  defaults  each stage with its own defaults (v11/v12: the CPU command), as a learner runs it
   equal     all twelve stages with one equal budget, the v11 CPU command's: block_size 64, n_embed 128,
             n_head 4, n_layer 4, dropout 0.1 (each where the stage has it), learning rate 1e-3, 1,500 steps
             of 16 sequences; room for context, depth and normalisation to matter. v11 changes only
@@ -17,9 +17,9 @@ Budgets:
 Every run is the stage's own main() (bench/runs.py), seeds 1337, 1 and 2, two runs at a time with one
 thread each; results are appended to bench/results/progression.jsonl as each run ends, so a stopped
 bench resumes where it was. v12 trains exactly as v11 (a test checks it), so it is not run again.
-The chart goes to docs/progression.png; the tables are printed, and written into both READMEs between the
-lines `<!-- measured: progression -->` (and `lecture`) and `<!-- end measured -->`: nothing in them is
-pasted by hand.
+The chart goes to docs/progression.png; the tables are printed, and written between the lines
+`<!-- measured: progression -->` and `<!-- end measured -->` of docs/progression.md (and `lecture` of
+docs/lecture.md), in both languages (.zh.md): nothing in them is pasted by hand.
 """
 
 import argparse
@@ -29,8 +29,7 @@ import statistics
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from runs import ROOT, STAGE_MODULES, fill_measured, load_results, machine_description, run_jobs  # noqa: E402
-from stages import CPU_COMMAND  # noqa: E402
+from runs import CPU_COMMAND, ROOT, STAGE_MODULES, fill_measured, load_results, machine_description, run_jobs  # noqa: E402
 
 SEEDS = [1337, 1, 2]
 TRAINED_STAGES = [f"v{n}" for n in range(1, 12)]  # v12 trains exactly as v11
@@ -70,8 +69,20 @@ BUDGETS = {
 # tiny shakespeare)
 FRESH_LOSS = {"data/ci.txt": math.log(6103), "data/shakespeare.txt": math.log(65)}
 RESULTS = os.path.join(ROOT, "bench", "results", "progression.jsonl")
-READMES = {"en": os.path.join(ROOT, "README.md"), "zh": os.path.join(ROOT, "README.zh-CN.md")}
-IDEAS = {  # each stage's idea, as the READMEs' tables name it
+# the pages that hold the measured blocks (between <!-- measured: NAME --> and <!-- end measured -->)
+PAGES = {
+    "en": {
+        "progression": os.path.join(ROOT, "docs", "progression.md"),
+        "lecture": os.path.join(ROOT, "docs", "lecture.md"),
+        "path": os.path.join(ROOT, "docs", "learning-path.md"),
+    },
+    "zh": {
+        "progression": os.path.join(ROOT, "docs", "progression.zh.md"),
+        "lecture": os.path.join(ROOT, "docs", "lecture.zh.md"),
+        "path": os.path.join(ROOT, "docs", "learning-path.zh.md"),
+    },
+}
+IDEAS = {  # each stage's idea, as the pages' tables name it
     "en": ["bigram", "+ position", "+ self-attention", "+ multi-head", "+ feed-forward", "+ blocks", "+ residual",
            "+ projection", "+ layer norm", "+ dropout", "scaled up"],
     "zh": ["二元模型", "+ 位置", "+ 自注意力", "+ 多头", "+ 前馈", "+ 堆叠 Block", "+ 残差", "+ 投影",
@@ -96,6 +107,11 @@ WORDS = {
         "not_run": "not run yet",
         "diverged": "; seed {seed} diverged: {loss:.1f}",
         "partial": " ({done} of the seeds so far)",
+        "path_measured": "**Measured** with `python bench/progression.py` ({machine}, two runs at a time with one "
+        "thread each): how long each stage takes at its defaults, mean of seeds {seeds}; a laptop with a free "
+        "core is likely faster.",
+        "path_header": "| stage | lesson | one run at its defaults | tokens/s |",
+        "minutes": "{minutes:.1f} min",
     },
     "zh": {
         "measured": "**实测**：`python bench/progression.py`，机器为 {machine}，两个运行同时进行、各用一个线程；"
@@ -114,6 +130,10 @@ WORDS = {
         "not_run": "尚未运行",
         "diverged": "；种子 {seed} 发散：{loss:.1f}",
         "partial": "（目前 {done} 个种子）",
+        "path_measured": "**实测**：`python bench/progression.py`，机器为 {machine}，两个运行同时进行、各用一个线程。"
+        "下表是各阶段用默认值跑一次的用时，取种子 {seeds} 的平均值；笔记本电脑若有空闲的核，多半更快。",
+        "path_header": "| 阶段 | 课程 | 默认值下跑一次 | 每秒词元数 |",
+        "minutes": "{minutes:.1f} 分钟",
     },
 }
 
@@ -183,12 +203,19 @@ def loss_cell(row, language, seeds):
     return cell + (WORDS[language]["partial"].format(done=done) if done < len(seeds) else "")
 
 
-def progression_block(results, seeds, language):
-    """The README's measured stage table, with the chart above it."""
+def opening(name, language, seeds):
+    """The first lines of a measured block: its marker, and the sentence that names the command and machine."""
     words = WORDS[language]
     seed_list = words["and"].join(map(str, seeds))
-    lines = ["<!-- measured: progression -->", words["measured"].format(machine=machine_description(), seeds=seed_list)]
-    lines += ["", f"![{words['caption']}](docs/progression.png)", "", words["header"], "|---|--:|--:|--:|--:|--:|"]
+    template = words["measured" if name == "progression" else f"{name}_measured"]
+    return [f"<!-- measured: {name} -->", template.format(machine=machine_description(language), seeds=seed_list)]
+
+
+def progression_block(results, seeds, language):
+    """The progression page's measured stage table, with the chart above it (docs/progression.png, beside the page)."""
+    words = WORDS[language]
+    lines = opening("progression", language, seeds)
+    lines += ["", f"![{words['caption']}](progression.png)", "", words["header"], "|---|--:|--:|--:|--:|--:|"]
     for stage, idea in zip(TRAINED_STAGES, IDEAS[language], strict=True):
         at_defaults, equal = summarise(results, "defaults", stage, seeds), summarise(results, "equal", stage, seeds)
         wall = [f"{row['wall']:.0f} s" if row else "" for row in (at_defaults, equal)]
@@ -210,14 +237,9 @@ def progression_block(results, seeds, language):
 
 
 def lecture_block(results, seeds, language):
-    """The README's comparison with the lecture's reported val losses."""
+    """The lecture page's comparison with the lecture's reported val losses."""
     words = WORDS[language]
-    lines = [
-        "<!-- measured: lecture -->",
-        words["lecture_measured"].format(seeds=words["and"].join(map(str, seeds))),
-        "",
-    ]
-    lines += [words["lecture_header"], "|---|---|--:|--:|"]
+    lines = opening("lecture", language, seeds) + ["", words["lecture_header"], "|---|---|--:|--:|"]
     for (stage, reported), idea in zip(LECTURE_LOSSES.items(), words["lecture_ideas"], strict=True):
         ours = loss_cell(summarise(results, "lecture", stage, seeds), language, seeds)
         lines.append(f"| {stage} | {idea} | {reported:.2f} | {ours} |")
@@ -225,11 +247,25 @@ def lecture_block(results, seeds, language):
     return "\n".join(lines)
 
 
-def readme_blocks(results, seeds, language):
-    """The measured blocks of one README, by name."""
+def path_block(results, seeds, language):
+    """The learning path's table: each stage's lesson and how long one run at its defaults took."""
+    words = WORDS[language]
+    lines = opening("path", language, seeds) + ["", words["path_header"], "|---|---|--:|--:|"]
+    suffix = ".zh.md" if language == "zh" else ".md"
+    for stage, idea in zip(TRAINED_STAGES, IDEAS[language], strict=True):
+        row = summarise(results, "defaults", stage, seeds)
+        time = words["minutes"].format(minutes=row["wall"] / 60) if row else words["not_run"]
+        speed = f"{row['tokens_per_second']:,.0f}" if row else ""
+        lines.append(f"| {stage} | [{idea}](learn/{stage}{suffix}) | {time} | {speed} |")
+    return "\n".join(lines + ["<!-- end measured -->"])
+
+
+def page_blocks(results, seeds, language):
+    """The measured blocks of one language, by name (each goes into PAGES[language][name])."""
     return {
         "progression": progression_block(results, seeds, language),
         "lecture": lecture_block(results, seeds, language),
+        "path": path_block(results, seeds, language),
     }
 
 
@@ -297,8 +333,9 @@ def main():
     results = load_results(args.results)
     print("\n" + progression_block(results, args.seeds, "en") + "\n\n" + lecture_block(results, args.seeds, "en"))
     draw_chart(results, args.seeds, args.chart)
-    for language, path in READMES.items():
-        fill_measured(path, readme_blocks(results, args.seeds, language))
+    for language, pages in PAGES.items():
+        for name, block in page_blocks(results, args.seeds, language).items():
+            fill_measured(pages[name], {name: block})
     fresh = f"{math.log(6103):.2f} on data/ci.txt, {math.log(65):.2f} on shakespeare"
     print(f"(a fresh model starts at ln(vocab_size): {fresh})")
 

@@ -32,8 +32,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from runs import ROOT, load_results, machine_description, run_jobs  # noqa: E402
-from stages import CPU_COMMAND  # noqa: E402
+from runs import CPU_COMMAND, ROOT, load_results, machine_description, run_jobs  # noqa: E402
 
 # name -> (what it is, the script: v12 (its own plain loop) or babygpt_train, the row's own options)
 ABLATION = {

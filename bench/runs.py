@@ -1,10 +1,14 @@
 """Shared by the long benches: run stages in worker processes, keep every result, resume after a stop.
 
+The one home of the code the benches share (the stages, their CPU command, the candidate initialisations,
+the machine line, results files, README blocks, the job runner). It imports nothing from bench/: the
+benches import it, never each other.
+
 A bench describes each run as a job (a dict with a unique "key", the stage id and its command-line
-arguments; a job may name a "module" instead of a stage, a tool whose main() and train() work as the
-stages' do, e.g. babygpt_train). run_jobs() starts up to --jobs workers at once, each one
-`python bench/runs.py --worker JOB`, which imports the stage and calls its own main() (the stage's real
-code path, nothing copied), records what its train() returned, and prints one JSON line. Each finished
+arguments; a job may name a "module" instead of a stage, a tool whose run(args) works as the stages'
+does, e.g. babygpt_train). run_jobs() starts up to --jobs workers at once, each one
+`python bench/runs.py --worker JOB`, which imports the stage and calls its own entry point run(args) (the
+stage's real code path, nothing copied) and prints the last evaluation's metrics as one JSON line. Each finished
 job is appended to a JSONL file at once, so a bench stopped half way (Ctrl-C, a closed laptop, the end
 of a session) loses nothing: run the same command again and only the missing jobs run.
 """
@@ -20,6 +24,8 @@ import re
 import subprocess
 import sys
 import time
+
+import torch.nn as nn
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -39,7 +45,57 @@ STAGE_MODULES = {
 }
 
 
-def machine_description():
+# v11 and v12 default to a 15.4M-parameter model that needs a GPU. On a CPU the README
+# gives this smaller command instead; it is the one benchmarked here.
+CPU_COMMAND = {
+    "v11": "--max_iters 1500 --eval_interval 250 --eval_iters 20 --batch_size 16 --block_size 64"
+    " --n_embed 128 --n_head 4 --n_layer 4 --learning_rate 1e-3 --dropout 0.1",
+}
+CPU_COMMAND["v12"] = CPU_COMMAND["v11"]  # the same model, recorded
+
+
+# ----------------------------------------------------------------------------
+# Weight initialisations: bench/init.py compares them; a job that names one ("init") runs with it
+
+
+def gpt2_init(self, module):
+    """GPT-2's: every Linear and Embedding weight drawn from N(0, 0.02), biases zero."""
+    if isinstance(module, (nn.Linear, nn.Embedding)):
+        nn.init.normal_(module.weight, mean=0.0, std=0.02)
+    if isinstance(module, nn.Linear) and module.bias is not None:
+        nn.init.zeros_(module.bias)
+
+
+def pytorch_init(self, module):
+    """PyTorch's own defaults: Embedding N(0, 1), Linear uniform within 1/sqrt(fan_in)."""
+
+
+def pytorch_zero_head_init(self, module):
+    """PyTorch's defaults, but the output head starts at zero: every first prediction is uniform."""
+    if module is getattr(self, "lm_head", None):
+        nn.init.zeros_(module.weight)
+        nn.init.zeros_(module.bias)
+
+
+def gpt2_pytorch_head_init(self, module):
+    """GPT-2's everywhere but the output head, which keeps PyTorch's default (uniform within 1/sqrt(n_embed))."""
+    if module is not getattr(self, "lm_head", None):
+        gpt2_init(self, module)
+
+
+INITS = {
+    "gpt2": gpt2_init,
+    "pytorch": pytorch_init,
+    "pytorch_zero_head": pytorch_zero_head_init,
+    "gpt2_pytorch_head": gpt2_pytorch_head_init,
+}
+
+
+# ----------------------------------------------------------------------------
+
+
+def machine_description(language="en"):
+    """The processor, its cores, Python and torch, as one phrase in English ("en") or Chinese ("zh")."""
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
@@ -48,6 +104,8 @@ def machine_description():
         pass
     import torch
 
+    if language == "zh":
+        return f"{cpu}（{os.cpu_count()} 核），Python {platform.python_version()}，torch {torch.__version__}"
     return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, torch {torch.__version__}"
 
 
@@ -141,27 +199,22 @@ def run_jobs(jobs, results_path, n_workers, threads_per_worker=1):
 
 
 def worker(job, threads):
-    """Run one stage's main() in this process and print what its train() returned, as one JSON line."""
+    """Run one stage in this process through its own entry point, run(args), as `python STAGE ARGV` does, and
+    print the last evaluation's metrics, as one JSON line."""
     import torch
 
     torch.set_num_threads(threads)
     sys.path.insert(0, ROOT)
     stage = importlib.import_module(job.get("module") or STAGE_MODULES[job["stage"]])  # a stage, or a tool like it
     if job.get("init"):
-        import init as inits  # bench/init.py: the initialisations compared there
-
-        stage.BabyGPT._init_weights = inits.INITS[job["init"]]
-    final = {}
-    real_train = stage.train
-
-    def train_and_keep(*args, **kwargs):
-        final.update(real_train(*args, **kwargs))
-        return final
-
-    stage.train = train_and_keep
+        stage.BabyGPT._init_weights = INITS[job["init"]]
+    args = stage.parse_args(job["argv"])
     start = time.perf_counter()
-    with contextlib.redirect_stdout(io.StringIO()):
-        stage.main(job["argv"])
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            final = stage.run(args).final
+    except ValueError as e:
+        sys.exit(f"error: {e}")
     wall = time.perf_counter() - start
     print(
         json.dumps(

@@ -19,19 +19,12 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from runs import ROOT, STAGE_MODULES, machine_description  # noqa: E402
+from runs import CPU_COMMAND, ROOT, STAGE_MODULES, machine_description  # noqa: E402
 
 STAGES = {stage: f"{module}.py" for stage, module in STAGE_MODULES.items()}
 
 
-# v11 and v12 default to a 15.4M-parameter model that needs a GPU. On a CPU the README
-# gives this smaller command instead; it is the one benchmarked here.
-CPU_COMMAND = {
-    "v11": "--max_iters 1500 --eval_interval 250 --eval_iters 20 --batch_size 16 --block_size 64"
-    " --n_embed 128 --n_head 4 --n_layer 4 --learning_rate 1e-3 --dropout 0.1",
-}
 # v12 records into its own folder, never the learner's out/v12, and replaces its own earlier record
-CPU_COMMAND["v12"] = CPU_COMMAND["v11"]
 V12_RECORD = ["--wandb_mode", "disabled", "--out_dir", "out/bench_v12", "--overwrite"]
 
 

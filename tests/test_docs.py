@@ -3,10 +3,13 @@
 Most learners read README.zh-CN.md first; a command or a loss changed in one language and not in the other
 would send half of them astray. For each pair (English, Chinese) these tests check:
 
-- code blocks: the fenced blocks (``` or ~~~) are the same, byte for byte, info string included, in the same
-  order. So comments inside a code block stay in English in both files.
+- code blocks: the fenced blocks (``` or ~~~) are the same, info string included, in the same order, once
+  comments are taken out (a "#" at the start of a line or after a space, to the end of the line; a line that
+  was only a comment is dropped): so a Chinese page may comment its commands in Chinese, while every command,
+  option and printed output stays the same. A Mermaid diagram's labels are words, so only its place counts.
 - links: each file links to the other in its top part, before its first "##" heading.
-- sections and pictures: the same heading levels in the same order, and the same images in the same order.
+- sections and pictures: the same heading levels in the same order, and the same images in the same order
+  (a Chinese page may show NAME.zh.png, the same picture with Chinese labels, where the English shows NAME.png).
 - table figures: the two files have the same tables with the same rows, and each row holds the same numbers
   in both. A number is a run of ASCII digits, with "." or "," between digit groups (5.413, 2,368,471; "1e-3"
   gives 1 and 3, "3:15" gives 3 and 15). The numbers of a row are compared as a multiset, since a translated
@@ -32,10 +35,23 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
-PAIRS = {  # test id -> (English, Chinese), relative to the repository root
-    "README": ("README.md", "README.zh-CN.md"),
-    "hyperparameters": ("docs/hyperparameters.md", "docs/hyperparameters.zh-CN.md"),
-}
+GENERATED = ("docs/hyperparameters/",)  # sweep summaries written by babygpt_sweep.py: data, not pages
+
+
+def find_pairs(root):
+    """test id -> (English, Chinese), relative to root: the READMEs, and every page of the site, docs/NAME.md
+    with its twin docs/NAME.zh.md (a Chinese page without its English one counts too)."""
+    pairs = {"README": ("README.md", "README.zh-CN.md")}
+    for path in sorted((root / "docs").rglob("*.md")):
+        name = path.relative_to(root).as_posix()
+        if name.startswith(GENERATED):
+            continue
+        english = name[: -len(".zh.md")] + ".md" if name.endswith(".zh.md") else name
+        pairs[english[len("docs/") : -len(".md")]] = (english, english[: -len(".md")] + ".zh.md")
+    return pairs
+
+
+PAIRS = find_pairs(ROOT)
 
 FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
 HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
@@ -44,6 +60,7 @@ LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)")
 NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 FIGURE = re.compile(r"\d+(?:[.,]\d+)+")  # 5.26, 2,062,696, 3.10: not a plain integer
 TABLE_SEPARATOR = re.compile(r"^:?-+:?$")
+LOCALISED_PICTURE = re.compile(r"\.zh\.(png|svg|jpg)$")  # NAME.zh.png: the Chinese labels of NAME.png
 
 
 @dataclass
@@ -106,6 +123,17 @@ def parse(text, name):
     return doc
 
 
+COMMENT = re.compile(r"(?:^|\s)#.*$")
+
+
+def without_comments(info, text):
+    """The part of a code block the two languages must share: the code without its comments (see above)."""
+    if info == "mermaid":
+        return ""
+    lines = [(line, COMMENT.sub("", line).rstrip()) for line in text.split("\n")]
+    return "\n".join(code for line, code in lines if code or not line.strip())
+
+
 def first_difference(english, chinese):
     """The first line where two code block texts differ, as one readable sentence."""
     english_lines, chinese_lines = english.split("\n"), chinese.split("\n")
@@ -126,8 +154,8 @@ def check_code_blocks(en, zh):
         where = f"code block {index} ({en.name} line {a[0]}, {zh.name} line {b[0]})"
         if a[1] != b[1]:
             problems.append(f"{where}: info string {a[1]!r} against {b[1]!r}")
-        elif a[2] != b[2]:
-            problems.append(f"{where}: {first_difference(a[2], b[2])}")
+        elif without_comments(a[1], a[2]) != without_comments(b[1], b[2]):
+            problems.append(f"{where}: {first_difference(without_comments(a[1], a[2]), without_comments(b[1], b[2]))}")
     return problems
 
 
@@ -156,7 +184,7 @@ def check_structure(en, zh):
         else:
             problems.append(f"{en.name} has {len(en_levels)} headings, {zh.name} has {len(zh_levels)}")
     en_images = [target for _, target in en.images]
-    zh_images = [target for _, target in zh.images]
+    zh_images = [LOCALISED_PICTURE.sub(r".\1", target) for _, target in zh.images]
     if en_images != zh_images:
         problems.append(f"images: {en.name} shows {en_images}, {zh.name} shows {zh_images}")
     return problems
@@ -257,7 +285,7 @@ CHINESE = """\
 ## 运行
 
 ```bash
-python run.py --steps 100   # a comment
+python run.py --steps 100   # 一条注释
 ```
 
 | 运行 | 损失 | 用时 |
@@ -270,7 +298,7 @@ python run.py --steps 100   # a comment
 """
 
 BREAKAGES = {  # check -> (text in CHINESE, its replacement, words the failure message must hold)
-    "code_blocks": ("--steps 100   # a comment", "--steps 200   # a comment", ["code block 1", "line 1"]),
+    "code_blocks": ("--steps 100   # 一条注释", "--steps 200   # 一条注释", ["code block 1", "line 1"]),
     "structure": ("## 运行", "### 运行", ["heading 2"]),
     "table_numbers": ("| 5.26 | 2:10 |", "| 5.62 | 2:10 |", ["table 1", "row 1", "5.62"]),
     "prose_figures": ("达到 5.26", "达到 5.62", ["5.62"]),
@@ -297,6 +325,13 @@ def test_each_check_can_fail(tmp_path, check):
         assert word in message
 
 
+def test_a_chinese_page_may_show_the_chinese_labelled_picture():
+    """NAME.zh.png stands for NAME.png on a Chinese page; any other picture is a difference."""
+    en = parse(ENGLISH, "doc.md")
+    assert check_structure(en, parse(CHINESE.replace("curve.png", "curve.zh.png"), "doc.zh.md")) == []
+    assert "images" in "\n".join(check_structure(en, parse(CHINESE.replace("curve.png", "other.png"), "doc.zh.md")))
+
+
 def test_a_pair_with_one_file_fails_and_without_both_skips(tmp_path, monkeypatch):
     monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
     with pytest.raises(pytest.skip.Exception, match="neither README.md nor README.zh-CN.md exists yet"):
@@ -309,20 +344,34 @@ def test_a_pair_with_one_file_fails_and_without_both_skips(tmp_path, monkeypatch
     assert check_links(en, en_path, zh, zh_path) == []
 
 
-def test_readme_stage_tables_are_what_the_bench_writes():
-    """The READMEs' measured stage and lecture tables are bench/progression.py's output for the committed results,
-    so no loss in them was typed by hand and none is left behind when the results change."""
+def test_stage_tables_are_what_the_bench_writes():
+    """The measured stage and lecture tables of docs/progression.md and docs/lecture.md (both languages) are
+    bench/progression.py's output for the committed results, so no loss in them was typed by hand and none is
+    left behind when the results change."""
     sys.path.insert(0, str(ROOT / "bench"))
     import progression
 
     results = progression.load_results(progression.RESULTS)
-    for language, path in progression.READMES.items():
-        text = Path(path).read_text(encoding="utf-8")
-        for name, block in progression.readme_blocks(results, progression.SEEDS, language).items():
+    for language, pages in progression.PAGES.items():
+        for name, block in progression.page_blocks(results, progression.SEEDS, language).items():
+            path = Path(pages[name])
+            text = path.read_text(encoding="utf-8")
             found = re.search(rf"<!-- measured: {name} -->.*?<!-- end measured -->", text, re.S)
-            assert found, (
-                f"{Path(path).name} has no `<!-- measured: {name} -->` block: run bench/progression.py --report"
-            )
-            written = [line for line in found.group(0).split("\n") if line.startswith("|")]
-            expected = [line for line in block.split("\n") if line.startswith("|")]
-            assert written == expected, f"{Path(path).name}'s {name} table is stale: run bench/progression.py --report"
+            assert found, f"{path.name} has no `<!-- measured: {name} -->` block: run bench/progression.py --report"
+            written = [line for line in found.group(0).split("\n") if line.startswith(("|", "!["))]
+            expected = [line for line in block.split("\n") if line.startswith(("|", "!["))]
+            assert written == expected, f"{path.name}'s {name} table is stale: run bench/progression.py --report"
+
+
+@pytest.mark.skipif(sys.version_info[:2] != (3, 11), reason="argparse lays out --help differently in each Python")
+def test_options_page_is_what_the_scripts_print():
+    """docs/options.md and its twin hold every script's --help as the script prints it now (Python 3.11, as CI)."""
+    sys.path.insert(0, str(ROOT / "docs"))
+    import gen_options
+
+    generated = gen_options.block()
+    for path in gen_options.PAGES:
+        text = Path(path).read_text(encoding="utf-8")
+        assert gen_options.filled(text, generated) == text, (
+            f"{Path(path).name} is stale: run python docs/gen_options.py"
+        )

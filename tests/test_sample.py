@@ -6,6 +6,7 @@ which fonts are installed: the test vocabulary is Latin, which matplotlib's own 
 """
 
 import contextlib
+import importlib
 import io
 import os
 import subprocess
@@ -21,6 +22,8 @@ import torch.nn as nn
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from conftest import STAGE_MODULES  # noqa: E402
 
 import babygpt_sample  # noqa: E402
 from babygpt_sample import (  # noqa: E402
@@ -48,13 +51,17 @@ VOCAB = "\n !abcdefghijklmnopq"  # 20 characters
 BLOCK_SIZE = 8
 
 
-def tiny_model(n_head=4, seed=2):
-    """A random tiny BabyGPT whose greedy output varies with context and position.
+def tiny_model(n_head=4, seed=2, stage=None):
+    """A random tiny BabyGPT (v12's, or the given stage module's) whose greedy output varies with context and position.
 
     BabyGPT's own init (std 0.02) makes every logit nearly equal, and greedy decoding then repeats one
     character whatever the context: a broken cache would go unnoticed. Larger weights make it pick varied ones."""
     torch.manual_seed(seed)
-    model = BabyGPT(len(VOCAB), block_size=BLOCK_SIZE, n_embed=16, n_head=n_head, n_layer=2, dropout=0.1)
+    config = {"block_size": BLOCK_SIZE, "n_embed": 16, "n_head": n_head, "n_layer": 2, "dropout": 0.1}
+    if stage is None:
+        model = BabyGPT(len(VOCAB), **config)
+    else:
+        model = stage.BabyGPT(len(VOCAB), **{name: config[name] for name in stage.MODEL_HYPERPARAMETERS})
     with torch.no_grad():
         for module in model.modules():
             if isinstance(module, nn.Embedding):
@@ -246,6 +253,63 @@ def test_main_cached_and_uncached_print_the_same_greedy_text(capsys, checkpoint)
     assert [len(sample) - 2 for sample in samples] == [2 + 30, 2 + 30, 1 + 30, 1 + 30]  # prompt + 30 new characters
     assert samples[0].startswith("ab") and samples[2].startswith("q")
     assert "kv cache" in cached.err and "no cache" in uncached.err
+
+
+STAGE_FILES = [f"{module}.py" for module in STAGE_MODULES.values()]  # v1 .. v12
+
+
+@pytest.mark.parametrize("sampling", [("0", "1337"), ("0.8", "5")], ids=["greedy", "seeded"])
+@pytest.mark.parametrize("stage_file", STAGE_FILES, ids=list(STAGE_MODULES))
+def test_a_checkpoint_of_any_stage_samples_the_text_of_its_own_generate(capsys, tmp_path, stage_file, sampling):
+    stage = importlib.import_module(stage_file.removesuffix(".py"))
+    model = tiny_model(stage=stage)
+    path = tmp_path / "checkpoint.pt"
+    tiny = {"block_size": BLOCK_SIZE, "n_embed": 16, "n_head": 4, "n_layer": 2, "dropout": 0.1}  # as tiny_model's
+    config = {"vocab_size": len(VOCAB), **{name: tiny[name] for name in stage.MODEL_HYPERPARAMETERS}}
+    torch.save(checkpoint_dict(model, stage=stage_file, model_config=config), path)
+    temperature, seed = sampling
+    prompt, n = "ab", 3 * BLOCK_SIZE  # far past block_size: the window slides
+    out = run_main(
+        capsys,
+        "--checkpoint",
+        str(path),
+        "--prompt",
+        prompt,
+        "--max_new_tokens",
+        str(n),
+        "--temperature",
+        temperature,
+        "--seed",
+        seed,
+        "--device",
+        "cpu",
+    )
+    torch.manual_seed(int(seed))
+    ids = model.generate(torch.tensor([[VOCAB.index(ch) for ch in prompt]]), n, temperature=float(temperature))
+    text = "".join(VOCAB[i] for i in ids[0].tolist())
+    assert len(set(text)) > 3, "the test model should not repeat one character"
+    assert out.out == f"--- {prompt} ---\n{text}\n\n"
+    uses_cache = STAGE_FILES.index(stage_file) >= STAGE_FILES.index("babygpt_v9_layer_norm.py")
+    assert ("kv cache" if uses_cache else "no cache") in out.err
+
+
+def test_a_checkpoint_without_a_stage_is_v12s_and_an_unknown_stage_is_refused(capsys, tmp_path):
+    path = tmp_path / "checkpoint.pt"
+    torch.save({k: v for k, v in checkpoint_dict().items() if k != "stage"}, path)
+    assert "kv cache" in run_main(capsys, "--checkpoint", str(path), "--prompt", "a", "--max_new_tokens", "3").err
+    torch.save(checkpoint_dict(stage="../evil.py"), path)
+    message = exit_message("--checkpoint", str(path), "--prompt", "a")
+    assert message.startswith("error: ") and "names stage '../evil.py'" in message and "\n" not in message
+
+
+def test_attention_of_a_stage_before_v10_is_refused_in_one_line(tmp_path):
+    stage = importlib.import_module("babygpt_v6_block")
+    path = tmp_path / "checkpoint.pt"
+    config = {"vocab_size": len(VOCAB), "block_size": BLOCK_SIZE, "n_embed": 16, "n_head": 4, "n_layer": 2}
+    torch.save(checkpoint_dict(tiny_model(stage=stage), stage="babygpt_v6_block.py", model_config=config), path)
+    message = exit_message("--checkpoint", str(path), "--prompt", "ab", "--attention", str(tmp_path / "a.png"))
+    assert message.startswith("error: --attention") and "babygpt_v6_block.py" in message
+    assert not (tmp_path / "a.png").exists()
 
 
 def test_main_seed_makes_samples_reproducible(capsys, checkpoint):

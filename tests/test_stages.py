@@ -8,7 +8,9 @@ Most tests run once per stage, with ids v1 .. v12:
 """
 
 import argparse
+import ast
 import csv
+import functools
 import inspect
 import io
 import json
@@ -242,6 +244,34 @@ def test_bad_option_is_a_one_line_error(stage, argv, words, capsys):
     assert capsys.readouterr().out == ""
 
 
+@pytest.mark.parametrize(
+    "argv, hint",
+    [
+        (["--max_iter", "5"], "--max_iter: did you mean --max_iters?"),
+        (["--lerning_rate=0.1"], "--lerning_rate: did you mean --learning_rate?"),
+        (["--sed", "3", "--max_iter", "5"], "--sed: did you mean --seed?; --max_iter: did you mean --max_iters?"),
+    ],
+    ids=["space", "equals", "two"],
+)
+def test_a_mistyped_option_gets_the_closest_real_one(stage, argv, hint):
+    with pytest.raises(SystemExit) as exit_info:
+        stage.parse_args(argv)
+    message = exit_info.value.code
+    assert hint in message and "unrecognized arguments" in message and "\n" not in message
+
+
+def test_an_unknown_option_far_from_any_gets_no_guess(stage):
+    with pytest.raises(SystemExit) as exit_info:
+        stage.parse_args(["--zzzzzz", "1"])
+    assert "did you mean" not in exit_info.value.code
+
+
+def test_help_shows_every_default(stage):
+    for action in stage.make_parser()._actions:
+        if action.option_strings and action.dest != "help" and not isinstance(action, argparse._StoreTrueAction):
+            assert "default" in action.help, f"--{action.dest} does not show its default"
+
+
 # ----------------------------------------------------------------------------
 # Shared code
 
@@ -282,8 +312,8 @@ def source_of(stage, dotted_name):
 
 @pytest.mark.parametrize(
     "name, stage_ids",
-    [(name, STAGE_IDS) for name in SHARED] + [(name, STAGE_IDS[:11]) for name in ["make_parser", "main"]],
-    ids=[*SHARED, "make_parser", "main"],
+    [(name, STAGE_IDS) for name in SHARED] + [(name, STAGE_IDS[:11]) for name in ["make_parser", "run", "main"]],
+    ids=[*SHARED, "make_parser", "run", "main"],
 )
 def test_shared_code_is_identical_in_every_stage(name, stage_ids):
     v1 = source_of(load_stage("v1"), name)
@@ -293,6 +323,23 @@ def test_shared_code_is_identical_in_every_stage(name, stage_ids):
 
 # ----------------------------------------------------------------------------
 # The model
+
+
+def test_the_model_comes_first_within_80_lines_of_the_docstring(stage):
+    # a stage reads as its lesson: hyperparameters, tokenizer, batching, then the model; the plumbing comes last
+    tree = ast.parse(inspect.getsource(stage))
+    first_model_class = next(
+        node
+        for node in tree.body
+        if isinstance(node, ast.ClassDef) and node is not tree.body[0] and node.name != "CharTokenizer"
+    )
+    assert first_model_class.lineno - tree.body[0].end_lineno <= 80
+    banner = inspect.getsource(stage).index("# Everything below is the same in every stage")
+    assert (
+        inspect.getsource(stage).index("def load_corpus(")
+        > banner
+        > inspect.getsource(stage).index("def sample_prompts(")
+    )
 
 
 def test_shapes(stage):
@@ -488,7 +535,7 @@ def test_every_parameter_gets_a_gradient(stage):
 
 def test_training_lowers_the_loss(stage):
     text = tiny_text()
-    tokenizer = stage.CharTokenizer.from_text(text)
+    tokenizer = stage.CharTokenizer("".join(sorted(set(text))))
     data = torch.tensor(tokenizer.encode(text))
     train_data, val_data = stage.split_data(data, TINY_MODEL["block_size"])
     model = tiny_model(stage, vocab_size=tokenizer.vocab_size)
@@ -699,10 +746,62 @@ def test_train_reports_speed_and_time_without_the_evaluations(stage, monkeypatch
     # step 0: one evaluation of 2 batches; then each report adds 0.5 s, each 2 steps 2 s and each evaluation 0.02 s
     expected = [
         (0, None, 0.02, None, 1.0),
-        (2, tokens_per_step, 2.54, 2.54, 0.54 / 2.54),
+        (2, tokens_per_step, 2.54, 2.52, 0.54 / 2.54),  # time left: 2.52 s for the last 2 steps, 2 to go
         (4, tokens_per_step, 5.06, 0.0, 1.06 / 5.06),
     ]
     assert timings == [tuple(v if v is None else pytest.approx(v, abs=1e-9) for v in row) for row in expected]
+
+
+def test_speed_and_time_left_come_from_the_last_interval(stage, monkeypatch):
+    # a fake clock: the first 4 steps take 1 s each, the next 4 steps 0.25 s each (the machine got less busy)
+    clock = [0.0]
+    monkeypatch.setattr(stage, "time", types.SimpleNamespace(perf_counter=lambda: clock[0]))
+    data = random_ids(B=1, T=200)[0]
+    model, hp = tiny_training(stage, data, data, max_iters=12, eval_interval=4)
+    steps = []
+
+    def tick(module, inputs):
+        if torch.is_grad_enabled():  # a training step
+            steps.append(1)
+            clock[0] += 1.0 if len(steps) <= 4 else 0.25
+        else:  # a batch of a loss estimate: 4 per evaluation
+            clock[0] += 0.01
+
+    model.register_forward_pre_hook(tick)
+    reports = []
+    stage.train(model, data, data, hp, reports.append)
+    tokens_per_step = hp.batch_size * hp.block_size
+    speeds = [None, tokens_per_step, 4 * tokens_per_step, 4 * tokens_per_step]  # evaluations left out
+    assert [m["tokens_per_second"] for m in reports] == [None, *map(pytest.approx, speeds[1:])]
+    # time left at the last interval's pace, evaluation included: 8 steps at 1.01 s, then 4 at 0.26 s
+    assert [m["remaining_seconds"] for m in reports] == [None, *map(pytest.approx, [8.08, 1.04, 0.0])]
+
+
+def test_no_progress_bar_when_the_output_is_not_a_terminal(stage, monkeypatch, capsys):
+    data = random_ids(B=1, T=200)[0]
+    model, hp = tiny_training(stage, data, data, max_iters=4, eval_interval=2)
+    stage.train(model, data, data, hp, stage.print_report)
+    captured = capsys.readouterr()
+    assert [line.split("|")[0] for line in captured.out.splitlines()] == [f"step {s:>5} " for s in (0, 2, 4)]
+    assert captured.err == ""
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_a_terminal_gets_a_progress_bar_with_the_evaluation_lines_above_it(stage, monkeypatch):
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stdout", terminal)
+    monkeypatch.setattr(stage, "tqdm", functools.partial(stage.tqdm, mininterval=0, miniters=1))  # draw every step
+    data = random_ids(B=1, T=200)[0]
+    model, hp = tiny_training(stage, data, data, max_iters=4, eval_interval=2)
+    stage.train(model, data, data, hp, stage.print_report)
+    out = terminal.getvalue()
+    assert "step 1/4" in out and "step/s" in out and "left]" in out  # the bar: steps, speed, time left
+    evaluations = [line for line in re.split(r"[\r\n]", out) if line.startswith("step ")]
+    assert [line.split("|")[0] for line in evaluations] == [f"step {s:>5} " for s in (0, 2, 4)]  # whole lines
 
 
 def test_find_corpus_looks_beside_the_script(stage, tmp_path, monkeypatch):
@@ -831,7 +930,7 @@ def test_generate_keeps_the_mode_and_needs_no_grad(stage, training):
 
 def test_sample_prompts_of_different_lengths(stage):
     text = tiny_text()
-    tokenizer = stage.CharTokenizer.from_text(text)
+    tokenizer = stage.CharTokenizer("".join(sorted(set(text))))
     model = tiny_model(stage, vocab_size=tokenizer.vocab_size)
     for prompt in ["春", "往事", "the cat sat on a mat"]:  # the last is longer than block_size
         torch.manual_seed(0)
@@ -841,7 +940,7 @@ def test_sample_prompts_of_different_lengths(stage):
 
 
 def test_tokenizer_round_trip_and_unknown_characters(stage):
-    tokenizer = stage.CharTokenizer.from_text("hello 世界")
+    tokenizer = stage.CharTokenizer("".join(sorted(set("hello 世界"))))
     assert tokenizer.vocab == " ehlo世界" and tokenizer.vocab_size == 7
     assert tokenizer.decode(tokenizer.encode("hello 世界")) == "hello 世界"
     with pytest.raises(ValueError, match="xz"):
@@ -887,7 +986,7 @@ def test_main_end_to_end(stage, corpus, tmp_path, capsys, monkeypatch):
         return
     run = tmp_path / "run"
     checkpoint = torch.load(run / "checkpoint.pt", weights_only=True)
-    assert checkpoint["format"] == "babygpt-checkpoint-v1"
+    assert checkpoint["format"] == "babygpt-checkpoint-v1" and checkpoint["stage"] == "babygpt_v12_wandb.py"
     assert checkpoint["vocab"] == "".join(sorted(set(text)))
     assert checkpoint["model_config"] == {"vocab_size": vocab_size, **model_config(stage, dropout=0.2)}
     assert checkpoint["step"] == 20 and checkpoint["hyperparameters"]["max_iters"] == 20
@@ -932,7 +1031,7 @@ def test_default_prompts_fall_back_to_the_corpus_first_word(stage, tmp_path, cap
 
 def test_default_prompt_fallback_cuts_a_long_first_word_and_survives_a_blank_corpus(stage, capsys):
     for text, expected in [("Supercalifragilistic is long\n" * 3, "Supercal"), ("\n \n" * 20, "\n")]:
-        tokenizer = stage.CharTokenizer.from_text(text)
+        tokenizer = stage.CharTokenizer("".join(sorted(set(text))))
         assert stage.choose_prompts(None, text, tokenizer, "corpus.txt") == [expected]
         assert stage.choose_prompts([text[:3]], text, tokenizer, "corpus.txt") == [text[:3]]  # given: kept
 
@@ -946,6 +1045,35 @@ def test_setup_returns_what_training_needs(stage, corpus):
     assert run.tokenizer.vocab == "".join(sorted(set(text))) and args.prompt == ["春"]
     data = torch.cat([run.train_data, run.val_data])
     assert data.dtype == torch.long and run.tokenizer.decode(data.tolist()) == text
+
+
+class ListRecorder:
+    """A recorder for run(): keeps what it is given; stop_at makes report() ask to stop at that step."""
+
+    def __init__(self, args, model, tokenizer, model_config, stop_at=None):
+        self.made_with = (args, model, tokenizer, model_config)
+        self.history, self.finished, self.stop_at = [], None, stop_at
+
+    def report(self, metrics):
+        self.history.append(metrics)
+        return metrics["step"] == self.stop_at
+
+    def finish(self, samples):
+        self.finished = samples
+
+
+def test_run_is_the_entry_point_a_tool_can_record_and_stop(stage, corpus, tmp_path, capsys):
+    args = stage.parse_args(tiny_argv(stage, corpus, tmp_path, "--prompt=春", max_iters=30))
+    result = stage.run(args, lambda *made_with: ListRecorder(*made_with, stop_at=10))
+    recorder = result.recorder
+    assert recorder.made_with == (args, result.setup.model, result.setup.tokenizer, result.setup.model_config)
+    assert [m["step"] for m in recorder.history] == [0, 10]  # asked to stop at 10 of 30: stopped there
+    assert result.final is recorder.history[-1]
+    assert recorder.finished == result.samples and [prompt for prompt, _ in result.samples] == ["春"]
+    out = capsys.readouterr().out
+    assert "step " not in out  # the recorder reports, not print_report
+    assert "trained 10 steps" in out and result.samples[0][1] in out  # samples are still drawn and printed
+    assert not (tmp_path / "run").exists()  # in v12 too: the recorder given replaces the run folder's
 
 
 def test_check_args_accepts_the_edges_of_each_range(stage):

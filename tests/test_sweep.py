@@ -9,6 +9,7 @@ import os
 import shlex
 import subprocess
 import sys
+import time
 
 import optuna
 import pytest
@@ -16,7 +17,7 @@ from conftest import ROOT, tiny_text
 from optuna.trial import TrialState
 
 import babygpt_sweep
-import babygpt_v12_wandb
+import babygpt_train
 from babygpt_sample import load_checkpoint
 
 TINY_OPTIONS = {"max_iters": 4, "eval_interval": 2, "eval_iters": 1, "batch_size": 2, "block_size": 8, "n_embed": 16}
@@ -31,13 +32,26 @@ def tiny(*swept):
 TRIAL_FILES = {"command.txt", "log.txt", "metrics.csv", "loss_curve.png", "samples.txt", "checkpoint.pt"}
 
 # A stage that is v12 with a train() that misbehaves on demand (SWEEP_TEST_MODE); it logs every call
-# to trained.txt in the current folder, so a test can tell which trials really trained, and where.
+# to trained.txt in the current folder, so a test can tell which trials really trained, and where. Its
+# entry point is v12's, run with this train() in place of v12's own.
 TEST_STAGE = """
+import multiprocessing
 import os
+import signal
 import time
 
 import babygpt_v12_wandb as v12
-from babygpt_v12_wandb import make_parser, parse_args, sample_prompts, setup  # noqa: F401
+from babygpt_v12_wandb import RunRecorder, make_parser, parse_args  # noqa: F401
+
+v12_train = v12.train
+
+
+def run(args, make_recorder=RunRecorder):
+    v12.train = train
+    try:
+        return v12.run(args, make_recorder)
+    finally:
+        v12.train = v12_train
 
 
 def train(model, train_data, val_data, hp, report):
@@ -53,7 +67,21 @@ def train(model, train_data, val_data, hp, report):
     if mode == "bad_third" and calls == 3:
         original = report
         report = lambda metrics: original({**metrics, "val_loss": metrics["val_loss"] + 5})
-    return v12.train(model, train_data, val_data, hp, report)
+    scripted = {}
+    if mode == "bad_last":  # val losses by step: the third trial is better than the others at step 2, worse at 4
+        scripted = {2: 3.0, 4: 2.0} if calls < 3 else {2: 2.9, 4: 2.95}
+        original = report
+        report = lambda metrics: original({**metrics, "val_loss": scripted.get(metrics["step"], metrics["val_loss"])})
+    if mode == "kill_worker":
+        if multiprocessing.current_process().name != "MainProcess":
+            os.kill(os.getpid(), signal.SIGKILL)  # as the kernel does to a worker out of memory
+        for _ in range(3000):  # the main process waits (up to 5 minutes) until the worker has started its trial
+            with open("trained.txt") as f:
+                if len({line.split()[2] for line in f}) == 2:
+                    break
+            time.sleep(0.1)
+    final = v12_train(model, train_data, val_data, hp, report)
+    return {**final, "val_loss": scripted.get(final["step"], final["val_loss"])}
 """
 
 
@@ -99,29 +127,42 @@ def trained(folder):
 # Two workers on one storage: started first, in the background
 
 
-@pytest.fixture(scope="module")
-def jobs_sweep(tmp_path_factory):
-    """A 2 x 2 grid with --jobs 2 (this process and one worker process) on the default SQLite storage."""
-    folder = tmp_path_factory.mktemp("jobs")
+def start_sweep_process(folder, mode, *params):
+    """babygpt_sweep.py --jobs 2 over the test stage in folder, in the background: (folder, process)."""
     write_corpus(folder)
     stage = write_test_stage(folder)
-    env = {**os.environ, "PYTHONIOENCODING": "utf-8", "OMP_NUM_THREADS": "1", "SWEEP_TEST_MODE": "slow"}
-    command = [sys.executable, str(ROOT / "babygpt_sweep.py"), "--stage", stage, "--jobs", "2"]
-    command += ["--param", "learning_rate=1e-2,2e-2", "--param", "n_layer=1,2"]
-    command += ["--", "--data", "corpus.txt", *tiny("learning_rate", "n_layer")]
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8", "OMP_NUM_THREADS": "1", "SWEEP_TEST_MODE": mode}
+    command = [sys.executable, str(ROOT / "babygpt_sweep.py"), "--stage", stage, "--jobs", "2", *params]
+    swept = [param.split("=")[0] for param in params if "=" in param]
+    command += ["--", "--data", "corpus.txt", *tiny(*swept)]
     pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True, "cwd": folder, "env": env}
     return folder, subprocess.Popen(command, **pipes)
 
 
+@pytest.fixture(scope="module")
+def jobs_sweep(tmp_path_factory):
+    """A 2 x 2 grid with --jobs 2 (this process and one worker process) on the default SQLite storage."""
+    params = ["--param", "learning_rate=1e-2,2e-2", "--param", "n_layer=1,2"]
+    return start_sweep_process(tmp_path_factory.mktemp("jobs"), "slow", *params)
+
+
+@pytest.fixture(scope="module")
+def killed_worker_sweep(tmp_path_factory):
+    """A grid of two with --jobs 2 whose worker process is killed (SIGKILL) at the start of its trial."""
+    params = ["--param", "learning_rate=1e-2,2e-2"]
+    return start_sweep_process(tmp_path_factory.mktemp("killed"), "kill_worker", *params)
+
+
 @pytest.fixture(autouse=True, scope="module")
-def start_jobs_sweep_early(request):
-    if any("jobs_sweep" in item.fixturenames for item in request.session.items):
-        request.getfixturevalue("jobs_sweep")
+def start_background_sweeps_early(request):
+    for name in ("jobs_sweep", "killed_worker_sweep"):
+        if any(name in item.fixturenames for item in request.session.items):
+            request.getfixturevalue(name)
 
 
 def test_two_worker_processes_divide_a_grid_and_run_no_trial_twice(jobs_sweep):
     folder, process = jobs_sweep
-    out, err = process.communicate(timeout=120)
+    out, err = process.communicate(timeout=600)  # a ceiling for a loaded machine; about 15 s when quiet
     assert process.returncode == 0, err
     assert err == ""
     runs = trained(folder)
@@ -138,6 +179,20 @@ def test_two_worker_processes_divide_a_grid_and_run_no_trial_twice(jobs_sweep):
     rows = read_csv(folder / "sweeps" / "test_stage_learning_rate_n_layer" / "summary.csv")
     assert sorted(row["trial"] for row in rows) == ["0", "1", "2", "3"]
     assert out.count(": started") == 4 and "[4/4]" in out
+    for trial_folder in (folder / "sweeps" / "test_stage_learning_rate_n_layer").glob("00*"):  # one thread each
+        assert (trial_folder / "command.txt").read_text().startswith("OMP_NUM_THREADS=1 python ")
+
+
+def test_a_killed_worker_process_is_named_with_its_trial_and_how_to_run_it_again(killed_worker_sweep):
+    folder, process = killed_worker_sweep
+    out, err = process.communicate(timeout=600)
+    assert process.returncode == 0, err
+    worker_pid = next(line.split()[2] for line in trained(folder) if line.split()[2] != str(process.pid))
+    assert f"worker process {worker_pid} was killed (SIGKILL) during trial " in out
+    assert "run the same command again in 60 seconds" in out
+    assert "(above)" not in out and "running in another worker" not in out  # it is not running: it was killed
+    rows = read_csv(folder / "sweeps" / "test_stage_learning_rate" / "summary.csv")
+    assert sorted(row["state"] for row in rows) == ["finished", "running"]
 
 
 # ----------------------------------------------------------------------------
@@ -172,7 +227,7 @@ def test_grid_runs_every_combination_once_each_in_a_complete_folder(grid):
         assert len(model.blocks) == trial.params["n_layer"]
         assert checkpoint["hyperparameters"]["learning_rate"] == trial.params["learning_rate"]
         log = (trial_folder / "log.txt").read_text(encoding="utf-8")
-        assert log.startswith("$ python ") and "step     4 | train loss" in log
+        assert log.startswith("$ OMP_NUM_THREADS=1 python ") and "step     4 | train loss" in log
         assert float(read_csv(trial_folder / "metrics.csv")[-1]["val_loss"]) == trial.value
     for picture in ("curves.png", "loss_vs_time.png", "val_loss_by_param.png"):
         assert (sweep_folder / picture).stat().st_size > 10_000
@@ -209,35 +264,45 @@ def test_mean_val_loss_per_value_is_the_mean_of_the_trials(grid):
     ]
     for mean in means:
         losses = [float(row["val_loss"]) for row in rows if row[mean["param"]] == mean["value"]]
-        assert len(losses) == 2 == int(mean["finished_trials"])
+        assert len(losses) == 2 == int(mean["finished_trials"]) and mean["not_in_the_mean"] == ""
         assert float(mean["mean_val_loss"]) == pytest.approx(sum(losses) / 2, abs=1e-4)
         assert f"| {mean['value']} | {mean['mean_val_loss']}" in (sweep_folder / "summary.md").read_text()
 
 
-def test_command_txt_reproduces_the_trial(grid, tmp_path, monkeypatch, capsys):
+def test_command_txt_reproduces_the_trial_with_its_threads(grid, tmp_path):
     _, sweep_folder = grid
     trial_folder = sorted(sweep_folder.glob("00*"))[0]
     command = shlex.split((trial_folder / "command.txt").read_text(encoding="utf-8"))
-    assert command[0] == "python" and command[1].endswith("babygpt_v12_wandb.py")
-    argv = command[2:]
-    argv[argv.index("--out_dir") + 1] = str(tmp_path / "again")
-    monkeypatch.chdir(sweep_folder.parent.parent)
-    babygpt_v12_wandb.main(argv)
+    assert command[0] == "OMP_NUM_THREADS=1"  # the trial ran on one thread; two add up in another order
+    assert command[1] == "python" and command[2].endswith("babygpt_v12_wandb.py")
+    command[command.index("--out_dir") + 1] = str(tmp_path / "again")
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8", "OMP_NUM_THREADS": command[0].split("=")[1]}
+    done = subprocess.run([sys.executable, *command[2:]], cwd=sweep_folder.parent.parent, env=env, capture_output=True)
+    assert done.returncode == 0, done.stderr
 
     def losses(run_folder):
         return [(row["step"], row["train_loss"], row["val_loss"]) for row in read_csv(run_folder / "metrics.csv")]
 
-    assert losses(tmp_path / "again") == losses(trial_folder)  # the same seed on the CPU: the same losses
+    assert losses(tmp_path / "again") == losses(trial_folder)  # the same seed and threads: the same losses
 
 
 def test_running_the_same_command_again_trains_nothing(grid, monkeypatch, capsys):
     folder, sweep_folder = grid
     checkpoints = {path: path.stat().st_mtime_ns for path in sweep_folder.glob("*/checkpoint.pt")}
+    trial_folder = next(sweep_folder.glob("00*"))
+    left = [sweep_folder / "summary.csv.4242.tmp", trial_folder / "checkpoint.pt.4242.tmp"]  # by a killed process
+    for path in left:
+        path.write_text("half a file")
+        os.utime(path, (time.time() - 120, time.time() - 120))
+    young = sweep_folder / "summary.md.4243.tmp"  # perhaps being written by a worker on another machine right now
+    young.write_text("being written")
     code = sweep(folder, "--param", "learning_rate=1e-2,3e-3", "--param", "n_layer=1,2", monkeypatch=monkeypatch)
     assert code == 0
     assert "4 done already" in capsys.readouterr().out
     assert {path: path.stat().st_mtime_ns for path in sweep_folder.glob("*/checkpoint.pt")} == checkpoints
     assert len(load_study(folder, "v12_learning_rate_n_layer").trials) == 4
+    assert not any(path.exists() for path in left) and young.exists()
+    young.unlink()
 
 
 def test_another_sweep_under_the_same_name_is_refused(grid, monkeypatch):
@@ -266,6 +331,11 @@ def test_a_failing_combination_is_recorded_and_the_others_finish(folder, monkeyp
     rows = read_csv(folder / "sweeps" / "v12_n_head" / "summary.csv")
     assert [(row["n_head"], row["state"]) for row in rows] == [("2", "finished"), ("3", "failed")]
     assert rows[1]["note"] == "n_embed (16) must be divisible by n_head (3)"
+    means = read_csv(folder / "sweeps" / "v12_n_head" / "means.csv")
+    assert [(m["value"], m["finished_trials"], m["not_in_the_mean"]) for m in means] == [
+        ("2", "1", ""),
+        ("3", "0", f"trial {rows[1]['trial']} failed"),
+    ]
     failed_folder = folder / "sweeps" / "v12_n_head" / rows[1]["folder"]
     assert set(os.listdir(failed_folder)) == {"command.txt", "log.txt"}  # refused before any training
     assert "error: n_embed (16) must be divisible by n_head (3)" in (failed_folder / "log.txt").read_text()
@@ -322,6 +392,110 @@ def test_prune_stops_a_clearly_worse_trial(folder, monkeypatch, capsys):
     pruned_folder = folder / "sweeps" / "test_stage_learning_rate" / rows[2]["folder"]
     assert [row["step"] for row in read_csv(pruned_folder / "metrics.csv")] == ["0", "2"]  # stopped there
     assert set(os.listdir(pruned_folder)) == TRIAL_FILES
+    # the mean per value covers the finished trials only, and says so: the pruned trial is named, not averaged
+    means = {mean["value"]: mean for mean in read_csv(folder / "sweeps" / "test_stage_learning_rate" / "means.csv")}
+    pruned = means[rows[2]["learning_rate"]]
+    assert (pruned["mean_val_loss"], pruned["finished_trials"]) == ("", "0")
+    assert pruned["not_in_the_mean"] == f"trial {rows[2]['trial']} pruned at step 2"
+    assert [means[row["learning_rate"]]["finished_trials"] for row in rows[:2]] == ["1", "1"]
+    markdown = (folder / "sweeps" / "test_stage_learning_rate" / "summary.md").read_text(encoding="utf-8")
+    assert "| learning_rate | mean val loss | finished trials | not in the mean |" in markdown
+    assert f"| {rows[2]['learning_rate']} |  | 0 | trial {rows[2]['trial']} pruned at step 2 |" in markdown
+
+
+def test_prune_never_stops_a_trial_at_its_last_evaluation(folder, monkeypatch, capsys):
+    stage = write_test_stage(folder)
+    monkeypatch.setenv("SWEEP_TEST_MODE", "bad_last")  # the third trial is worse than the median at the last step
+    argv = ["--stage", stage, "--param", "learning_rate=1e-2,2e-2,3e-2", "--prune", "--storage", "journal.log"]
+    assert sweep(folder, *argv, monkeypatch=monkeypatch) == 0
+    assert "pruned" not in capsys.readouterr().out  # it ran to the end: nothing left to save by stopping it
+    rows = read_csv(folder / "sweeps" / "test_stage_learning_rate" / "summary.csv")
+    assert [row["state"] for row in rows] == ["finished"] * 3
+    assert [row["val_loss"] for row in rows] == ["2.0000", "2.0000", "2.9500"]  # ranked, with its final loss
+    means = read_csv(folder / "sweeps" / "test_stage_learning_rate" / "means.csv")
+    assert [int(mean["finished_trials"]) for mean in means] == [1, 1, 1]
+
+
+def test_fail_stale_runs_again_a_trial_left_running_in_a_journal_file(folder, monkeypatch, capsys):
+    argv = ["--param", "n_layer=1,2", "--storage", "journal.log"]
+    monkeypatch.chdir(folder)
+    settings = babygpt_sweep.prepare([*argv, "--", "--data", str(folder / "corpus.txt"), *tiny("n_layer")])
+    study = babygpt_sweep.open_study(settings, create_folder=True)
+    settings.axes[0].suggest(study.ask())  # a worker took a grid point, then was killed: no heartbeat tells
+    assert sweep(folder, *argv, monkeypatch=monkeypatch) == 0
+    out = capsys.readouterr().out
+    assert "1 trial is running in another worker" in out and "--fail_stale MINUTES" in out
+    rows = read_csv(folder / "sweeps" / "v12_n_layer" / "summary.csv")
+    assert sorted(row["state"] for row in rows) == ["finished", "running"]  # without a word, forever
+
+    time.sleep(1.5)
+    assert sweep(folder, *argv, "--fail_stale", "0.02", monkeypatch=monkeypatch) == 0  # running over 1.2 seconds
+    out = capsys.readouterr().out
+    assert "was running for over 0.02 minutes: counted as killed" in out
+    rows = read_csv(folder / "sweeps" / "v12_n_layer" / "summary.csv")
+    assert [row["state"] for row in rows] == ["finished", "finished"]
+    assert sorted(row["trial"] for row in rows) == ["0", "1"]  # the re-run kept the grid point's number
+
+
+def test_trials_are_never_more_than_asked_when_workers_race(folder, monkeypatch):
+    stage = write_test_stage(folder)
+    argv = ["--stage", stage, "--param", "learning_rate=1e-3:1e-2:log", "--search", "random", "--trials", "2"]
+    argv += ["--storage", "journal.log"]
+    assert sweep(folder, *argv, monkeypatch=monkeypatch) == 0
+    assert len(trained(folder)) == 2
+    # a second worker read the books just before the first one's last trial started: it starts one more
+    real_work_left, reads = babygpt_sweep.Books.work_left, []
+
+    def work_left_read_too_early(books, settings):
+        reads.append(1)
+        return len(reads) == 1 or real_work_left(books, settings)
+
+    monkeypatch.setattr(babygpt_sweep.Books, "work_left", work_left_read_too_early)
+    assert sweep(folder, *argv, monkeypatch=monkeypatch) == 0
+    assert len(reads) > 1 and len(trained(folder)) == 2  # given up before training
+    assert len(read_csv(folder / "sweeps" / "test_stage_learning_rate" / "summary.csv")) == 2
+
+
+def test_a_database_password_is_shown_nowhere(folder, monkeypatch, capsys):
+    url = "postgresql+psycopg2://babygpt:SECRET@dbhost/sweeps"
+    monkeypatch.setattr(babygpt_sweep, "open_storage", lambda url: optuna.storages.InMemoryStorage())
+    assert sweep(folder, "--param", "n_layer=1,2", "--storage", url, monkeypatch=monkeypatch) == 0
+    out = capsys.readouterr().out
+    assert "study postgresql+psycopg2://babygpt:***@dbhost/sweeps" in out
+    written = [
+        path.read_text(encoding="utf-8")
+        for path in (folder / "sweeps" / "v12_n_layer").rglob("*.*")
+        if path.suffix in (".md", ".csv", ".txt")
+    ]
+    assert "SECRET" not in out + "".join(written)
+    markdown = (folder / "sweeps" / "v12_n_layer" / "summary.md").read_text(encoding="utf-8")
+    assert "Study: `postgresql+psycopg2://babygpt:***@dbhost/sweeps`" in markdown
+    assert "--storage 'postgresql+psycopg2://babygpt:***@dbhost/sweeps'" in markdown and "type yours" in markdown
+
+
+def test_a_trainer_trial_folder_is_the_trainers_own_run_folder_and_resumes(folder, monkeypatch, capsys):
+    argv = ["--stage", "babygpt_train.py", "--param", "learning_rate=1e-2", "--storage", "journal.log"]
+    assert sweep(folder, *argv, fixed=["--warmup_iters", "1"], monkeypatch=monkeypatch) == 0
+    sweep_folder = folder / "sweeps" / "babygpt_train_learning_rate"
+    trial_folder = next(sweep_folder.glob("000_*"))
+    assert set(os.listdir(trial_folder)) == TRIAL_FILES | {"best.pt"}
+    command = (trial_folder / "command.txt").read_text(encoding="utf-8")
+    assert command.startswith("OMP_NUM_THREADS=1 python ") and "babygpt_train.py " in command
+    babygpt_train.main(["--resume", str(trial_folder), "--max_iters", "6"])  # the trainer continues it
+    assert [row["step"] for row in read_csv(trial_folder / "metrics.csv")] == ["0", "2", "4", "6"]
+
+
+def test_a_trial_of_an_early_stage_is_recorded_with_a_checkpoint_that_names_its_stage(folder, monkeypatch):
+    argv = ["--stage", "babygpt_v6_block.py", "--param", "learning_rate=1e-2,2e-2", "--storage", "journal.log"]
+    assert sweep(folder, *argv, monkeypatch=monkeypatch) == 0
+    rows = read_csv(folder / "sweeps" / "v6_learning_rate" / "summary.csv")
+    assert [row["state"] for row in rows] == ["finished", "finished"]
+    trial_folder = folder / "sweeps" / "v6_learning_rate" / rows[0]["folder"]
+    assert set(os.listdir(trial_folder)) == TRIAL_FILES
+    model, _, checkpoint = load_checkpoint(str(trial_folder / "checkpoint.pt"), "cpu")  # babygpt_sample loads it
+    assert checkpoint["stage"] == "babygpt_v6_block.py" and type(model).__module__ == "babygpt_v6_block"
+    command = shlex.split((trial_folder / "command.txt").read_text(encoding="utf-8"))
+    assert command[2].endswith("babygpt_v6_block.py") and "--out_dir" not in command  # v6 has no such option
 
 
 def test_random_search_draws_from_ranges(folder, monkeypatch):
@@ -352,9 +526,17 @@ BAD_INPUT = {  # id -> (argv before --, fixed options after --, part of the mess
     "backwards_range": (["--param", "learning_rate=1e-2:1e-3", "--trials", "2"], [], "LOW must be less than HIGH"),
     "range_in_grid": (["--param", "learning_rate=1e-3:1e-2", "--search", "grid"], [], "--search grid needs lists"),
     "endless_search": (["--param", "learning_rate=1e-3:1e-2"], [], "needs --trials N or --timeout"),
-    "set_by_sweep": (["--param", "out_dir=a,b"], [], "the sweep sets --out_dir itself"),
+    "set_by_sweep": (["--param", "out_dir=a,b"], [], "--out_dir cannot be swept: the sweep sets it"),
     "swept_and_fixed": (["--param", "n_layer=1,2"], ["--n_layer", "3"], "both swept (--param) and fixed"),
     "fixed_out_dir": (["--param", "n_layer=1,2"], ["--out_dir", "x"], "--out_dir after --: the sweep sets it"),
+    "fixed_overwrite": (["--param", "n_layer=1,2"], ["--overwrite"], "--overwrite after --: the sweep sets it"),
+    "fixed_resume": (
+        ["--stage", "babygpt_train.py", "--param", "n_layer=1,2"],
+        ["--resume", "out/train"],
+        "--resume after --: a sweep starts every trial afresh",
+    ),
+    "in_memory_storage": (["--param", "n_layer=1,2", "--storage", "sqlite://"], [], "is an in-memory database"),
+    "fail_stale_zero": (["--param", "n_layer=1,2", "--fail_stale", "0"], [], "--fail_stale must be a positive"),
     "fixed_unknown": (["--param", "n_layer=1,2"], ["--max_iter", "3"], "unrecognized arguments: --max_iter 3"),
     "no_stage": (["--stage", "nope.py", "--param", "n_layer=1,2"], [], "--stage nope.py: no such file"),
     "zero_jobs": (["--param", "n_layer=1,2", "--jobs", "0"], [], "--jobs must be at least 1"),
@@ -364,6 +546,11 @@ BAD_INPUT = {  # id -> (argv before --, fixed options after --, part of the mess
         ["--param", "n_layer=1,2", "--storage", "postgresql+psycopg2://nobody@127.0.0.1:1/none"],
         [],
         "cannot open the study storage postgresql+psycopg2://nobody@127.0.0.1:1/none: ",
+    ),
+    "unreachable_storage_password": (
+        ["--param", "n_layer=1,2", "--storage", "postgresql+psycopg2://nobody:SECRET@127.0.0.1:1/none"],
+        [],
+        "cannot open the study storage postgresql+psycopg2://nobody:***@127.0.0.1:1/none: ",
     ),
     "unwritable_storage": (
         ["--param", "n_layer=1,2", "--storage", "sqlite:///no/such/folder/study.db"],
@@ -391,6 +578,7 @@ def test_bad_input_is_one_line_and_writes_nothing(case, tmp_path, monkeypatch, c
         babygpt_sweep.main([*argv, "--", "--data", "corpus.txt", *fixed])
     assert isinstance(exit.value.code, str) and "\n" not in exit.value.code
     assert "error: " in exit.value.code and message in exit.value.code
+    assert "SECRET" not in exit.value.code  # a database password is never shown
     assert capsys.readouterr().out == ""
     assert os.listdir(tmp_path) == []
 

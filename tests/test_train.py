@@ -8,10 +8,13 @@ two-process torchrun of the script itself.
 import argparse
 import contextlib
 import csv
+import hashlib
+import json
 import os
 import signal
 import subprocess
 import sys
+import types
 
 import pytest
 import torch
@@ -120,7 +123,7 @@ def start_background_early(request):
 
 def torchrun_output(process, cache={}):  # noqa: B006 (the two tests share one run)
     if process not in cache:
-        cache[process] = process.communicate(timeout=120)
+        cache[process] = process.communicate(timeout=300)  # (a machine busy with other work)
         assert process.returncode == 0, cache[process][1][-3000:]
     return cache[process]
 
@@ -300,6 +303,10 @@ def test_interrupted_run_resumes_to_the_same_losses_and_weights(
     assert torch.load(tmp_path / "stopped" / "checkpoint.pt", weights_only=True)["step"] == stopped_at
 
     babygpt_train.main(["--resume", str(tmp_path / "stopped")])
+    summary = [line for line in capsys.readouterr().out.splitlines() if line.startswith("trained ")]
+    assert len(summary) == 1 and f"trained steps {stopped_at} to 12 in 0:00:" in summary[0]  # this sitting, then
+    assert "in this sitting" in summary[0] and "the whole run: 12 steps in 0:00:" in summary[0]  # both sittings
+    assert summary[0].endswith("over 2 sittings")
     columns = ("step", "train_loss", "val_loss", "learning_rate", "grad_norm")
     whole, resumed = read_metrics(whole_run), read_metrics(tmp_path / "stopped")
     assert [[row[c] for c in columns] for row in resumed] == [[row[c] for c in columns] for row in whole]
@@ -325,6 +332,174 @@ def test_best_checkpoint_is_kept_apart_from_the_last_and_both_load_in_the_sample
     for _, _, model in loaded.values():  # and they generate
         text = tokenizer.decode(model.generate(torch.tensor([tokenizer.encode("春江")]), 6, temperature=0)[0].tolist())
         assert text.startswith("春江") and len(text) == 8
+
+
+class Pruned(Exception):
+    """What a sweep's hook raises to stop a trial (Optuna's TrialPruned in babygpt_sweep.py)."""
+
+
+def test_entry_point_reports_every_evaluation_stops_when_the_hook_raises_and_the_folder_resumes(corpus, tmp_path):
+    seen = []
+
+    def prune_at_step_4(metrics):
+        seen.append((metrics["step"], metrics["val_loss"]))
+        if metrics["step"] == 4:
+            raise Pruned
+
+    args = babygpt_train.parse_args(run_argv(corpus, tmp_path / "trial"))
+    with pytest.raises(Pruned) as pruned:
+        babygpt_train.run(args, on_evaluation=prune_at_step_4)
+    result = pruned.value.training_result
+    assert [step for step, _ in seen] == [0, 4] and result.final["step"] == 4
+    assert result.final["val_loss"] == seen[-1][1] and [m["step"] for m in result.history] == [0, 4]
+    assert [prompt for prompt, _ in result.samples] == ["春江", "往事"]  # sampled from the model of step 4
+    assert all(text.startswith(prompt) and len(text) == len(prompt) + 5 for prompt, text in result.samples)
+    assert (tmp_path / "trial" / "samples.txt").read_text(encoding="utf-8").count(result.samples[0][1]) == 1
+    assert {"metrics.csv", "loss_curve.png", "samples.txt", "checkpoint.pt", "best.pt"} <= set(
+        os.listdir(result.out_dir)
+    )
+    assert vars(args) == vars(babygpt_train.parse_args(run_argv(corpus, tmp_path / "trial")))  # the caller's args kept
+
+    finished = babygpt_train.run(babygpt_train.parse_args(["--resume", str(tmp_path / "trial")]))
+    assert [m["step"] for m in finished.history] == [0, 4, 8, 12] and finished.final["step"] == 12
+    assert finished.final["val_loss"] == float(read_metrics(tmp_path / "trial")[-1]["val_loss"])
+    assert [prompt for prompt, _ in finished.samples] == ["春江", "往事"]
+    assert (tmp_path / "trial" / "samples.txt").read_text(encoding="utf-8").count(finished.samples[1][1]) == 1
+
+
+def test_the_dtype_changes_neither_the_batches_nor_the_dropout_masks(corpus, tmp_path, monkeypatch):
+    """Same --seed, same random stream whatever --dtype: checking a dtype must not draw random numbers."""
+    real_get_batch = v12.get_batch
+    streams = {}
+    for dtype in ("float32", "bfloat16"):
+        drawn = streams[dtype] = []  # the random state at each batch: the batches and every dropout mask between
+
+        def recording_get_batch(*args, drawn=drawn):
+            drawn.append(torch.get_rng_state())
+            return real_get_batch(*args)
+
+        monkeypatch.setattr(v12, "get_batch", recording_get_batch)
+        argv = run_argv(corpus, tmp_path / dtype, "--max_iters", "4", "--dtype", dtype, "--max_new_tokens", "1")
+        babygpt_train.run(babygpt_train.parse_args(argv))
+    assert len(streams["float32"]) == len(streams["bfloat16"]) > 8
+    assert all(torch.equal(a, b) for a, b in zip(streams["float32"], streams["bfloat16"], strict=True))
+
+
+def test_resume_keeps_the_runs_machine_options_and_says_when_one_given_differs(corpus, tmp_path, capsys):
+    def stop_at_step_8(metrics):
+        if metrics["step"] == 8:
+            raise Pruned
+
+    float16 = ("--dtype", "float16")
+    whole = babygpt_train.run(babygpt_train.parse_args(run_argv(corpus, tmp_path / "whole", *float16)))
+    with pytest.raises(Pruned):
+        babygpt_train.run(babygpt_train.parse_args(run_argv(corpus, tmp_path / "run", *float16)), None, stop_at_step_8)
+    saved = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["hyperparameters"]
+    assert {name: saved[name] for name in ("dtype", "device", "compile", "tf32")} == {
+        "dtype": "float16",
+        "device": "cpu",  # what --device auto chose, as the run really used it
+        "compile": False,
+        "tf32": True,
+    }
+    capsys.readouterr()
+    resumed = babygpt_train.run(babygpt_train.parse_args(["--resume", str(tmp_path / "run")]))
+    assert [m["val_loss"] for m in resumed.history] == [m["val_loss"] for m in whole.history]
+    assert "dtype float16" in capsys.readouterr().out
+
+    babygpt_train.main(["--resume", str(tmp_path / "run"), "--max_iters", "16", "--dtype", "float32"])
+    notes = [line for line in capsys.readouterr().out.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1 and "--dtype float32 (the run: float16)" in notes[0]
+    assert torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["hyperparameters"]["dtype"] == "float32"
+
+
+def test_resume_under_torchrun_puts_each_process_on_its_own_gpu(finished_run, monkeypatch):
+    """Argument level: process 1 of 2 resumes with --device cuda:0 and must take cuda:1 (no GPU needed)."""
+    for name, value in {"RANK": 1, "LOCAL_RANK": 1, "WORLD_SIZE": 2, "LOCAL_WORLD_SIZE": 2}.items():
+        monkeypatch.setenv(name, str(value))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "set_device", lambda index: None)
+    monkeypatch.setattr(dist, "init_process_group", lambda **kwargs: None)
+    picked = []
+
+    def pick_device(name):
+        picked.append(name)
+        raise ValueError("stop here")
+
+    monkeypatch.setattr(v12, "pick_device", pick_device)
+    argv = ["--resume", str(finished_run / "run"), "--device", "cuda:0", "--max_iters", "16"]
+    with pytest.raises(SystemExit):
+        babygpt_train.main(argv)
+    assert picked == ["cuda:1"]
+
+
+class FakeWandb:
+    """wandb as the trainer uses it: init() records its arguments and gives a run that colours its closing lines."""
+
+    def __init__(self):
+        self.inits = []
+
+    def init(self, **kwargs):
+        self.inits.append(kwargs)
+        run = types.SimpleNamespace(id=kwargs["id"] or f"run{len(self.inits)}", summary={}, log=lambda *a, **k: None)
+        run.finish = lambda: print("\x1b[34m\x1b[1mwandb\x1b[0m: Synced 5 W&B file(s)", file=sys.stderr)
+        return run
+
+
+def test_a_resumed_run_goes_on_in_its_own_wandb_run_and_log_lines_carry_no_colour_codes(
+    corpus, tmp_path, monkeypatch, capsys
+):
+    wandb = FakeWandb()
+    monkeypatch.setitem(sys.modules, "wandb", wandb)
+    argv = run_argv(corpus, tmp_path / "run", "--max_iters", "4", "--wandb_mode", "offline")
+    babygpt_train.main(argv)
+    assert torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["wandb_run_id"] == "run1"
+    babygpt_train.main(["--resume", str(tmp_path / "run"), "--max_iters", "8"])
+    assert [(init["id"], init["resume"]) for init in wandb.inits] == [(None, None), ("run1", "allow")]
+    assert wandb.inits[1]["config"]["wandb_mode"] == "offline"
+    err = capsys.readouterr().err
+    assert err.count("wandb: Synced 5 W&B file(s)") == 2 and "\x1b" not in err
+
+
+def test_resuming_onto_another_corpus_is_refused_unless_allowed(corpus, tmp_path, capsys):
+    babygpt_train.main(run_argv(corpus, tmp_path / "run", "--max_iters", "4"))
+    checkpoint = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    assert checkpoint["corpus_sha256"] == hashlib.sha256(corpus.read_bytes()).hexdigest()
+    moved = tmp_path / "moved.txt"  # the same text elsewhere: fine
+    moved.write_text(corpus.read_text(encoding="utf-8"), encoding="utf-8")
+    babygpt_train.main(["--resume", str(tmp_path / "run"), "--max_iters", "8", "--data", str(moved)])
+    lines = corpus.read_text(encoding="utf-8").splitlines(keepends=True)
+    moved.write_text("".join(lines[1:] + lines[:1]), encoding="utf-8")  # the same characters, another order
+    before = (tmp_path / "run" / "checkpoint.pt").read_bytes()
+    with pytest.raises(SystemExit) as refused:
+        babygpt_train.main(["--resume", str(tmp_path / "run"), "--max_iters", "12", "--data", str(moved)])
+    message = str(refused.value.code)
+    assert message.startswith("error: ") and "\n" not in message
+    assert "is not the corpus the run trained on" in message and "--allow_corpus_change" in message
+    assert (tmp_path / "run" / "checkpoint.pt").read_bytes() == before
+    capsys.readouterr()
+    argv = ["--resume", str(tmp_path / "run"), "--max_iters", "12", "--data", str(moved), "--allow_corpus_change"]
+    babygpt_train.main(argv)
+    assert "note: resuming on another corpus than the run's" in capsys.readouterr().out
+    checkpoint = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    assert checkpoint["step"] == 12 and checkpoint["corpus_sha256"] == hashlib.sha256(moved.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize(
+    "extra, words",
+    [
+        (["--warmup_iters", "12"], "note: the run is all warmup (--warmup_iters 12, --max_iters 12)"),
+        (["--warmup_iters", "30"], "to 1.20e-04 at the last step, and never decays"),
+        (["--min_lr", "0.01"], "note: --min_lr 0.01 is above --learning_rate 0.0003"),
+    ],
+    ids=["all_warmup", "warmup_longer", "min_lr_above"],
+)
+def test_a_schedule_that_is_not_what_it_seems_is_said_in_one_line_at_the_start(extra, words, corpus, tmp_path, capsys):
+    babygpt_train.main(run_argv(corpus, tmp_path / "run", "--max_iters", "12", "--eval_interval", "12", *extra))
+    out = capsys.readouterr().out
+    notes = [line for line in out.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1 and words in notes[0]
+    assert out.index(notes[0]) < out.index("step     0 |")
 
 
 # ----------------------------------------------------------------------------
@@ -360,10 +535,9 @@ def broken_copy(finished_run, tmp_path, how):
 
 BAD_RUNS = {
     "accumulation": (["--gradient_accumulation_steps", "0"], "--gradient_accumulation_steps must be at least 1"),
-    "warmup": (["--warmup_iters", "13"], "--warmup_iters 13 is longer than the run (--max_iters 12)"),
     "weight_decay": (["--weight_decay", "-0.1"], "--weight_decay must be 0 (off) or a positive number"),
     "beta": (["--beta2", "1"], "--beta2 must be at least 0 and less than 1"),
-    "min_lr": (["--min_lr", "1"], "--min_lr must be between 0 and --learning_rate"),
+    "min_lr": (["--min_lr", "-1"], "--min_lr must be 0 or a positive number"),
     "dtype": (["--dtype", "float8"], "argument --dtype: invalid choice: 'float8'"),
 }
 
@@ -444,8 +618,74 @@ def test_torchrun_trains_on_two_cpu_processes_and_only_rank_0_prints_and_records
     checkpoint = torch.load(folder / "run" / "checkpoint.pt", weights_only=True)
     assert checkpoint["world_size"] == 2 and len(checkpoint["rng_states"]) == 2
     assert not torch.equal(checkpoint["rng_states"][0]["cpu"], checkpoint["rng_states"][1]["cpu"])
+    # one all-reduce per evaluation (the losses); the stop flag's only every STOP_CHECK_EVERY (10) steps: 0 and 10
+    assert (folder / "ddp.pt.all_reduces").read_text() == str(4 + 2)
+
+
+def test_under_torchrun_a_refusal_on_rank_0_stops_every_process_with_one_line(background):
+    folder, process = background
+    torchrun_output(process)  # every process came back from the three refusals: none hung or crashed
+    ended = [json.loads((folder / f"ddp.pt.{rank}.json").read_text(encoding="utf-8")) for rank in (0, 1)]
+    words = {
+        "trained": "already holds a trained model (checkpoint.pt): pass --overwrite",
+        "unwritable": "error: cannot write the run folder",
+        "wandb": "error: wandb could not start (division by zero)",
+    }
+    for case, expected in words.items():
+        assert expected in ended[0][case] and "\n" not in ended[0][case], case  # rank 0 prints the line
+        assert ended[1][case] == 1, case  # the other process leaves quietly, with the same status
+    assert not (folder / "run-wandb").exists()
+
+
+def refusals_under_torchrun(result_path, argv):
+    """In each of the torchrun processes, after the run: three refusals that only rank 0 can see (the run folder
+    already holds a model, it cannot be written, wandb does not start). Each process records how main() ended."""
+    out_dir = argv[argv.index("--out_dir") + 1]
+    unwritable = os.path.join(argv[argv.index("--data") + 1], "run")  # a folder inside a file
+    cases = {
+        "trained": argv,
+        "unwritable": [*argv, "--out_dir", unwritable],
+        "wandb": [*argv, "--out_dir", out_dir + "-wandb", "--wandb_mode", "offline"],
+    }
+    ended = {}
+    for case, case_argv in cases.items():
+        if case == "wandb":  # a wandb whose start fails, as it does online without `wandb login`
+            sys.modules["wandb"] = types.SimpleNamespace(init=lambda **kwargs: 1 / 0)
+        try:
+            babygpt_train.main(case_argv)
+            ended[case] = "trained"
+        except SystemExit as e:
+            ended[case] = e.code
+    with open(f"{result_path}.{dist.get_rank()}.json", "w", encoding="utf-8") as f:
+        json.dump(ended, f)
+
+
+def count_all_reduces(result_path, argv):
+    """main(argv), counting the all-reduces it makes (the gradients' aside: DDP makes those in C++)."""
+    real_all_reduce, calls = dist.all_reduce, []
+    dist.all_reduce = lambda *args, **kwargs: calls.append(1) or real_all_reduce(*args, **kwargs)
+    try:
+        babygpt_train.main(argv)
+    finally:
+        dist.all_reduce = real_all_reduce
+    if dist.get_rank() == 0:
+        with open(f"{result_path}.all_reduces", "w", encoding="utf-8") as f:
+            f.write(str(len(calls)))
 
 
 if __name__ == "__main__":  # run by torchrun in the `background` fixture: python -m test_train DDP_RESULT ARGV...
     ddp_updates(sys.argv[1])
-    babygpt_train.main(sys.argv[2:])
+    count_all_reduces(sys.argv[1], sys.argv[2:])
+    refusals_under_torchrun(sys.argv[1], sys.argv[2:])
+
+
+def test_v12_overwrite_of_a_trainer_folder_leaves_no_stale_best_pt_and_a_resume_keeps_it(tmp_path):
+    corpus, run = tiny_corpus(tmp_path), tmp_path / "run"
+    v12_argv = run_argv(corpus, run)[:22]  # the options v12 has too (the recipe's come after them)
+    with contextlib.redirect_stdout(open(os.devnull, "w")):
+        babygpt_train.main(run_argv(corpus, run, "--max_iters", "8"))
+        babygpt_train.main(["--resume", str(run), "--max_iters", "12"])
+        assert (run / "best.pt").exists()  # a resume goes on with its own best model
+        v12.main([*v12_argv, "--overwrite"])
+    assert not (run / "best.pt").exists()  # the replaced run's best model goes with it
+    assert torch.load(run / "checkpoint.pt", weights_only=True)["stage"] == "babygpt_v12_wandb.py"

@@ -1,0 +1,703 @@
+"""The playground: watch your own BabyGPT think, in the browser.
+
+A local web page over any checkpoint you trained: the next-character distribution as a bar chart that moves
+with the temperature and top_k sliders, one character at a time or a streamed continuation, every attention
+head over your text (point at a character to see where it looks), and two checkpoints side by side.
+
+Run:   python babygpt_playground.py                      (finds out/*/checkpoint.pt, out/*/best.pt,
+                                                          sweeps/*/*/checkpoint.pt; prints the page's address)
+       python babygpt_playground.py --checkpoint out/v12/checkpoint.pt --port 7861
+       python babygpt_playground.py --help                (every option)
+
+Engine: Gradio (pip install gradio), over Streamlit and Panel: live slider events, native bar/line plots, an
+HTML view for the hoverable attention map, and gradio_client to test the page without a browser; it runs offline.
+
+Model code comes from babygpt_sample.py (load_checkpoint, the KV-cached model, attention_weights) and the stages;
+this file adds only what a page needs. Nothing here writes to disk: a checkpoint is only read.
+"""
+
+import csv
+import html
+import json
+import math
+import os
+import re
+import sys
+import threading
+import time
+from glob import glob
+
+import torch
+from torch.nn import functional as F
+
+import babygpt_v12_wandb
+from babygpt_sample import (
+    ATTENTION_FROM,
+    STAGES,
+    CachedBabyGPT,
+    CachedContext,
+    FullRecomputeContext,
+    attention_weights,
+    default_prompts,
+    generate_tokens,
+    load_checkpoint,
+    show_character,
+    stage_of,
+    uses_cache,
+)
+from babygpt_v12_wandb import OneLineErrorParser, pick_next_token
+
+CHECKPOINT_PATTERNS = ("out/*/checkpoint.pt", "out/*/best.pt", "sweeps/*/*/checkpoint.pt")  # where runs save them
+MAX_GENERATE = 2000  # characters one Generate may ask for: about a minute on a 2-core CPU at the v12 CPU size
+BAR_COUNT = 20  # characters on the bar chart: the likeliest ones
+GRADIO_MISSING = "the playground needs Gradio: pip install gradio (or pip install -r requirements.txt)"
+
+
+# ----------------------------------------------------------------------------
+# Checkpoints: found, loaded once, described
+
+
+def discover_checkpoints(root=".", given=()):
+    """The checkpoints given (first, in order) and those under root matching CHECKPOINT_PATTERNS, sorted."""
+    found = sorted(
+        {os.path.join(root, path) for pattern in CHECKPOINT_PATTERNS for path in glob(pattern, root_dir=root)}
+    )
+    found = [os.path.normpath(path) for path in found]  # out/v12/checkpoint.pt, not ./out/v12/checkpoint.pt
+    given = [path for path in given if path]
+    return given + [path for path in found if os.path.abspath(path) not in {os.path.abspath(p) for p in given}]
+
+
+class Loaded:
+    """A loaded checkpoint: model (eval mode), tokenizer, the checkpoint dict, and how to run it fast."""
+
+    def __init__(self, path, model, tokenizer, checkpoint):
+        self.path, self.model, self.tokenizer, self.checkpoint = path, model, tokenizer, checkpoint
+        self.device = next(model.parameters()).device
+        self.stage = stage_of(checkpoint)[0]  # the stage file: babygpt_v6_block.py
+        # The KV cache runs v9's block on (pre-norm, projection); earlier stages recompute the context, as generate().
+        self.cached = CachedBabyGPT(model) if uses_cache(checkpoint) else None
+        self.n_params = sum(p.numel() for p in model.parameters())
+        self.lock = threading.Lock()  # one page event at a time runs this model (and the shared random generator)
+
+    def new_context(self, idx):
+        """A babygpt_sample context over idx (1, T): cached where the stage allows, else recomputed."""
+        return CachedContext(self.cached, idx) if self.cached else FullRecomputeContext(self.model, idx)
+
+    def encode(self, prompt):
+        """idx (1, T) for prompt; ValueError naming any character the model never saw."""
+        if not prompt:
+            raise ValueError("type a prompt: the model needs at least one character to continue")
+        try:
+            ids = self.tokenizer.encode(prompt)
+        except ValueError as e:
+            raise ValueError(f"this model cannot read the prompt: {e}") from None
+        return torch.tensor([ids], dtype=torch.long, device=self.device)
+
+
+class CheckpointCache:
+    """Loaded checkpoints by path, reloaded when the file changes (a run still training rewrites it)."""
+
+    def __init__(self, device="cpu"):
+        self.device, self.entries, self.lock = torch.device(device), {}, threading.Lock()
+
+    def get(self, path):
+        """The Loaded for path; ValueError with one line for a missing, damaged or foreign file."""
+        if not path:
+            raise ValueError("choose a checkpoint (or pass --checkpoint PATH)")
+        try:
+            stat = os.stat(path)
+        except OSError:
+            raise ValueError(
+                f"checkpoint {path} not found; babygpt_v12_wandb.py writes one to OUT_DIR/checkpoint.pt"
+            ) from None
+        key = os.path.abspath(path)
+        with self.lock:
+            entry = self.entries.get(key)
+            if entry is None or entry[0] != (stat.st_mtime_ns, stat.st_size):
+                model, tokenizer, checkpoint = load_checkpoint(path, self.device)  # ValueError for a bad file
+                entry = self.entries[key] = (
+                    (stat.st_mtime_ns, stat.st_size),
+                    Loaded(path, model, tokenizer, checkpoint),
+                )
+            return entry[1]
+
+
+def read_loss_curve(checkpoint_path):
+    """Rows (step, split, loss) from the metrics.csv beside the checkpoint, [] if there is none or it is unreadable."""
+    path = os.path.join(os.path.dirname(checkpoint_path), "metrics.csv")
+    rows = []
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            for row in csv.DictReader(f):
+                for split in ("train", "val"):
+                    loss = row.get(f"{split}_loss")
+                    if loss not in (None, ""):
+                        rows.append((int(float(row["step"])), split, float(loss)))
+    except (OSError, ValueError, KeyError, csv.Error):
+        return []
+    return rows
+
+
+def stage_label(stage):
+    """v1 .. v12 for a stage file (babygpt_v6_block.py -> v6); another script (babygpt_train.py) keeps its name."""
+    match = re.match(r"babygpt_(v\d+)", stage)
+    return match.group(1) if match else stage
+
+
+def model_info(loaded):
+    """A Markdown summary: stage, sizes, parameter count, step and val loss (the checkpoint's, else metrics.csv's)."""
+    config, checkpoint = loaded.checkpoint["model_config"], loaded.checkpoint
+    val_loss = checkpoint.get("val_loss")
+    curve = [loss for _, split, loss in read_loss_curve(loaded.path) if split == "val"]
+    if not isinstance(val_loss, float) and curve:
+        val_loss = curve[-1]
+    loss = f"val loss **{val_loss:.4f}**" if isinstance(val_loss, float) else "val loss unknown"
+    lines = [
+        f"**{loaded.path}**: stage **{stage_label(loaded.stage)}**, {loaded.n_params:,} parameters,"
+        f" step {checkpoint.get('step', '?')}, {loss}",
+        " · ".join(  # each stage's own sizes: v1 has no n_head, v10 on a dropout (never used here)
+            f"{name} {value:,}" if isinstance(value, int) else f"{name} {value} (off here)"
+            for name, value in config.items()
+        ),
+    ]
+    return "\n\n".join(lines)
+
+
+# ----------------------------------------------------------------------------
+# The next character: logits, the distribution the draw uses, the bar chart's rows
+
+
+@torch.no_grad()
+def next_logits(loaded, prompt):
+    """The model's scores (vocab_size,) for the character after prompt (its last block_size characters)."""
+    idx = loaded.encode(prompt)
+    return loaded.new_context(idx).next_logits()[0].float().cpu()
+
+
+def next_distribution(logits, temperature, top_k=None):
+    """The probabilities (vocab_size,) a draw uses: softmax(logits / temperature) over the top_k likeliest.
+
+    The formula of pick_next_token (babygpt_v12_wandb.py): characters outside the top_k get 0 and the kept
+    ones share 1. Temperature 0 is greedy: all the probability on the likeliest character."""
+    if temperature == 0:
+        return F.one_hot(logits.argmax(), logits.numel()).float()
+    scaled = (logits - logits.max()) / temperature  # the max first: no overflow however small the temperature
+    if top_k is not None and top_k < logits.numel():
+        kth_best = torch.topk(scaled, top_k).values[-1]
+        scaled = scaled.masked_fill(scaled < kth_best, float("-inf"))
+    return F.softmax(scaled, dim=-1)
+
+
+def bar_rows(logits, probs, tokenizer, count=BAR_COUNT):
+    """The chart's rows for the count likeliest characters, likeliest first: (label, probability, 'kept' or
+    'cut by top_k'). Labels show a newline as ↵ and a space as ␣."""
+    order = torch.argsort(logits, descending=True, stable=True)[:count].tolist()
+    rows = []
+    for i in order:
+        rows.append((show_character(tokenizer.vocab[i]), float(probs[i]), "kept" if probs[i] > 0 else "cut by top_k"))
+    return rows
+
+
+def parse_top_k(top_k, vocab_size):
+    """The slider's top_k as pick_next_token wants it: None (all characters) for 0 or for vocab_size and above."""
+    top_k = int(top_k or 0)
+    if top_k < 0:
+        raise ValueError(f"top_k must be 0 (all characters) or positive, got {top_k}")
+    return None if top_k == 0 or top_k >= vocab_size else top_k
+
+
+def check_temperature(temperature):
+    temperature = float(temperature)
+    if not (math.isfinite(temperature) and temperature >= 0):
+        raise ValueError(f"temperature must be 0 (greedy) or positive, got {temperature}")
+    return temperature
+
+
+def check_length(n):
+    if n is None or not float(n).is_integer() or not 1 <= int(n) <= MAX_GENERATE:
+        raise ValueError(f"generate between 1 and {MAX_GENERATE:,} characters at a time (asked for {n})")
+    return int(n)
+
+
+def draw_next(loaded, prompt, temperature, top_k, greedy=False):
+    """The character after prompt: the likeliest if greedy, else drawn as pick_next_token draws (torch's generator)."""
+    logits = next_logits(loaded, prompt)
+    next_id = pick_next_token(logits[None], 0 if greedy else temperature, top_k)
+    return loaded.tokenizer.decode([next_id.item()])
+
+
+def stream_continuation(loaded, prompt, n, temperature, top_k, seed=None, every=None):
+    """Yield the continuation so far (without the prompt) as it grows to n characters, every `every` characters
+    (default: about 20 updates) and at the end. seed, if given, seeds torch's generator first: same seed, same text."""
+    idx = loaded.encode(prompt)
+    every = every or max(1, n // 20)
+    if seed is not None:
+        torch.manual_seed(int(seed))
+    text = ""
+    for count, next_id in enumerate(generate_tokens(loaded.new_context(idx), n, temperature, top_k), start=1):
+        text += loaded.tokenizer.decode([next_id.item()])
+        if count % every == 0 or count == n:
+            yield text
+
+
+def continuation(loaded, prompt, n, temperature, top_k, seed=None):
+    """The whole continuation of prompt, n characters (stream_continuation's last value)."""
+    return next(stream_continuation(loaded, prompt, n, temperature, top_k, seed, every=n))
+
+
+# ----------------------------------------------------------------------------
+# Attention: every layer and head, as an HTML heat map you point at
+
+
+def text_attention(loaded, prompt):
+    """(labels, weights): the last block_size characters of prompt as shown on the page, and every head's attention
+    weights (n_layer, n_head, T, T) over them, taken from the model by babygpt_sample.attention_weights."""
+    if STAGES.index(loaded.stage) < ATTENTION_FROM:
+        raise ValueError(
+            f"attention is shown for {stage_label(STAGES[ATTENTION_FROM])} on (heads whose weights pass through"
+            f" Head.dropout); this model is {stage_label(loaded.stage)}'s"
+        )
+    idx = loaded.encode(prompt)[:, -loaded.model.block_size :]
+    labels = [show_character(ch) for ch in loaded.tokenizer.decode(idx[0].tolist())]
+    return labels, attention_weights(loaded.model, idx)
+
+
+ATTENTION_CSS = """
+.bg-attn{font-family:ui-monospace,'Noto Sans Mono CJK SC','Noto Sans CJK SC',monospace;font-size:15px}
+.bg-attn .pointer{margin-bottom:6px}
+.bg-attn .pointer span{cursor:pointer;padding:1px 2px;border-bottom:2px solid transparent}
+.bg-attn .pointer span.q{border-bottom-color:#d62728;font-weight:bold}
+.bg-attn table{border-collapse:collapse}
+.bg-attn td{padding:3px 6px;vertical-align:top;border:1px solid #ddd}
+.bg-attn .strip span{padding:0 1px;border-radius:2px;cursor:pointer}
+.bg-attn .strip span.q{outline:2px solid #d62728}
+.bg-attn .strip span.f{color:#bbb}
+.bg-attn .head,.bg-attn .caption{font-size:12px;color:#555;font-family:sans-serif}
+"""
+
+# Pointing at a character (in the text line or in any strip) reshades every strip by where that character looks,
+# in the browser, from the weights the page carries (the same rule as attention_html's, written in JavaScript).
+ATTENTION_JS = """
+element.addEventListener('mouseover', (event) => {
+  const target = event.target.closest('[data-i]');
+  const root = element.querySelector('.bg-attn');
+  if (!target || !root) return;
+  const q = Number(target.dataset.i), weights = JSON.parse(root.dataset.weights);
+  const labels = JSON.parse(root.dataset.labels);
+  root.querySelectorAll('.pointer span').forEach((s) => s.classList.toggle('q', Number(s.dataset.i) === q));
+  root.querySelector('.caption').textContent = root.dataset.caption.replace('{n}', q + 1).replace('{c}', labels[q]);
+  root.querySelectorAll('.strip').forEach((strip) => {
+    const row = weights[strip.dataset.l][strip.dataset.h][q], top = Math.max(...row, 1e-9);
+    strip.querySelectorAll('span').forEach((s) => {
+      const j = Number(s.dataset.i), w = j <= q ? row[j] : null;
+      s.className = j === q ? 'q' : (w === null ? 'f' : '');
+      s.style.background = w === null ? '' : `rgba(31,119,180,${(w / top).toFixed(3)})`;
+      s.style.color = w !== null && w / top > 0.6 ? '#fff' : '';
+      s.title = w === null ? 'the future: masked' : `${labels[q]} → ${labels[j]}: ${w.toFixed(3)}`;
+    });
+  });
+});
+"""
+CAPTION = (
+    "where character {n} ({c}) looks, in every layer (row) and head (column): darker is more weight, relative to"
+    " the head's largest; grey is the future, hidden by the causal mask. Point at another character."
+)
+
+
+def attention_html(labels, weights, query=None):
+    """HTML: the text once, then one strip of the text per layer (row) and head (column), each character shaded by
+    how much the chosen character (query, default the last) attends to it, its tooltip giving the weight. Pointing
+    at a character chooses it (ATTENTION_JS). weights: (n_layer, n_head, T, T), row i summing to 1 over j <= i."""
+    n_layer, n_head, T, _ = weights.shape
+    query = T - 1 if query is None else max(0, min(int(query), T - 1))
+    escaped = [html.escape(label) for label in labels]
+    marked = ' class="q"'
+    pointer = "".join(
+        f'<span data-i="{i}"{marked if i == query else ""}>{label}</span>' for i, label in enumerate(escaped)
+    )
+    rows = ["<tr><td></td>" + "".join(f'<td class="head">head {h + 1}</td>' for h in range(n_head)) + "</tr>"]
+    for layer in range(n_layer):
+        cells = []
+        for head in range(n_head):
+            row = weights[layer, head, query]
+            top = max(float(row.max()), 1e-9)  # relative to the head's largest weight: a diffuse head stays visible
+            spans = []
+            for j, label in enumerate(escaped):
+                if j > query:
+                    spans.append(f'<span data-i="{j}" class="f" title="the future: masked">{label}</span>')
+                    continue
+                w = float(row[j])
+                style = f"background:rgba(31,119,180,{w / top:.3f})" + (";color:#fff" if w / top > 0.6 else "")
+                title = html.escape(f"{labels[query]} → {labels[j]}: {w:.3f}")
+                css = marked if j == query else ""
+                spans.append(f'<span data-i="{j}"{css} style="{style}" title="{title}">{label}</span>')
+            cells.append(f'<td class="strip" data-l="{layer}" data-h="{head}">{"".join(spans)}</td>')
+        rows.append(f'<tr><td class="head">layer {layer + 1}</td>{"".join(cells)}</tr>')
+    data = json.dumps([[[[round(float(w), 4) for w in row] for row in head] for head in layer] for layer in weights])
+    caption = CAPTION.format(n=query + 1, c=labels[query])
+    return (
+        f'<div class="bg-attn" data-weights="{html.escape(data)}" data-labels="{html.escape(json.dumps(labels))}"'
+        f' data-caption="{html.escape(CAPTION)}"><div class="pointer">{pointer}</div>'
+        f'<p class="caption">{html.escape(caption)}</p><table>{"".join(rows)}</table></div>'
+    )
+
+
+# ----------------------------------------------------------------------------
+# The page's functions: plain Python, called by the page's events (and by the tests directly)
+
+
+class Playground:
+    """What the page does, event by event. Every method takes the page's current values and returns new ones;
+    bad input becomes a message for the page (never an exception), so the page keeps working."""
+
+    def __init__(self, checkpoints, device="cpu", seed=1337):
+        self.checkpoints = list(checkpoints)
+        self.models = CheckpointCache(device)
+        self.logits = {}  # (checkpoint, mtime, prompt) -> logits: a slider move needs no model run
+        torch.manual_seed(seed)  # "Next (drawn)" continues this generator; Generate and Compare seed it themselves
+
+    # -- helpers
+
+    def scores(self, loaded, prompt):
+        """next_logits, remembered for the last 64 (checkpoint, prompt) pairs."""
+        key = (os.path.abspath(loaded.path), id(loaded), prompt)
+        if key not in self.logits:
+            with loaded.lock:
+                logits = next_logits(loaded, prompt)
+            if len(self.logits) >= 64:
+                self.logits.pop(next(iter(self.logits)))
+            self.logits[key] = logits
+        return self.logits[key]
+
+    def distribution(self, loaded, prompt, temperature, top_k):
+        """(rows, summary) of the bar chart: bar_rows and one line saying what temperature and top_k did."""
+        temperature = check_temperature(temperature)
+        k = parse_top_k(top_k, loaded.tokenizer.vocab_size)
+        logits = self.scores(loaded, prompt)
+        probs = next_distribution(logits, temperature, k)
+        summary = f"temperature {temperature:g}" + (" (greedy: the likeliest only)" if temperature == 0 else "")
+        if k is not None and temperature > 0:
+            before = next_distribution(logits, temperature)  # the same temperature, no cut
+            held = float(before[probs > 0].sum())
+            summary += f"; top_k {k} keeps {k} of {logits.numel():,} characters, which held {held:.1%} before the cut"
+        else:
+            summary += f"; all {logits.numel():,} characters can be drawn"
+        rows = bar_rows(logits, probs, loaded.tokenizer)
+        summary += "; likeliest: " + ", ".join(f"{label} {p:.1%}" for label, p, _ in rows[:5])
+        return rows, summary
+
+    # -- events
+
+    def load(self, path):
+        """(info Markdown, loss-curve rows, top_k maximum, message) for the chosen checkpoint."""
+        try:
+            loaded = self.models.get(path)
+        except ValueError as e:
+            return "", [], None, f"⚠️ {e}"
+        return model_info(loaded), read_loss_curve(path), loaded.tokenizer.vocab_size, ""
+
+    def default_prompt(self, path):
+        try:
+            loaded = self.models.get(path)
+        except ValueError:
+            return ""
+        return default_prompts(loaded.checkpoint, loaded.tokenizer)[0]
+
+    def show(self, path, prompt, temperature, top_k):
+        """(chart rows, message) for the prompt at this temperature and top_k."""
+        try:
+            rows, summary = self.distribution(self.models.get(path), prompt, temperature, top_k)
+        except ValueError as e:
+            return [], f"⚠️ {e}"
+        return rows, summary
+
+    def attention(self, path, prompt):
+        """The attention map's HTML, or a message in its place."""
+        try:
+            loaded = self.models.get(path)
+            with loaded.lock:
+                labels, weights = text_attention(loaded, prompt)
+        except ValueError as e:
+            return f"<p>⚠️ {html.escape(str(e))}</p>"
+        shown = f"<p>the last {len(labels)} characters (block_size)</p>" if len(labels) < len(prompt) else ""
+        return shown + attention_html(labels, weights)
+
+    def step(self, path, prompt, temperature, top_k, greedy=False):
+        """(prompt with one more character, message)."""
+        try:
+            loaded = self.models.get(path)
+            temperature, k = check_temperature(temperature), parse_top_k(top_k, loaded.tokenizer.vocab_size)
+            with loaded.lock:
+                return prompt + draw_next(loaded, prompt, temperature, k, greedy), ""
+        except ValueError as e:
+            return prompt, f"⚠️ {e}"
+
+    def generate(self, path, prompt, temperature, top_k, n, seed):
+        """Yield (prompt + the continuation so far, message) while n characters are generated."""
+        try:
+            loaded = self.models.get(path)
+            temperature, k = check_temperature(temperature), parse_top_k(top_k, loaded.tokenizer.vocab_size)
+            n = check_length(n)
+            loaded.encode(prompt)  # a bad prompt is refused before anything streams
+        except ValueError as e:
+            yield prompt, f"⚠️ {e}"
+            return
+        with loaded.lock:
+            start = time.perf_counter()
+            for text in stream_continuation(loaded, prompt, n, temperature, k, seed):
+                yield prompt + text, f"generating: {len(text)} of {n} characters"
+        seconds = time.perf_counter() - start
+        yield prompt + text, f"{n} characters in {seconds:.2f} s ({n / seconds:,.0f} characters/s), seed {seed}"
+
+    def compare(self, path_a, path_b, prompt, temperature, top_k, seed, n):
+        """Both checkpoints on the same prompt, temperature, top_k and seed:
+        (info A, rows A, text A, info B, rows B, text B, message)."""
+        panels = []
+        try:
+            temperature, n = check_temperature(temperature), check_length(n)
+            for path in (path_a, path_b):
+                loaded = self.models.get(path)
+                rows, summary = self.distribution(loaded, prompt, temperature, top_k)
+                k = parse_top_k(top_k, loaded.tokenizer.vocab_size)
+                with loaded.lock:
+                    text = continuation(loaded, prompt, n, temperature, k, seed)
+                panels += [f"{model_info(loaded)}\n\n{summary}", rows, prompt + text]
+        except ValueError as e:
+            return ("", [], "", "", [], "", f"⚠️ {e}")
+        return (*panels, f"the same prompt, temperature, top_k and seed ({seed}) for both")
+
+
+# ----------------------------------------------------------------------------
+# The page
+
+
+def frame(rows, columns):
+    """A pandas DataFrame for a Gradio plot (pandas comes with Gradio). columns: {name: dtype}; the dtypes hold even
+    with no rows, so the plot's axes are numbers from the start, not categories."""
+    import pandas as pd
+
+    table = pd.DataFrame(rows, columns=list(columns))
+    return table.astype(columns)
+
+
+BAR_COLUMNS = {"character": str, "probability": float, "top_k": str}
+CURVE_COLUMNS = {"step": int, "split": str, "loss": float}
+INTRO = """# BabyGPT playground
+Your own model, thinking: pick a checkpoint, type a prompt, and watch the next-character distribution move with
+the temperature and top_k sliders; point at a character in the attention map to see where each head looks."""
+
+
+def build_page(playground):
+    """The Gradio Blocks page over playground (a Playground). Needs Gradio; the caller has checked it is there."""
+    gr = import_gradio()
+    choices = playground.checkpoints
+    first = choices[0] if choices else None
+    second = choices[1] if len(choices) > 1 else first
+    none_found = (
+        "⚠️ no checkpoint found under out/ or sweeps/: train one (python babygpt_v12_wandb.py, see the README's CPU"
+        " command), or type a checkpoint's path in the box above"
+    )
+
+    def bars(label, elem_id=None):
+        return gr.BarPlot(
+            frame([], BAR_COLUMNS),
+            x="character",
+            y="probability",
+            tooltip="all",  # character, probability, kept or cut by top_k
+            y_lim=[0, 1],
+            sort="-y",  # the likeliest first; the cut ones (0 after the cut) last
+            x_label_angle=0,
+            height=300,
+            label=label,
+            elem_id=elem_id,
+        )
+
+    def on_load(path):
+        info, curve, vocab_size, message = playground.load(path)
+        curve = [row for row in curve if row[1] == "val"]  # one line: Gradio 6.31 draws no mark split by colour
+        top_k = gr.update(maximum=min(vocab_size, 200)) if vocab_size else gr.update()
+        return info, frame(curve, CURVE_COLUMNS), top_k, message or ("" if path else none_found)
+
+    def on_show(path, prompt, temperature, top_k):
+        rows, message = playground.show(path, prompt, temperature, top_k)
+        return frame(rows, BAR_COLUMNS), message
+
+    def on_compare(*values):
+        a_info, a_rows, a_text, b_info, b_rows, b_text, message = playground.compare(*values)
+        return a_info, frame(a_rows, BAR_COLUMNS), a_text, b_info, frame(b_rows, BAR_COLUMNS), b_text, message
+
+    with gr.Blocks(title="BabyGPT playground", analytics_enabled=False) as page:
+        gr.Markdown(INTRO)
+        with gr.Row():
+            checkpoint = gr.Dropdown(
+                choices, value=first, label="checkpoint", allow_custom_value=True, scale=3,
+                info="found under out/ and sweeps/, or type a path",
+            )  # fmt: skip
+        with gr.Row():
+            info = gr.Markdown()
+            curve = gr.LinePlot(
+                frame([], CURVE_COLUMNS), x="step", y="loss", height=240, label="val loss curve", elem_id="curve"
+            )
+        with gr.Tab("Next character"):
+            prompt = gr.Textbox(label="prompt", lines=2, elem_id="prompt")
+            with gr.Row():
+                temperature = gr.Slider(0, 2, value=1.0, step=0.05, label="temperature", elem_id="temperature",
+                                        info="below 1 sharpens, above 1 flattens; 0 is greedy")  # fmt: skip
+                top_k = gr.Slider(0, 200, value=0, step=1, label="top_k", elem_id="top_k",
+                                  info="draw only from the k likeliest; 0 is all")  # fmt: skip
+                seed = gr.Number(1337, label="seed (Generate)", precision=0, minimum=0)
+            with gr.Row():
+                next_drawn = gr.Button("Next (drawn)", variant="primary", elem_id="next")
+                next_best = gr.Button("Next (likeliest)", elem_id="next_best")
+                length = gr.Number(100, label="N characters", precision=0, minimum=1, maximum=MAX_GENERATE)
+                generate = gr.Button("Generate N", elem_id="generate")
+            message = gr.Markdown(elem_id="message")
+            chart = bars("the next character: probability of each of the 20 likeliest", elem_id="chart")
+            gr.Markdown("### Attention: every layer and head over the text (its last block_size characters)")
+            attention = gr.HTML(elem_id="attention", css_template=ATTENTION_CSS, js_on_load=ATTENTION_JS)
+        with gr.Tab("Compare"):
+            with gr.Row():
+                checkpoint_a = gr.Dropdown(choices, value=first, label="checkpoint A", allow_custom_value=True)
+                checkpoint_b = gr.Dropdown(choices, value=second, label="checkpoint B", allow_custom_value=True)
+            with gr.Row():
+                compare_prompt = gr.Textbox(label="prompt", scale=3)
+                compare_length = gr.Number(100, label="N characters", precision=0, minimum=1, maximum=MAX_GENERATE)
+                compare_button = gr.Button("Compare", variant="primary", elem_id="compare")
+            compare_message = gr.Markdown()
+            with gr.Row():
+                with gr.Column():
+                    a_info, a_chart = gr.Markdown(), bars("A: the next character")
+                    a_text = gr.Textbox(label="A continues", lines=6)
+                with gr.Column():
+                    b_info, b_chart = gr.Markdown(), bars("B: the next character")
+                    b_text = gr.Textbox(label="B continues", lines=6)
+            gr.Markdown("Temperature, top_k and seed are the ones on the Next character tab.")
+
+        # Events. The public API (gradio_client, the tests, bench/playground.py) names five: show, attention_map, step,
+        # generate and compare; the events chained after the others redraw the chart and the attention map privately.
+        view = [checkpoint, prompt, temperature, top_k]
+        private = {"show_progress": "hidden", "api_visibility": "private"}
+        redraw = dict(fn=on_show, inputs=view, outputs=[chart, message], **private)
+        redraw_attention = dict(fn=playground.attention, inputs=[checkpoint, prompt], outputs=attention, **private)
+        loaded = dict(fn=on_load, inputs=checkpoint, outputs=[info, curve, top_k, message], **private)
+        first_prompt = dict(fn=playground.default_prompt, inputs=checkpoint, outputs=prompt, **private)
+
+        page.load(**loaded).then(**first_prompt).then(**redraw).then(**redraw_attention)
+        checkpoint.change(**loaded).then(**first_prompt).then(**redraw).then(**redraw_attention)
+        prompt.input(
+            on_show, view, [chart, message], api_name="show", show_progress="hidden", trigger_mode="always_last"
+        )
+        prompt.input(
+            playground.attention,
+            [checkpoint, prompt],
+            attention,
+            api_name="attention_map",
+            show_progress="hidden",
+            trigger_mode="always_last",
+        )
+        for slider in (temperature, top_k):  # a slider move needs no model run: the logits are remembered
+            slider.change(**redraw, trigger_mode="always_last")
+        next_drawn.click(playground.step, view, [prompt, message], api_name="step", show_progress="hidden").then(
+            **redraw
+        ).then(**redraw_attention)
+        next_best.click(lambda *values: playground.step(*values, greedy=True), view, [prompt, message], **private).then(
+            **redraw
+        ).then(**redraw_attention)
+        generate.click(
+            playground.generate, [*view, length, seed], [prompt, message], api_name="generate", show_progress="minimal"
+        ).then(**redraw).then(**redraw_attention)
+        compare_button.click(
+            on_compare,
+            [checkpoint_a, checkpoint_b, compare_prompt, temperature, top_k, seed, compare_length],
+            [a_info, a_chart, a_text, b_info, b_chart, b_text, compare_message],
+            api_name="compare",
+        )
+        prompt.change(lambda text: text, prompt, compare_prompt, **private)  # Compare starts from the same prompt
+    return page
+
+
+# ----------------------------------------------------------------------------
+# Command line
+
+
+def import_gradio():
+    """Gradio, imported with everything that would reach the network off: its analytics and Hugging Face's telemetry.
+    (The page itself needs no network: Gradio ships its scripts and its default theme's fonts.)"""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import gradio
+
+    return gradio
+
+
+PLOT_CSS = ".vega-embed, .vega-embed svg {overflow: visible !important} #chart, #curve {padding-bottom: 28px}"
+
+
+def launch_options(host, port, gr):
+    """Blocks.launch's options: local only (no share link), no server-side rendering (it would need Node.js), the
+    default theme (its fonts come with Gradio), and no footer links."""
+    return dict(
+        server_name=host,
+        server_port=port,
+        share=False,
+        ssr_mode=False,
+        footer_links=[],
+        theme=gr.themes.Default(),
+        css=PLOT_CSS,
+    )
+
+
+def parse_args(argv=None):
+    parser = OneLineErrorParser(description=__doc__.splitlines()[0], allow_abbrev=False)
+    parser.add_argument(
+        "--checkpoint",
+        action="append",
+        default=[],
+        help="a checkpoint to offer first; repeat for more (default: the ones found under out/ and sweeps/)",
+    )
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to serve on; 0.0.0.0 opens it to your network (default: %(default)s)",
+    )
+    parser.add_argument("--port", type=int, default=7860, help="port to serve on (default: %(default)s)")
+    parser.add_argument("--device", default="cpu", help="cpu (default), auto, cuda, cuda:N or mps")
+    parser.add_argument(
+        "--seed", type=int, default=1337, help="random seed of Next (drawn) at start (default: %(default)s)"
+    )
+    return parser.parse_args(argv)
+
+
+def check_args(args):
+    if not 1 <= args.port <= 65535:
+        raise ValueError(f"--port must be between 1 and 65535, got {args.port}")
+    if not 0 <= args.seed < 2**63:
+        raise ValueError(f"--seed must be between 0 and 2**63 - 1, got {args.seed}")
+    for path in args.checkpoint:
+        if not os.path.isfile(path):
+            raise ValueError(f"--checkpoint {path} not found; babygpt_v12_wandb.py writes one to OUT_DIR/checkpoint.pt")
+
+
+def main(argv=None):
+    babygpt_v12_wandb.console_safe_output()
+    args = parse_args(argv)
+    try:
+        check_args(args)
+        device = babygpt_v12_wandb.pick_device(args.device)
+    except ValueError as e:
+        sys.exit(f"error: {e}")
+    try:
+        gr = import_gradio()
+    except ImportError:
+        sys.exit(f"error: {GRADIO_MISSING}")
+    playground = Playground(discover_checkpoints(given=args.checkpoint), device, args.seed)
+    print(f"{len(playground.checkpoints)} checkpoints: {', '.join(playground.checkpoints) or 'none found'}")
+    try:
+        build_page(playground).launch(**launch_options(args.host, args.port, gr))
+    except OSError as e:  # the port is taken, or the address is not this machine's
+        sys.exit(f"error: cannot serve on {args.host}:{args.port}: {e}; try another --port")
+
+
+if __name__ == "__main__":
+    main()

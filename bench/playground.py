@@ -1,0 +1,197 @@
+"""How fast the playground answers: a new character and a slider move, at the v12 CPU command's size.
+
+    python bench/playground.py                                      # untrained model of the CPU command's size
+    python bench/playground.py --checkpoint out/v12/checkpoint.pt   # a trained one (same speed: same size)
+    python bench/playground.py --no_client                          # the page's functions only, no server
+    python bench/playground.py --report     # the last result's table into docs/playground.md and .zh.md
+
+What is timed (median of --repeats, milliseconds), each as the page runs it:
+- next character: Next's own work (encode the text, run the model, draw), then the redraws that follow it on the
+  page: the chart for the new text (a model run) and the attention map (a model run and its HTML);
+- slider move: the chart for a new temperature, the logits remembered (no model run);
+- the same two through the served page with gradio_client (HTTP and Gradio's queue included, the browser's drawing
+  not), unless --no_client.
+The prompt is --prompt_length characters (default 63: the context nearly full, the slowest case below block_size).
+Speed does not depend on the weights, so an untrained model of the CPU command's size (vocab 6,103, block_size 64,
+n_embed 128, n_head 4, n_layer 4: 2.4 M parameters) is the default. The result is appended to
+bench/results/playground.jsonl with the machine and its load average: on a shared machine the absolute times are
+only an upper bound.
+"""
+
+import argparse
+import json
+import os
+import platform
+import socket
+import statistics
+import sys
+import tempfile
+import time
+
+import torch
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+import babygpt_playground as pg  # noqa: E402
+from babygpt_v12_wandb import BabyGPT  # noqa: E402
+
+CPU_COMMAND_SIZE = {"vocab_size": 6103, "block_size": 64, "n_embed": 128, "n_head": 4, "n_layer": 4, "dropout": 0.1}
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
+    parser.add_argument("--checkpoint", help="time this checkpoint (default: an untrained model of the CPU size)")
+    parser.add_argument("--prompt_length", type=int, default=63, help="characters of text (default: %(default)s)")
+    parser.add_argument("--repeats", type=int, default=20, help="timings of each action (default: %(default)s)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own choice)")
+    parser.add_argument("--no_client", action="store_true", help="skip the timings through the served page")
+    parser.add_argument(
+        "--results", default=os.path.join(ROOT, "bench", "results", "playground.jsonl"), help="JSONL to append to"
+    )
+    parser.add_argument("--report", action="store_true", help="only write the last result's table into the docs")
+    return parser.parse_args(argv)
+
+
+def untrained_checkpoint(folder):
+    """An untrained checkpoint of the CPU command's size, written to folder (a temporary one)."""
+    torch.manual_seed(0)
+    vocab = "".join(chr(0x4E00 + i) for i in range(CPU_COMMAND_SIZE["vocab_size"]))  # CJK characters
+    model = BabyGPT(**CPU_COMMAND_SIZE)
+    path = os.path.join(folder, "checkpoint.pt")
+    torch.save(
+        {
+            "format": "babygpt-checkpoint-v1",
+            "model_config": CPU_COMMAND_SIZE,
+            "vocab": vocab,
+            "model_state": model.state_dict(),
+            "step": 0,
+        },
+        path,
+    )
+    return path
+
+
+def milliseconds(action, repeats):
+    """Median and max of repeats runs of action(i), in ms, after one warm-up run."""
+    action(-1)
+    times = []
+    for i in range(repeats):
+        start = time.perf_counter()
+        action(i)
+        times.append(1000 * (time.perf_counter() - start))
+    return {"median_ms": round(statistics.median(times), 1), "max_ms": round(max(times), 1)}
+
+
+DOCS = [os.path.join(ROOT, "docs", name) for name in ("playground.md", "playground.zh.md")]
+BEGIN, END = "<!-- bench/playground.py --report: begin -->", "<!-- bench/playground.py --report: end -->"
+
+
+def latency_table(record):
+    """The docs' table of one record: each action's median and max, in ms, for both languages' pages (figures only)."""
+    rows = [("next character", "next_character"), ("slider move", "slider_move")]
+    lines = ["| | median ms | max ms | served: median ms | served: max ms |", "|---|---|---|---|---|"]
+    for name, key in rows:
+        served = record.get(f"{key}_served", {})
+        lines.append(
+            f"| {name} | {record[key]['median_ms']} | {record[key]['max_ms']} |"
+            f" {served.get('median_ms', '-')} | {served.get('max_ms', '-')} |"
+        )
+    lines.append(
+        f"\n{record['parameters']:,} parameters, {record['prompt_length']} characters of text, {record['repeats']}"
+        f" repeats, {record['threads']} torch thread(s); {record['machine']}; 1-minute load average"
+        f" {record['load_average_1min']}"
+    )
+    return "\n".join(lines)
+
+
+def write_report(results_path):
+    """Put the last record's table between the markers of both docs pages."""
+    with open(results_path, encoding="utf-8") as f:
+        record = json.loads(f.read().strip().splitlines()[-1])
+    for path in DOCS:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        start, end = text.index(BEGIN) + len(BEGIN), text.index(END)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text[:start] + "\n" + latency_table(record) + "\n" + text[end:])
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.report:
+        write_report(args.results)
+        return
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory() as folder:
+        path = args.checkpoint or untrained_checkpoint(folder)
+        playground = pg.Playground([path])
+        loaded = playground.models.get(path)
+        vocab = loaded.tokenizer.vocab
+        texts = ["".join(vocab[(7 * i + 13 * j) % len(vocab)] for j in range(args.prompt_length)) for i in range(999)]
+
+        def next_character(i):  # Next, then the chart and the attention map for the new text
+            text, message = playground.step(path, texts[i], 1.0, 0)
+            assert not message, message
+            playground.show(path, text, 1.0, 0)
+            playground.attention(path, text)
+
+        def slider_move(i):
+            rows, message = playground.show(path, texts[0], 0.5 + (i % 15) / 10, 0)
+            assert rows, message
+
+        results = {
+            "next_character": milliseconds(next_character, args.repeats),
+            "slider_move": milliseconds(slider_move, args.repeats),
+        }
+        if not args.no_client:
+            results.update(through_client(playground, path, texts, args.repeats))
+    record = {
+        "checkpoint": args.checkpoint or "untrained, CPU command size",
+        "parameters": loaded.n_params,
+        "prompt_length": args.prompt_length,
+        "repeats": args.repeats,
+        "threads": torch.get_num_threads(),
+        **results,
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__},"
+        f" Python {platform.python_version()}",
+        "load_average_1min": round(os.getloadavg()[0], 2),
+    }
+    os.makedirs(os.path.dirname(args.results), exist_ok=True)
+    with open(args.results, "a", encoding="utf-8") as f:
+        f.write(json.dumps(record, ensure_ascii=False) + "\n")
+    print(json.dumps(record, ensure_ascii=False, indent=1))
+
+
+def through_client(playground, path, texts, repeats):
+    """The same two actions through the served page (gradio_client: HTTP and Gradio's queue, no browser)."""
+    gr = pg.import_gradio()
+    from gradio_client import Client
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    page = pg.build_page(playground)
+    page.launch(**pg.launch_options("127.0.0.1", port, gr), prevent_thread_lock=True, quiet=True)
+    try:
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+
+        def next_character(i):  # the page chains the two redraws after Next: three calls
+            text, _ = client.predict(path, texts[i], 1.0, 0, api_name="/step")
+            client.predict(path, text, 1.0, 0, api_name="/show")
+            client.predict(path, text, api_name="/attention_map")
+
+        def slider_move(i):
+            client.predict(path, texts[0], 0.5 + (i % 15) / 10, 0, api_name="/show")
+
+        return {
+            "next_character_served": milliseconds(next_character, repeats),
+            "slider_move_served": milliseconds(slider_move, repeats),
+        }
+    finally:
+        page.close()
+
+
+if __name__ == "__main__":
+    main()

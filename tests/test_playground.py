@@ -1,0 +1,354 @@
+"""Tests for babygpt_playground.py: the page shows the model's own numbers, refuses bad input with a message and
+keeps working, and works through Gradio's client and in a real browser.
+
+Tiny random checkpoints made here; no corpus, no network. The page's functions are called directly (fast); one test
+serves the page and talks to it with gradio_client; one drives headless Chromium (skipped if it is not installed).
+"""
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import socket
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn as nn
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import babygpt_playground as pg  # noqa: E402
+from babygpt_sample import attention_weights  # noqa: E402
+from babygpt_v12_wandb import BabyGPT  # noqa: E402
+
+VOCAB = "\n 。春江花月夜往事明流水abcdeist"  # 21 characters, Chinese among them
+CONFIG = {"vocab_size": len(VOCAB), "block_size": 8, "n_embed": 16, "n_head": 2, "n_layer": 2, "dropout": 0.1}
+
+
+def tiny_checkpoint(path, seed=2, stage=None):
+    """Write a random tiny checkpoint (and a metrics.csv beside it) as babygpt_v12_wandb.py would; return its path.
+
+    Larger weights than BabyGPT's init, so that its distributions are far from uniform and its attention varies."""
+    torch.manual_seed(seed)
+    model = BabyGPT(**CONFIG)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.Embedding):
+                module.weight.normal_(0, 1.0)
+            elif isinstance(module, nn.Linear):
+                module.weight.normal_(0, 3.0 / module.in_features**0.5)
+    checkpoint = {
+        "format": "babygpt-checkpoint-v1",
+        "model_config": CONFIG,
+        "vocab": VOCAB,
+        "model_state": model.state_dict(),
+        "hyperparameters": {"prompt": ["春江"]},
+        "step": 100,
+        "val_loss": 2.5,
+    }
+    if stage:
+        checkpoint["stage"] = stage
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(checkpoint, path)
+    (path.parent / "metrics.csv").write_text("step,train_loss,val_loss\n0,3.1,3.2\n100,2.4,2.5\n")
+    return str(path)
+
+
+@pytest.fixture
+def checkpoint(tmp_path):
+    return tiny_checkpoint(tmp_path / "out" / "tiny" / "checkpoint.pt")
+
+
+@pytest.fixture
+def playground(checkpoint):
+    return pg.Playground([checkpoint])
+
+
+def reference_logits(path, prompt):
+    """The last position's logits from the plain model forward (no cache), for comparison."""
+    checkpoint = torch.load(path, weights_only=True)
+    model = BabyGPT(**checkpoint["model_config"])
+    model.load_state_dict(checkpoint["model_state"])
+    model.eval()
+    idx = torch.tensor([[VOCAB.index(ch) for ch in prompt]])[:, -CONFIG["block_size"] :]
+    with torch.no_grad():
+        return model(idx)[0][0, -1], model, idx
+
+
+# ----------------------------------------------------------------------------
+# The page's functions, called directly
+
+
+@pytest.mark.parametrize("temperature", [0.3, 1.0, 1.5])
+@pytest.mark.parametrize("top_k", [0, 3], ids=["all", "top_k_3"])
+def test_chart_shows_softmax_of_logits_over_temperature_within_top_k(playground, checkpoint, temperature, top_k):
+    prompt = "春江花月夜往事"
+    rows, summary = playground.show(checkpoint, prompt, temperature, top_k)
+    logits, _, _ = reference_logits(checkpoint, prompt)
+    expected = torch.softmax(logits / temperature, dim=-1)
+    if top_k:
+        kept = torch.topk(logits, top_k).indices
+        expected = torch.zeros_like(logits)
+        expected[kept] = torch.softmax(logits[kept] / temperature, dim=-1)
+    shown = {label: p for label, p, _ in rows}
+    assert len(rows) == pg.BAR_COUNT
+    for i in torch.argsort(logits, descending=True)[: pg.BAR_COUNT].tolist():
+        assert shown[pg.show_character(VOCAB[i])] == pytest.approx(float(expected[i]), abs=1e-5)
+    assert [kind for _, _, kind in rows].count("kept") == (top_k or pg.BAR_COUNT)
+    assert f"temperature {temperature:g}" in summary
+
+
+def test_lower_temperature_sharpens_the_chart(playground, checkpoint):
+    top = {t: max(p for _, p, _ in playground.show(checkpoint, "春江", t, 0)[0]) for t in (0.3, 1.5)}
+    assert top[0.3] > top[1.5]
+    greedy, _ = playground.show(checkpoint, "春江", 0, 0)
+    assert sorted(p for _, p, _ in greedy)[-2:] == [0.0, 1.0]
+
+
+def test_attention_shown_is_the_samplers(playground, checkpoint):
+    prompt = "春江花月夜往事明流水"  # longer than block_size: the last 8 characters
+    page = playground.attention(checkpoint, prompt)
+    data = re.search(r'data-weights="([^"]*)"', page).group(1)
+    shown = torch.tensor(json.loads(data.replace("&quot;", '"')))
+    _, model, idx = reference_logits(checkpoint, prompt)
+    expected = attention_weights(model, idx)
+    assert shown.shape == expected.shape == (2, 2, 8, 8)
+    assert torch.allclose(shown, expected, atol=1e-4)
+    assert "夜往事明流水" in re.sub(r"<[^>]+>", "", page)  # the characters themselves, not ids
+    assert "the last 8 characters" in page
+
+
+def test_a_checkpoint_compared_with_itself_gives_identical_panels(playground, checkpoint):
+    panels = playground.compare(checkpoint, checkpoint, "春江", 1.0, 5, 7, 30)
+    a, b, message = panels[:3], panels[3:6], panels[6]
+    assert a == b and len(a[2]) == len("春江") + 30 and "⚠" not in message
+    other = tiny_checkpoint(Path(checkpoint).parent.parent / "other" / "checkpoint.pt", seed=3)
+    assert playground.compare(checkpoint, other, "春江", 1.0, 5, 7, 30)[5] != a[2]
+
+
+def test_generate_streams_and_the_seed_repeats_it(playground, checkpoint):
+    streamed = list(playground.generate(checkpoint, "春江", 1.0, 0, 40, 7))
+    texts = [text for text, _ in streamed]
+    assert len(texts) > 3 and all(b.startswith(a) for a, b in zip(texts, texts[1:], strict=False))
+    assert len(texts[-1]) == 2 + 40 and "40 characters in" in streamed[-1][1]
+    assert list(playground.generate(checkpoint, "春江", 1.0, 0, 40, 7))[-1][0] == texts[-1]
+
+
+def test_next_appends_one_character_and_likeliest_is_the_argmax(playground, checkpoint):
+    text, message = playground.step(checkpoint, "春江", 1.0, 0)
+    assert len(text) == 3 and text.startswith("春江") and message == ""
+    logits, _, _ = reference_logits(checkpoint, "春江")
+    assert playground.step(checkpoint, "春江", 1.0, 0, greedy=True)[0] == "春江" + VOCAB[int(logits.argmax())]
+
+
+def test_model_info_and_loss_curve(playground, checkpoint, tmp_path):
+    info, curve, vocab_size, message = playground.load(checkpoint)
+    n_params = sum(p.numel() for p in BabyGPT(**CONFIG).parameters())
+    assert "stage **v12**" in info and "val loss **2.5000**" in info and f"{n_params:,} parameters" in info
+    assert message == ""
+    assert "block_size 8" in info and "n_layer 2" in info and vocab_size == len(VOCAB)
+    assert ("val" in {split for _, split, _ in curve}) and (100, "val", 2.5) in curve
+    train = tiny_checkpoint(tmp_path / "out" / "train" / "checkpoint.pt", stage="babygpt_train.py")
+    assert "stage **babygpt_train.py**" in playground.load(train)[0]
+
+
+def test_v6_beside_v7_any_stage_loads_and_compares(playground, tmp_path):
+    """Any stage's checkpoint (a sweep's trial names its stage): chart, Next and Compare work; attention is shown
+    from v10 on, and before that the page says so."""
+    from conftest import load_stage
+
+    paths = {}
+    for stage_id, stage_file in (("v6", "babygpt_v6_block.py"), ("v7", "babygpt_v7_residual_connection.py")):
+        torch.manual_seed(0)
+        module = load_stage(stage_id)
+        config = {key: CONFIG[key] for key in ("vocab_size", *module.MODEL_HYPERPARAMETERS)}
+        model = module.BabyGPT(**config)
+        checkpoint = {"format": "babygpt-checkpoint-v1", "model_config": config, "vocab": VOCAB, "stage": stage_file}
+        paths[stage_id] = str(tmp_path / f"{stage_id}.pt")
+        torch.save({**checkpoint, "model_state": model.state_dict(), "step": 0, "val_loss": 3.0}, paths[stage_id])
+        assert f"stage **{stage_id}**" in playground.load(paths[stage_id])[0]
+        logits = model(torch.tensor([[VOCAB.index("春"), VOCAB.index("江")]]))[0][0, -1].detach()
+        shown = {label: p for label, p, _ in playground.show(paths[stage_id], "春江", 1.0, 0)[0]}
+        assert shown[pg.show_character(VOCAB[int(logits.argmax())])] == pytest.approx(float(logits.softmax(-1).max()))
+        assert "for v10 on" in playground.attention(paths[stage_id], "春江")
+    a_info, _, a_text, b_info, _, b_text, message = playground.compare(paths["v6"], paths["v7"], "春江", 1.0, 0, 1, 20)
+    assert "stage **v6**" in a_info and "stage **v7**" in b_info and len(a_text) == len(b_text) == 22
+
+
+def test_checkpoints_are_found_where_runs_save_them(tmp_path):
+    for folder in ("out/v12/checkpoint.pt", "out/v12/best.pt", "sweeps/study/trial_0/checkpoint.pt", "elsewhere/x.pt"):
+        (tmp_path / folder).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / folder).write_bytes(b"")
+    found = pg.discover_checkpoints(str(tmp_path), given=["mine.pt"])
+    relative = [os.path.relpath(path, tmp_path) if path != "mine.pt" else path for path in found]
+    assert relative == ["mine.pt", "out/v12/best.pt", "out/v12/checkpoint.pt", "sweeps/study/trial_0/checkpoint.pt"]
+
+
+def snapshot(folder):
+    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(Path(folder).rglob("*")) if p.is_file()}
+
+
+def test_bad_input_gets_a_message_and_the_page_keeps_working(playground, checkpoint, tmp_path):
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(Path(checkpoint).read_bytes()[:1000])
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"weights": torch.zeros(3)}, foreign)
+    before = snapshot(tmp_path)
+    cases = {
+        str(tmp_path / "missing.pt"): "not found",
+        str(truncated): "truncated or damaged",
+        str(foreign): "not a BabyGPT checkpoint",
+    }
+    for path, expected in cases.items():
+        assert expected in playground.load(path)[3]
+        assert expected in playground.show(path, "春江", 1.0, 0)[1]
+        assert expected in playground.attention(path, "春江")
+    assert "'Z'" in playground.show(checkpoint, "春江Z", 1.0, 0)[1]  # names the unknown character
+    assert playground.step(checkpoint, "春江Z", 1.0, 0) == ("春江Z", playground.show(checkpoint, "春江Z", 1, 0)[1])
+    assert "at least one character" in playground.show(checkpoint, "", 1.0, 0)[1]
+    for n in (0, -5, 10**9, 2.5):
+        (text, message), *rest = list(playground.generate(checkpoint, "春江", 1.0, 0, n, 1))
+        assert text == "春江" and "between 1 and" in message and not rest
+    assert "between 1 and" in playground.compare(checkpoint, checkpoint, "春江", 1.0, 0, 1, 10**9)[6]
+    assert "temperature" in playground.show(checkpoint, "春江", -1, 0)[1]
+    assert snapshot(tmp_path) == before  # nothing on disk touched
+    rows, message = playground.show(checkpoint, "春江", 1.0, 0)  # and the page still works
+    assert len(rows) == pg.BAR_COUNT and "⚠" not in message
+
+
+# ----------------------------------------------------------------------------
+# The command line
+
+
+def test_command_line_refuses_bad_options_in_one_line(tmp_path):
+    for args, expected in (
+        (["--checkpoint", str(tmp_path / "none.pt")], "not found"),
+        (["--port", "70000"], "--port must be"),
+        (["--prot", "1"], "unrecognized arguments"),
+    ):
+        with pytest.raises(SystemExit) as exit:  # sys.exit(message): the message on stderr, exit status 1
+            pg.main(args)
+        assert expected in str(exit.value.code) and len(str(exit.value.code).splitlines()) == 1, args
+
+
+# ----------------------------------------------------------------------------
+# The served page: through Gradio's client, and in a real browser
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def served_checkpoint(tmp_path_factory):
+    return tiny_checkpoint(tmp_path_factory.mktemp("served") / "out" / "tiny" / "checkpoint.pt")
+
+
+@pytest.fixture(scope="module")
+def served(served_checkpoint):
+    """The page over served_checkpoint, served once for this file's tests on a free local port: its address."""
+    try:
+        gr = pg.import_gradio()
+    except ImportError:
+        pytest.skip(pg.GRADIO_MISSING)
+    page = pg.build_page(pg.Playground([served_checkpoint]))
+    port = free_port()
+    page.launch(**pg.launch_options("127.0.0.1", port, gr), prevent_thread_lock=True, quiet=True)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        page.close()
+
+
+def test_through_gradio_client_a_prompt_gives_the_distribution_and_a_continuation(served, served_checkpoint):
+    from gradio_client import Client
+
+    client = Client(served, verbose=False)
+    checkpoint = served_checkpoint
+    chart, message = client.predict(checkpoint, "春江", 0.5, 3, api_name="/show")
+    rows = chart["data"]  # the plot's table: [character, probability, kept or cut] per bar
+    assert len(rows) == pg.BAR_COUNT and "top_k 3 keeps 3" in message
+    expected = {label: p for label, p, _ in pg.Playground([checkpoint]).show(checkpoint, "春江", 0.5, 3)[0]}
+    assert {row[0]: row[1] for row in rows} == pytest.approx(expected)
+    text, message = client.predict(checkpoint, "春江", 1.0, 0, 25, 7, api_name="/generate")
+    assert text.startswith("春江") and len(text) == 2 + 25 and "25 characters in" in message
+    assert set(text) <= set(VOCAB)
+    assert "data-weights" in client.predict(checkpoint, "春江", api_name="/attention_map")
+    text, message = client.predict(checkpoint, "春江Z", 1.0, 0, api_name="/step")
+    assert text == "春江Z" and "not in the vocabulary" in message
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+
+
+@pytest.mark.skipif(
+    not (CHROMIUM and CHROMEDRIVER), reason="headless Chromium absent: apt-get install chromium chromium-driver"
+)
+def test_in_chromium_type_slide_and_step(served):
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium absent: pip install selenium")
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1600"):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=webdriver.ChromeService(CHROMEDRIVER), options=options)
+    wait = WebDriverWait(driver, 180)  # seconds at most: a few on a quiet machine
+    try:
+        driver.get(served)
+        prompt = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#prompt textarea"))
+        wait.until(lambda d: prompt.get_attribute("value") == "春江")  # the checkpoint's own prompt
+        wait.until(lambda d: "all 21 characters" in d.find_element(By.ID, "message").text)
+
+        def chart():  # the bars as drawn (Vega's SVG paths, one per bar), and the line above the chart
+            return driver.execute_script(
+                "return [...document.querySelectorAll('#chart g.mark-rect path')].map(e => e.getAttribute('d')).join()"
+            ), driver.find_element(By.ID, "message").text
+
+        prompt.send_keys(Keys.END, "花月")
+        wait.until(lambda d: "春江花月" in d.find_element(By.CSS_SELECTOR, "#attention").text)
+        first = driver.find_element(By.CSS_SELECTOR, "#attention .pointer span")
+        ActionChains(driver).move_to_element(first).perform()  # point at 春: the strips show where it looks
+        wait.until(lambda d: "character 1 (春)" in d.find_element(By.CSS_SELECTOR, "#attention .caption").text)
+        wait.until(lambda d: chart()[0].count("M") >= pg.BAR_COUNT)
+        before = chart()
+        slider = driver.find_element(By.CSS_SELECTOR, "#temperature input[type=range]")
+        for _ in range(10):
+            slider.send_keys(Keys.ARROW_LEFT)  # 1.0 -> 0.5, one step of 0.05 at a time
+        wait.until(lambda d: "temperature 0.5" in chart()[1])
+        wait.until(lambda d: chart()[0] != before[0])  # the bars were redrawn
+        driver.find_element(By.ID, "next").click()
+        wait.until(lambda d: len(prompt.get_attribute("value")) == len("春江花月") + 1)
+        time.sleep(1)  # the chart and attention redraw after the step
+        errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+        assert errors == []
+    finally:
+        driver.quit()
+
+
+def test_docs_latency_tables_are_the_benchs_last_result():
+    """docs/playground.md and .zh.md show the table bench/playground.py --report writes from its last result."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_playground", ROOT / "bench" / "playground.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    lines = (ROOT / "bench" / "results" / "playground.jsonl").read_text(encoding="utf-8").strip().splitlines()
+    table = bench.latency_table(json.loads(lines[-1]))
+    for path in bench.DOCS:
+        text = Path(path).read_text(encoding="utf-8")
+        assert f"{bench.BEGIN}\n{table}\n{bench.END}" in text, f"{path}: run python bench/playground.py --report"
