@@ -275,7 +275,7 @@ def parse_args(argv=None):
     parser.add_argument("--eval_interval", type=int, default=250, help="steps between estimates (default: 250)")
     parser.add_argument("--eval_iters", type=int, default=20, help="batches per split per estimate (default: 20)")
     parser.add_argument("--warmup_iters", type=int, default=100, help="warmup steps (default: %(default)s)")
-    parser.add_argument("--threads", type=int, default=1, help="threads per run (default: %(default)s)")
+    parser.add_argument("--threads", type=int, default=2, help="threads per run (default: %(default)s)")
     parser.add_argument("--results", default=RESULTS, help="JSONL file of finished runs (default: %(default)s)")
     parser.add_argument("--shared", action="store_true", help="the machine is shared now: said under the table")
     parser.add_argument("--report", action="store_true", help="write the table into docs/speed.md and .zh.md")
