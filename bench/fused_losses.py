@@ -11,12 +11,11 @@ deterministic for a seed and one thread: publishable from any machine. Each run 
 (bench/runs.py), appended to bench/results/fused_losses.jsonl as it ends: the same command resumes.
 """
 
-import argparse
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from runs import ROOT, fill_measured_twins, load_results, run_jobs  # noqa: E402
+from runs import ROOT, TINY_SHAKESPEARE, bench_parser, corpus_path, load_results, print_table, run_jobs  # noqa: E402
 
 RESULTS = os.path.join(ROOT, "bench", "results", "fused_losses.jsonl")
 DOCS = [os.path.join(ROOT, "docs", "speed.md"), os.path.join(ROOT, "docs", "speed.zh.md")]
@@ -54,19 +53,16 @@ def table(args, zh=False):
         fused, stage = found[2 * i]["val_loss"], found[2 * i + 1]["val_loss"]
         lines.append(f"| {seed} | {fused:.4f} | {stage:.4f} | {fused - stage:+.4f} |")
     if zh:
-        caption = f"最终 val loss，第 {args.max_iters} 步，dropout 0.1，单线程"
+        caption = f"第 {args.max_iters} 步的最终验证损失，dropout 0.1，单线程"
     else:
         caption = f"final val loss at step {args.max_iters}, dropout 0.1, one thread"
     return "\n".join([*lines, "", caption])
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
-    parser.add_argument("--data", default="data/shakespeare.txt", help="corpus (default: %(default)s)")
+    parser = bench_parser(__doc__, "data/shakespeare.txt", RESULTS, "docs/speed.md and .zh.md")
     parser.add_argument("--max_iters", type=int, default=500, help="steps per run (default: %(default)s)")
     parser.add_argument("--jobs", type=int, default=2, help="runs at once, one thread each (default: 2)")
-    parser.add_argument("--results", default=RESULTS, help="JSONL file of finished runs (default: %(default)s)")
-    parser.add_argument("--report", action="store_true", help="write the table into docs/speed.md and .zh.md")
     return parser.parse_args(argv)
 
 
@@ -79,15 +75,9 @@ def main(argv=None):
     args = parse_args(argv)
     if args.max_iters < 250 or args.max_iters % 250:
         sys.exit("error: --max_iters must be a multiple of 250 (the estimate interval)")
-    if not os.path.exists(os.path.join(ROOT, args.data)) and not os.path.exists(args.data):
-        sys.exit(f"error: {args.data} not found (tiny shakespeare: see bench/nanogpt.py)")
+    corpus_path(args.data, TINY_SHAKESPEARE)
     run_jobs(jobs(args), args.results, args.jobs)
-    text = table(args)
-    if text is None:
-        sys.exit("error: some runs failed; run the same command again")
-    print(f"\n{text}")
-    if args.report:
-        fill_measured_twins("fused_losses", lambda zh: table(args, zh), DOCS)
+    print_table(args, "fused_losses", table, DOCS, "some runs failed; run the same command again")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
     python bench/gpu.py                      # on a CUDA GPU with bfloat16: under ten minutes on a recent one
     python bench/gpu.py --tiny               # on a CPU at a tiny size, in seconds: checks the script
     python bench/gpu.py --peak_tflops 312    # a GPU missing from PEAK_TFLOPS: give its dense bfloat16 peak
+    python bench/gpu.py --report             # then write the table into docs/speed.md and docs/speed.zh.md
 
 Speed. v12 at its full size (babygpt_v12_wandb.py's defaults: 6 layers, 6 heads, n_embed 384, block 256,
 batch 64, dropout 0.2) through babygpt_train.py itself, --steps steps in each of four variants, one after
@@ -19,21 +20,30 @@ and the lecture's optimizer (constant learning rate 3e-4, no warmup, no clipping
 weight decay 0.01, the last on matrices and embeddings only), its final val loss and wall time.
 
 Each result is appended to bench/results/gpu.jsonl as it ends (a stopped run resumes; --tiny writes to
---results elsewhere only when asked). Nothing here is committed from a GPU yet: docs/speed.md says so.
+--results elsewhere only when asked). Until a GPU has run it, docs/speed.md says the figures wait for one.
 """
 
-import argparse
 import contextlib
 import io
-import json
 import os
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from runs import ROOT, load_results, machine_description  # noqa: E402
+from runs import (  # noqa: E402
+    ROOT,
+    TINY_SHAKESPEARE,
+    append_result,
+    bench_parser,
+    corpus_path,
+    fill_measured_twins,
+    in_chinese,
+    load_results,
+    machine_description,
+)
 
 RESULTS = os.path.join(ROOT, "bench", "results", "gpu.jsonl")
+DOCS = [os.path.join(ROOT, "docs", "speed.md"), os.path.join(ROOT, "docs", "speed.zh.md")]
 
 # Dense bfloat16 tensor-core peaks, TFLOP/s, from NVIDIA's data sheets (without sparsity). The first name
 # that occurs in torch.cuda.get_device_name() wins: longer names first.
@@ -153,30 +163,51 @@ def gib(size):
     return "-" if size is None else f"{size / 2**30:.2f} GiB"
 
 
-def print_tables(results):
+def table(results, zh=False):
+    """The Markdown the docs hold for a list of results (the speed variants, then the lecture run), in English
+    or (zh) Chinese; None when there are none."""
+    if not results:
+        return None
+    lines = []
     speed = [r for r in results if r["variant"] != "lecture"]
     if speed:
-        print("| variant | tokens/s | vs stage | MFU | compile | peak memory | expected |")
-        print("|---|--:|--:|--:|--:|--:|--:|")
+        if zh:
+            lines += ["| 变体 | 每秒词元数 | 与 stage 之比 | MFU | 编译用时 | 显存峰值 | 训练器的估算 |"]
+        else:
+            lines += ["| variant | tokens/s | vs stage | MFU | compile | peak memory | expected |"]
+        lines += ["|---|--:|--:|--:|--:|--:|--:|"]
         base = speed[0]["tokens_per_second"]
         for r in speed:
             mfu = "-" if r["mfu"] is None else f"{r['mfu']:.1%}"
             compiled = "" if r["compile_seconds"] is None else f"{r['compile_seconds']:.0f} s"
-            print(
+            lines.append(
                 f"| {r['variant']} | {r['tokens_per_second']:,.0f} | {r['tokens_per_second'] / base:.2f}x | {mfu}"
                 f" | {compiled} | {gib(r['peak_memory'])} | {gib(r['expected_memory'])} |"
             )
     for r in results:
         if r["variant"] == "lecture":
-            print(
-                f"\nlecture run: val loss {r['val_loss']:.4f} (the lecture: 1.48), train loss {r['train_loss']:.4f},"
-                f" {r['tokens_per_second']:,.0f} tokens/s, {r['wall_seconds'] / 60:.1f} min"
-            )
+            minutes = r["wall_seconds"] / 60
+            if zh:
+                lines.append(
+                    f"\n讲座的那次训练：验证损失 {r['val_loss']:.4f}（讲座报告 1.48），训练损失 {r['train_loss']:.4f}，"
+                    f"每秒 {r['tokens_per_second']:,.0f} 个词元，用时 {minutes:.1f} 分钟"
+                )
+            else:
+                lines.append(
+                    f"\nlecture run: val loss {r['val_loss']:.4f} (the lecture: 1.48), train loss"
+                    f" {r['train_loss']:.4f}, {r['tokens_per_second']:,.0f} tokens/s, {minutes:.1f} min"
+                )
+    lines.append("\n" + (in_chinese(results[0]["machine"]) if zh else results[0]["machine"]))
+    return "\n".join(lines)
+
+
+def report_text(zh=False, results_path=RESULTS):
+    """The table docs/speed.md (zh: .zh.md) holds: bench/gpu.jsonl's results; None before a GPU ran them."""
+    return table(list(load_results(results_path).values()), zh)
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
-    parser.add_argument("--data", default="data/shakespeare.txt", help="tiny shakespeare (default: %(default)s)")
+    parser = bench_parser(__doc__, "data/shakespeare.txt")
     parser.add_argument("--steps", type=int, default=300, help="steps per speed variant (default: %(default)s)")
     parser.add_argument("--lecture_steps", type=int, default=5000, help="the lecture run's steps (default: 5000)")
     parser.add_argument("--peak_tflops", type=float, help="the device's dense bfloat16 peak, TFLOP/s (default: table)")
@@ -184,11 +215,13 @@ def main(argv=None):
     parser.add_argument("--skip_lecture", action="store_true", help="only the speed variants")
     parser.add_argument("--out", default=os.path.join(ROOT, "out", "bench_gpu"), help="run folders (default: out/)")
     parser.add_argument("--results", help="JSONL file of results (default: bench/results/gpu.jsonl; none with --tiny)")
+    parser.add_argument("--report", action="store_true", help="then write the table into docs/speed.md and .zh.md")
     args = parser.parse_args(argv)
     if min(args.steps, args.lecture_steps) <= 0:
         sys.exit("error: --steps and --lecture_steps must be positive")
-    if not os.path.isfile(args.data) and not os.path.isfile(os.path.join(ROOT, args.data)):
-        sys.exit(f"error: --data {args.data} not found (tiny shakespeare: see bench/nanogpt.py)")
+    if args.report and args.tiny and not args.results:
+        sys.exit("error: --report with --tiny needs --results: a tiny run never writes the docs' results")
+    corpus_path(args.data, TINY_SHAKESPEARE)
     import torch
 
     sys.path.insert(0, ROOT)
@@ -224,11 +257,10 @@ def main(argv=None):
         result.update(key=key, machine=machine)
         results.append(result)
         if results_path:
-            os.makedirs(os.path.dirname(os.path.abspath(results_path)), exist_ok=True)
-            with open(results_path, "a", encoding="utf-8") as f:
-                f.write(json.dumps(result, ensure_ascii=False) + "\n")
-    print()
-    print_tables(results)
+            append_result(results_path, result)
+    print(f"\n{table(results)}")
+    if args.report:
+        fill_measured_twins("gpu", lambda zh: report_text(zh, results_path), DOCS)
 
 
 if __name__ == "__main__":

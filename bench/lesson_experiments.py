@@ -27,7 +27,6 @@ import argparse
 import concurrent.futures
 import csv
 import io
-import json
 import os
 import re
 import shlex
@@ -37,7 +36,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from runs import ROOT, STAGE_MODULES, fill_measured, load_results  # noqa: E402
+from runs import ROOT, STAGE_MODULES, append_result, fill_measured, load_results  # noqa: E402
 
 RESULTS = os.path.join(ROOT, "bench", "results", "lesson_experiments.jsonl")
 LESSONS = os.path.join(ROOT, "docs", "learn")
@@ -379,8 +378,7 @@ def run_all(stages, n_jobs):
             result = future.result()
             if result is None:
                 continue
-            with open(RESULTS, "a", encoding="utf-8") as f:
-                f.write(json.dumps(result, ensure_ascii=False) + "\n")
+            append_result(RESULTS, result)
             last = result["steps"][-1]
             print(f"  {result['key']}: exit {last['returncode']} {last['history'][-1:] or last['error']}", flush=True)
 

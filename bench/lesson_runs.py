@@ -21,13 +21,12 @@ trained weights in bench/out/lessons/vN.pt (not committed: *.pt is ignored) for 
 import argparse
 import concurrent.futures
 import importlib
-import json
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from progression import EQUAL_BUDGET, stage_options  # noqa: E402
-from runs import ROOT, STAGE_MODULES, load_results  # noqa: E402
+from runs import ROOT, STAGE_MODULES, append_result, load_results  # noqa: E402
 
 STAGES = [f"v{n}" for n in range(1, 11)]  # v11 = v10 at this budget, v12 trains as v11
 SEED = 1337
@@ -92,8 +91,7 @@ def main(argv=None):
         futures = {pool.submit(run_one, stage): stage for stage in reversed(todo)}  # longest first
         for future in concurrent.futures.as_completed(futures):
             result = future.result()
-            with open(RESULTS, "a", encoding="utf-8") as f:
-                f.write(json.dumps(result, ensure_ascii=False) + "\n")
+            append_result(RESULTS, result)
             print(f"  {result['stage']}: val loss {result['val_loss']:.6f}", flush=True)
 
 

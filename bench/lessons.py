@@ -241,8 +241,8 @@ def diagram(stage, language):
     new = set()  # node ids this stage adds
     lines = ["flowchart TB"]
 
-    def node(name, text, added_at):
-        lines.append(f'    {name}["{text}"]')
+    def node(name, text, added_at, indent=""):
+        lines.append(f'{indent}    {name}["{text}"]')
         if added_at == n:
             new.add(name)
 
@@ -267,21 +267,13 @@ def diagram(stage, language):
     indent = "    " if n >= 6 else ""
     for index, (name, text, added_at) in enumerate(sublayers, start=1):
         start = last
-        if n >= 9:
-            lines.append(f'{indent}    ln{index}["{label["ln"]}"]')
-            new.update({f"ln{index}"} if n == 9 else set())
-            edges.append(f"{last} --> ln{index}")
-            last = f"ln{index}"
-        lines.append(f'{indent}    {name}["{text}"]')
-        if added_at == n:
-            new.add(name)
-        edges.append(f"{last} --> {name}")
-        last = name
-        if n >= 10:
-            lines.append(f'{indent}    drop{index}["{label["dropout"]}"]')
-            new.update({f"drop{index}"} if n == 10 else set())
-            edges.append(f"{last} --> drop{index}")
-            last = f"drop{index}"
+        chain = [(f"ln{index}", label["ln"], 9)] if n >= 9 else []
+        chain.append((name, text, added_at))
+        chain += [(f"drop{index}", label["dropout"], 10)] if n >= 10 else []
+        for node_id, node_text, node_added_at in chain:  # the sublayer in order: layer norm, itself, dropout
+            node(node_id, node_text, node_added_at, indent)
+            edges.append(f"{last} --> {node_id}")
+            last = node_id
         if n >= 7:
             lines.append(f'{indent}    res{index}(("+"))')
             new.update({f"res{index}"} if n == 7 else set())

@@ -27,8 +27,6 @@ again after a stop and only the missing runs go. --report writes the table of ra
 (times are compared within a round, never across rounds) into docs/speed.md and docs/speed.zh.md.
 """
 
-import argparse
-import json
 import os
 import pickle
 import re
@@ -37,7 +35,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from runs import ROOT, fill_measured_twins, load_results, machine_description  # noqa: E402
+from runs import ROOT, append_result, bench_parser, in_chinese, load_results, machine_description, print_table  # noqa: E402
 
 RESULTS = os.path.join(ROOT, "bench", "results", "nanogpt.jsonl")
 DOCS = [os.path.join(ROOT, "docs", "speed.md"), os.path.join(ROOT, "docs", "speed.zh.md")]
@@ -173,15 +171,14 @@ def run_all(args):
         result["tokens_per_second"] = speed
         result.update({"step": step, "train_loss": train_loss, "val_loss": val_loss, "threads": args.threads})
         result.update({"command": " ".join(argv[1:]), "machine": machine_description(), "shared": args.shared})
-        with open(args.results, "a", encoding="utf-8") as f:
-            f.write(json.dumps(result, ensure_ascii=False) + "\n")
+        append_result(args.results, result)
         speed_text = f"{speed:,.0f} tokens/s" if speed else "- tokens/s"
         print(f"  {wall:.1f} s ({cpu:.1f} s CPU), {speed_text}, val loss {val_loss:.4f} at step {step}", flush=True)
 
 
 HEADERS = {
     False: ["command", "wall time vs nanoGPT", "CPU time vs nanoGPT", "training tokens/s vs nanoGPT", "final val loss"],
-    True: ["命令", "墙钟时间 / nanoGPT", "CPU 时间 / nanoGPT", "训练 tokens/s / nanoGPT", "最终 val loss"],
+    True: ["命令", "墙钟时间（与 nanoGPT 之比）", "CPU 时间（同左）", "训练时每秒词元数（同左）", "最终验证损失"],
 }
 COMMANDS_ZH = {
     "nanogpt": "nanoGPT `train.py`",
@@ -224,13 +221,14 @@ def table(args, zh=False):
         lines.append(f"| {what} | {' | '.join(cells)} | {', '.join(losses)} |")
     first = next(iter(rows["nanogpt"].values()))
     threads, machine = first["threads"], first["machine"]
+    seconds = ("、" if zh else ", ").join(f"{rows['nanogpt'][r]['wall_seconds']:.0f}" for r in rounds)
     if zh:
-        caption = f"{len(rounds)} 轮，每轮每条命令运行一次，依次运行、顺序轮换；比值取自同一轮；"
-        caption += f"每条命令 {threads} 个线程；{machine}"
+        caption = f"{len(rounds)} 轮，每轮每条命令运行一次，依次运行、顺序轮换；比值取自同一轮"
+        caption += f"（nanoGPT 各轮用时 {seconds} 秒）；每条命令 {threads} 个线程；{in_chinese(machine)}"
     else:
         caption = (
             f"{len(rounds)} round(s), each command once per round, one after another in rotating order;"
-            f" ratios within a round; {threads} thread(s) each; {machine}"
+            f" ratios within a round (nanoGPT took {seconds} s); {threads} thread(s) each; {machine}"
         )
     if first.get("shared"):
         caption += ("；" if zh else "; ") + SHARED[zh]
@@ -261,14 +259,8 @@ def check_args(args):
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__.splitlines()[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=__doc__.split("\n\n", 1)[1],
-        allow_abbrev=False,
-    )
+    parser = bench_parser(__doc__, "data/shakespeare.txt", RESULTS, "docs/speed.md and .zh.md", epilog=True)
     parser.add_argument("--nanogpt", metavar="PATH", help="folder of a nanoGPT checkout (needed to run it)")
-    parser.add_argument("--data", default="data/shakespeare.txt", help="tiny shakespeare (default: %(default)s)")
     parser.add_argument("--rounds", type=int, default=2, help="rounds (default: %(default)s)")
     parser.add_argument("--runs", nargs="+", choices=list(COMMANDS), default=list(COMMANDS), help="(default: all)")
     parser.add_argument("--max_iters", type=int, default=2000, help="steps (default: %(default)s)")
@@ -276,9 +268,7 @@ def parse_args(argv=None):
     parser.add_argument("--eval_iters", type=int, default=20, help="batches per split per estimate (default: 20)")
     parser.add_argument("--warmup_iters", type=int, default=100, help="warmup steps (default: %(default)s)")
     parser.add_argument("--threads", type=int, default=2, help="threads per run (default: %(default)s)")
-    parser.add_argument("--results", default=RESULTS, help="JSONL file of finished runs (default: %(default)s)")
     parser.add_argument("--shared", action="store_true", help="the machine is shared now: said under the table")
-    parser.add_argument("--report", action="store_true", help="write the table into docs/speed.md and .zh.md")
     args = parser.parse_args(argv)
     args.data = args.data if os.path.isabs(args.data) else os.path.join(ROOT, args.data)
     return args
@@ -301,12 +291,7 @@ def main(argv=None):
         sys.exit("\nstopped; finished runs are kept: run the same command again to go on")
     except ValueError as e:
         sys.exit(f"error: {e}")
-    text = table(args)
-    if text is None:
-        sys.exit("error: no nanoGPT and babygpt_train.py results for these settings yet")
-    print(f"\n{text}")
-    if args.report:
-        fill_measured_twins("nanogpt", lambda zh: table(args, zh), DOCS)
+    print_table(args, "nanogpt", table, DOCS, "no nanoGPT and babygpt_train.py results for these settings yet")
 
 
 if __name__ == "__main__":

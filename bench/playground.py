@@ -21,7 +21,6 @@ only an upper bound.
 import argparse
 import json
 import os
-import platform
 import socket
 import statistics
 import sys
@@ -30,8 +29,11 @@ import time
 
 import torch
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from runs import ROOT, append_result, fill_measured_twins, in_chinese, machine_description  # noqa: E402
+
 sys.path.insert(0, ROOT)
+RESULTS = os.path.join(ROOT, "bench", "results", "playground.jsonl")
 
 import babygpt_playground as pg  # noqa: E402
 from babygpt_v12_wandb import BabyGPT  # noqa: E402
@@ -46,9 +48,7 @@ def parse_args(argv=None):
     parser.add_argument("--repeats", type=int, default=20, help="timings of each action (default: %(default)s)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own choice)")
     parser.add_argument("--no_client", action="store_true", help="skip the timings through the served page")
-    parser.add_argument(
-        "--results", default=os.path.join(ROOT, "bench", "results", "playground.jsonl"), help="JSONL to append to"
-    )
+    parser.add_argument("--results", default=RESULTS, help="JSONL to append to")
     parser.add_argument("--report", action="store_true", help="only write the last result's table into the docs")
     return parser.parse_args(argv)
 
@@ -84,43 +84,54 @@ def milliseconds(action, repeats):
 
 
 DOCS = [os.path.join(ROOT, "docs", name) for name in ("playground.md", "playground.zh.md")]
-BEGIN, END = "<!-- bench/playground.py --report: begin -->", "<!-- bench/playground.py --report: end -->"
+HEADERS = {
+    False: ("| | median ms | max ms | served: median ms | served: max ms |", "next character", "slider move"),
+    True: (
+        "| | 中位数（毫秒） | 最长（毫秒） | 经网页：中位数（毫秒） | 经网页：最长（毫秒） |",
+        "下一个字",
+        "拖动滑块",
+    ),
+}
 
 
-def latency_table(record):
-    """The docs' table of one record: each action's median and max, in ms, for both languages' pages (figures only)."""
-    rows = [("next character", "next_character"), ("slider move", "slider_move")]
-    lines = ["| | median ms | max ms | served: median ms | served: max ms |", "|---|---|---|---|---|"]
-    for name, key in rows:
+def latency_table(record, zh=False):
+    """The docs' table of one record: each action's median and max, in ms, in English or (zh) Chinese."""
+    header, *names = HEADERS[zh]
+    lines = [header, "|---|--:|--:|--:|--:|"]
+    for name, key in zip(names, ("next_character", "slider_move"), strict=True):
         served = record.get(f"{key}_served", {})
         lines.append(
             f"| {name} | {record[key]['median_ms']} | {record[key]['max_ms']} |"
             f" {served.get('median_ms', '-')} | {served.get('max_ms', '-')} |"
         )
-    lines.append(
-        f"\n{record['parameters']:,} parameters, {record['prompt_length']} characters of text, {record['repeats']}"
-        f" repeats, {record['threads']} torch thread(s); {record['machine']}; 1-minute load average"
-        f" {record['load_average_1min']}"
-    )
+    if zh:
+        lines.append(
+            f"\n{record['parameters']:,} 个参数，文本 {record['prompt_length']} 个字，每个动作计时 {record['repeats']}"
+            f" 次，{record['threads']} 个 torch 线程；{in_chinese(record['machine'])}；"
+            f"测量时 1 分钟平均负载 {record['load_average_1min']}"
+        )
+    else:
+        lines.append(
+            f"\n{record['parameters']:,} parameters, {record['prompt_length']} characters of text, {record['repeats']}"
+            f" repeats, {record['threads']} torch thread(s); {record['machine']}; 1-minute load average"
+            f" {record['load_average_1min']}"
+        )
     return "\n".join(lines)
 
 
-def write_report(results_path):
-    """Put the last record's table between the markers of both docs pages."""
+def report_text(zh=False, results_path=RESULTS):
+    """The table docs/playground.md (zh: .zh.md) holds: the last result's; None before any."""
+    if not os.path.exists(results_path):
+        return None
     with open(results_path, encoding="utf-8") as f:
-        record = json.loads(f.read().strip().splitlines()[-1])
-    for path in DOCS:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-        start, end = text.index(BEGIN) + len(BEGIN), text.index(END)
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(text[:start] + "\n" + latency_table(record) + "\n" + text[end:])
+        lines = f.read().strip().splitlines()
+    return latency_table(json.loads(lines[-1]), zh) if lines else None
 
 
 def main(argv=None):
     args = parse_args(argv)
     if args.report:
-        write_report(args.results)
+        fill_measured_twins("playground", lambda zh: report_text(zh, args.results), DOCS)
         return
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -154,13 +165,10 @@ def main(argv=None):
         "repeats": args.repeats,
         "threads": torch.get_num_threads(),
         **results,
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__},"
-        f" Python {platform.python_version()}",
+        "machine": machine_description(),
         "load_average_1min": round(os.getloadavg()[0], 2),
     }
-    os.makedirs(os.path.dirname(args.results), exist_ok=True)
-    with open(args.results, "a", encoding="utf-8") as f:
-        f.write(json.dumps(record, ensure_ascii=False) + "\n")
+    append_result(args.results, record)
     print(json.dumps(record, ensure_ascii=False, indent=1))
 
 

@@ -25,14 +25,13 @@ apart. The result is appended to bench/results/recipe.jsonl too (and not measure
 
 import argparse
 import copy
-import json
 import os
 import statistics
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from runs import CPU_COMMAND, ROOT, load_results, machine_description, run_jobs  # noqa: E402
+from runs import CPU_COMMAND, ROOT, append_result, load_results, machine_description, run_jobs  # noqa: E402
 
 # name -> (what it is, the script: v12 (its own plain loop) or babygpt_train, the row's own options)
 ABLATION = {
@@ -228,9 +227,7 @@ def main():
         result = load_results(args.results).get(key)
         if result is None:
             result = {"key": key, "machine": machine_description(), **measure_speed(args, extra)}
-            os.makedirs(os.path.dirname(args.results), exist_ok=True)
-            with open(args.results, "a", encoding="utf-8") as f:
-                f.write(json.dumps(result, ensure_ascii=False) + "\n")
+            append_result(args.results, result)
         else:
             print(f"(measured before, kept in {os.path.relpath(args.results, ROOT)}; delete its line to measure again)")
         print_speed(result)

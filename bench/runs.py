@@ -28,6 +28,8 @@ import time
 import torch.nn as nn
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# what a bench on tiny shakespeare says when the text is missing
+TINY_SHAKESPEARE = "tiny shakespeare: see bench/nanogpt.py"
 
 STAGE_MODULES = {
     "v1": "babygpt_v1",
@@ -104,9 +106,52 @@ def machine_description(language="en"):
         pass
     import torch
 
-    if language == "zh":
-        return f"{cpu}（{os.cpu_count()} 核），Python {platform.python_version()}，torch {torch.__version__}"
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, torch {torch.__version__}"
+    english = f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, torch {torch.__version__}"
+    return in_chinese(english) if language == "zh" else english
+
+
+def in_chinese(machine):
+    """machine_description()'s English phrase (as results files keep it) in Chinese; other text unchanged."""
+    found = re.fullmatch(r"(.*), (\d+) cores, Python ([^,]+), torch ([^,]+)(, .*)?", machine)
+    if found is None:
+        return machine
+    cpu, cores, python, torch_version, rest = found.groups()
+    rest = "，" + rest[2:] if rest else ""
+    return f"{cpu}（{cores} 核），Python {python}，torch {torch_version}{rest}"
+
+
+def bench_parser(doc, data, results=None, report=None, epilog=False):
+    """The argument parser a bench starts from: its docstring's first line as the description, no abbreviated
+    options, --data (default `data`), and --results (default `results`) and --report (writes into `report`,
+    a phrase naming the pages) when given. epilog: the rest of the docstring under --help."""
+    extra = {"formatter_class": argparse.RawDescriptionHelpFormatter, "epilog": doc.split("\n\n", 1)[1]}
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0], allow_abbrev=False, **(extra if epilog else {}))
+    parser.add_argument("--data", default=data, help="corpus (default: %(default)s)")
+    if results is not None:
+        parser.add_argument("--results", default=results, help="JSONL file of results (default: %(default)s)")
+    if report is not None:
+        parser.add_argument("--report", action="store_true", help=f"write the tables into {report}")
+    return parser
+
+
+def corpus_path(data, hint="build it with: python data/prepare.py"):
+    """The corpus file `data`, as given or else below the repository root. Exits with one line that ends
+    with `hint` when neither exists."""
+    for path in (data, os.path.join(ROOT, data)):
+        if os.path.isfile(path):
+            return os.path.abspath(path)
+    sys.exit(f"error: {data} not found; {hint}")
+
+
+def print_table(args, name, table, docs, missing):
+    """Print table(args) (a Markdown table, None while runs are missing: then exit with error `missing`);
+    with args.report, also write it into docs (the English page, then its Chinese twin) as block `name`."""
+    text = table(args)
+    if text is None:
+        sys.exit(f"error: {missing}")
+    print(f"\n{text}")
+    if args.report:
+        fill_measured_twins(name, lambda zh: table(args, zh), docs)
 
 
 def load_results(path):
@@ -119,6 +164,13 @@ def load_results(path):
                     result = json.loads(line)
                     results[result["key"]] = result
     return results
+
+
+def append_result(path, result):
+    """Append one finished result to a JSONL results file (load_results reads it back), making its folder."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(result, ensure_ascii=False) + "\n")
 
 
 def fill_measured(path, blocks):
@@ -182,8 +234,7 @@ def run_jobs(jobs, results_path, n_workers, threads_per_worker=1):
                     print(f"  {job['key']}: FAILED: {last[0]}", flush=True)
                     continue
                 result = {**job, **json.loads(out.decode("utf-8").strip().splitlines()[-1])}
-                with open(results_path, "a", encoding="utf-8") as f:
-                    f.write(json.dumps(result, ensure_ascii=False) + "\n")
+                append_result(results_path, result)
                 finished += 1
                 elapsed = time.perf_counter() - start
                 left = elapsed / finished * (len(todo) + len(running))

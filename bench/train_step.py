@@ -19,16 +19,24 @@ The configuration is nanoGPT's for a CPU (bench/nanogpt.py): 4 layers, 4 heads, 
 batch 12, dropout 0; one thread (--threads), as the other benches.
 """
 
-import argparse
 import copy
-import json
 import os
 import statistics
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from runs import ROOT, fill_measured_twins, load_results, machine_description  # noqa: E402
+from runs import (  # noqa: E402
+    ROOT,
+    TINY_SHAKESPEARE,
+    append_result,
+    bench_parser,
+    corpus_path,
+    fill_measured_twins,
+    in_chinese,
+    load_results,
+    machine_description,
+)
 
 RESULTS = os.path.join(ROOT, "bench", "results", "train_step.jsonl")
 DOCS = [os.path.join(ROOT, "docs", "speed.md"), os.path.join(ROOT, "docs", "speed.zh.md")]
@@ -127,7 +135,7 @@ LABELS = {
         "shared": "the machine was shared with other jobs while it ran: compare the ratios only",
     },
     True: {
-        "speed": "| 训练步 | tokens/s 与改动前之比 |",
+        "speed": "| 训练步 | 每秒词元数（与改动前之比） |",
         "profile": "| 算子 | 每步调用次数 | 占一步时间的比例 |",
         "calls": "{name}：每步调用 {calls:,} 次算子",
         "caption": "三种写法轮流运行，每种每轮 {steps} 步，共 {rounds} 轮，取中位数；{threads} 个线程；{machine}",
@@ -155,7 +163,10 @@ def table(result, zh=False):
         lines += [labels["profile"], "|---|--:|--:|"]
         lines += [f"| `{key}` | {count:,} | {share:.0%} |" for key, count, share in profile["top"]]
     caption = labels["caption"].format(
-        rounds=result["rounds"], steps=result["steps"], threads=result["threads"], machine=result["machine"]
+        rounds=result["rounds"],
+        steps=result["steps"],
+        threads=result["threads"],
+        machine=in_chinese(result["machine"]) if zh else result["machine"],
     )
     if result.get("shared"):
         caption += ("；" if zh else "; ") + labels["shared"]
@@ -174,14 +185,11 @@ def report_text(zh=False):
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
-    parser.add_argument("--data", default="data/shakespeare.txt", help="corpus (default: %(default)s)")
+    parser = bench_parser(__doc__, "data/shakespeare.txt", RESULTS, "docs/speed.md and .zh.md")
     parser.add_argument("--rounds", type=int, default=5, help="rounds counted (default: %(default)s)")
     parser.add_argument("--steps", type=int, default=20, help="steps per variant per round (default: %(default)s)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default: %(default)s)")
     parser.add_argument("--top", type=int, default=8, help="operators listed per profile (default: %(default)s)")
-    parser.add_argument("--results", default=RESULTS, help="JSONL file of results (default: %(default)s)")
-    parser.add_argument("--report", action="store_true", help="write the tables into docs/speed.md and .zh.md")
     parser.add_argument("--shared", action="store_true", help="the machine is shared now: said under the tables")
     return parser.parse_args(argv)
 
@@ -190,16 +198,13 @@ def main(argv=None):
     args = parse_args(argv)
     if min(args.rounds, args.steps, args.threads, args.top) <= 0:
         sys.exit("error: --rounds, --steps, --threads and --top must be positive")
-    if not os.path.exists(args.data) and not os.path.exists(os.path.join(ROOT, args.data)):
-        sys.exit(f"error: {args.data} not found (tiny shakespeare: see bench/nanogpt.py)")
+    corpus_path(args.data, TINY_SHAKESPEARE)
     key = result_key(args)
     result = load_results(args.results).get(key)
     if result is None:
         result = {"key": key, "machine": machine_description(), "shared": args.shared, **measure(args)}
         result.update(rounds=args.rounds, steps=args.steps)
-        os.makedirs(os.path.dirname(args.results), exist_ok=True)
-        with open(args.results, "a", encoding="utf-8") as f:
-            f.write(json.dumps(result, ensure_ascii=False) + "\n")
+        append_result(args.results, result)
     else:
         print(f"(measured before, kept in {os.path.relpath(args.results, ROOT)}; delete its line to measure again)")
     print(f"\n{table(result)}")

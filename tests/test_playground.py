@@ -17,11 +17,12 @@ from pathlib import Path
 
 import pytest
 import torch
-import torch.nn as nn
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from conftest import sharpen  # noqa: E402
 
 import babygpt_playground as pg  # noqa: E402
 from babygpt_sample import attention_weights  # noqa: E402
@@ -34,15 +35,9 @@ CONFIG = {"vocab_size": len(VOCAB), "block_size": 8, "n_embed": 16, "n_head": 2,
 def tiny_checkpoint(path, seed=2, stage=None):
     """Write a random tiny checkpoint (and a metrics.csv beside it) as babygpt_v12_wandb.py would; return its path.
 
-    Larger weights than BabyGPT's init, so that its distributions are far from uniform and its attention varies."""
+    Larger weights than BabyGPT's init (conftest.sharpen)."""
     torch.manual_seed(seed)
-    model = BabyGPT(**CONFIG)
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, nn.Embedding):
-                module.weight.normal_(0, 1.0)
-            elif isinstance(module, nn.Linear):
-                module.weight.normal_(0, 3.0 / module.in_features**0.5)
+    model = sharpen(BabyGPT(**CONFIG))
     checkpoint = {
         "format": "babygpt-checkpoint-v1",
         "model_config": CONFIG,
@@ -347,8 +342,7 @@ def test_docs_latency_tables_are_the_benchs_last_result():
     spec = importlib.util.spec_from_file_location("bench_playground", ROOT / "bench" / "playground.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    lines = (ROOT / "bench" / "results" / "playground.jsonl").read_text(encoding="utf-8").strip().splitlines()
-    table = bench.latency_table(json.loads(lines[-1]))
-    for path in bench.DOCS:
+    for path, zh in zip(bench.DOCS, (False, True), strict=True):
         text = Path(path).read_text(encoding="utf-8")
-        assert f"{bench.BEGIN}\n{table}\n{bench.END}" in text, f"{path}: run python bench/playground.py --report"
+        block = f"<!-- measured: playground -->\n{bench.report_text(zh)}\n<!-- end measured -->"
+        assert block in text, f"{path}: run python bench/playground.py --report"

@@ -39,7 +39,7 @@ def corpus(tmp_path):
 # bench/gpu.py
 
 
-def test_gpu_script_runs_on_a_cpu_at_a_tiny_size(corpus, tmp_path, capsys):
+def test_gpu_script_runs_on_a_cpu_at_a_tiny_size(corpus, tmp_path, capsys, monkeypatch):
     results = tmp_path / "gpu.jsonl"
     argv = ["--tiny", "--data", str(corpus), "--steps", "3", "--lecture_steps", "4", "--peak_tflops", "0.001"]
     gpu.main([*argv, "--out", str(tmp_path / "out"), "--results", str(results)])
@@ -51,8 +51,15 @@ def test_gpu_script_runs_on_a_cpu_at_a_tiny_size(corpus, tmp_path, capsys):
         assert rows[name]["expected_memory"] > 0
         assert f"| {name} |" in out
     assert rows["lecture"]["val_loss"] > 0 and "the lecture: 1.48" in out
-    gpu.main([*argv, "--out", str(tmp_path / "out"), "--results", str(results)])  # done: nothing runs again
+    docs = [tmp_path / "speed.md", tmp_path / "speed.zh.md"]
+    for doc in docs:
+        doc.write_text("before\n<!-- measured: gpu -->\nold\n<!-- end measured -->\nafter\n", encoding="utf-8")
+    monkeypatch.setattr(gpu, "DOCS", [str(doc) for doc in docs])
+    gpu.main([*argv, "--out", str(tmp_path / "out"), "--results", str(results), "--report"])  # done: nothing runs
     assert len(results.read_text().splitlines()) == 3
+    english, chinese = (doc.read_text(encoding="utf-8") for doc in docs)
+    assert "| fused |" in english and "the lecture: 1.48" in english and "old" not in english
+    assert "| fused |" in chinese and "讲座报告 1.48" in chinese and "核" in chinese
 
 
 def test_mfu_counts_six_flops_per_parameter_and_token_plus_attention():
@@ -157,7 +164,8 @@ def test_nanogpt_bench_refuses_bad_input_in_one_line(corpus, tmp_path):
 @pytest.mark.parametrize("doc", ["speed.md", "speed.zh.md"])
 def test_docs_tables_are_the_ones_the_benches_write(doc):
     text = (ROOT / "docs" / doc).read_text(encoding="utf-8")
-    for bench, name in ((nanogpt, "nanogpt"), (train_step, "profile"), (fused_losses, "fused_losses")):
+    benches = ((nanogpt, "nanogpt"), (train_step, "profile"), (fused_losses, "fused_losses"), (gpu, "gpu"))
+    for bench, name in benches:
         block = re.search(rf"<!-- measured: {name} -->\n(.*?)<!-- end measured -->", text, re.S)
         assert block is not None, name
         zh = doc.endswith(".zh.md")
