@@ -5,11 +5,14 @@ The stages are top-level scripts in the repository root, so the root goes on sys
 
 import importlib
 import random
+import struct
 import sys
+import zlib
 from pathlib import Path
 
 import pytest
 import torch
+import torch.nn as nn
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -30,6 +33,43 @@ STAGE_MODULES = {  # test id -> module name, in reading order
     "v12": "babygpt_v12_wandb",
 }
 STAGE_IDS = list(STAGE_MODULES)
+
+
+# The longest files first: with -n (pytest-xdist, one file per worker at a time) the short ones then fill in
+# around them at the end, instead of one worker finishing the sweep's processes alone while the other idles.
+LONGEST_FIRST = ["test_sweep.py", "test_stages.py", "test_playground.py", "test_train.py", "test_site.py"]
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the order within a file stays
+
+
+def one_pixel_png():
+    """A valid PNG of one white pixel, built by hand (signature, IHDR, IDAT, IEND)."""
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)  # 1 x 1, 8 bits, RGB
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0\xff\xff\xff"))
+        + chunk(b"IEND", b"")
+    )
+
+
+@pytest.fixture(autouse=True)
+def quick_loss_curve(request, monkeypatch):
+    """Drawing loss_curve.png costs a quarter of a second of matplotlib per run here, and the tests finish
+    some hundred v12, trainer and sweep runs in this process: there the run folder gets a one-pixel PNG. Tests
+    marked `loss_curve` (and runs in other processes) draw the real picture."""
+    if "loss_curve" not in request.keywords:
+        monkeypatch.setattr(importlib.import_module("babygpt_v12_wandb"), "loss_curve_png", lambda *args: ONE_PIXEL)
+
+
+ONE_PIXEL = one_pixel_png()
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -71,3 +111,18 @@ def corpus(tmp_path):
     path = tmp_path / "corpus.txt"
     path.write_text(tiny_text(), encoding="utf-8")
     return path
+
+
+def sharpen(model):
+    """Draw the model's weights larger than its init (embeddings N(0, 1), linear weights N(0, 9 / in_features),
+    biases 0), so that its next-character distributions are far from uniform and its attention varies: a test
+    that compares two ways of computing them then compares something. Returns the model."""
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.Embedding):
+                module.weight.normal_(0, 1.0)
+            elif isinstance(module, nn.Linear):
+                module.weight.normal_(0, 3.0 / module.in_features**0.5)
+                if module.bias is not None:
+                    module.bias.zero_()
+    return model

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from conftest import STAGE_MODULES  # noqa: E402
+from conftest import STAGE_MODULES, sharpen  # noqa: E402
 
 import babygpt_sample  # noqa: E402
 from babygpt_sample import (  # noqa: E402
@@ -62,15 +62,7 @@ def tiny_model(n_head=4, seed=2, stage=None):
         model = BabyGPT(len(VOCAB), **config)
     else:
         model = stage.BabyGPT(len(VOCAB), **{name: config[name] for name in stage.MODEL_HYPERPARAMETERS})
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, nn.Embedding):
-                module.weight.normal_(0, 1.0)
-            elif isinstance(module, nn.Linear):
-                module.weight.normal_(0, 3.0 / module.in_features**0.5)
-                if module.bias is not None:
-                    module.bias.zero_()
-    return model.eval()
+    return sharpen(model).eval()
 
 
 def prompt_ids(length, batch_size=1, seed=1):

@@ -4,7 +4,9 @@ Tiny trials on a tiny corpus. Most sweeps run in this process; the --jobs 2 swee
 from the start (each of its two processes pays ~2 s to import torch and optuna).
 """
 
+import contextlib
 import csv
+import io
 import os
 import shlex
 import subprocess
@@ -13,7 +15,7 @@ import time
 
 import optuna
 import pytest
-from conftest import ROOT, tiny_text
+from conftest import ROOT, load_stage, tiny_text
 from optuna.trial import TrialState
 
 import babygpt_sweep
@@ -160,41 +162,6 @@ def start_background_sweeps_early(request):
             request.getfixturevalue(name)
 
 
-def test_two_worker_processes_divide_a_grid_and_run_no_trial_twice(jobs_sweep):
-    folder, process = jobs_sweep
-    out, err = process.communicate(timeout=600)  # a ceiling for a loaded machine; about 15 s when quiet
-    assert process.returncode == 0, err
-    assert err == ""
-    runs = trained(folder)
-    assert len(runs) == 4 and len({tuple(line.split()[:2]) for line in runs}) == 4  # each grid point once
-    assert len({line.split()[2] for line in runs}) == 2  # by both processes
-    study = load_study(folder, "test_stage_learning_rate_n_layer")
-    assert sorted((t.params["learning_rate"], t.params["n_layer"]) for t in study.trials) == [
-        (1e-2, 1),
-        (1e-2, 2),
-        (2e-2, 1),
-        (2e-2, 2),
-    ]
-    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 4
-    rows = read_csv(folder / "sweeps" / "test_stage_learning_rate_n_layer" / "summary.csv")
-    assert sorted(row["trial"] for row in rows) == ["0", "1", "2", "3"]
-    assert out.count(": started") == 4 and "[4/4]" in out
-    for trial_folder in (folder / "sweeps" / "test_stage_learning_rate_n_layer").glob("00*"):  # one thread each
-        assert (trial_folder / "command.txt").read_text().startswith("OMP_NUM_THREADS=1 python ")
-
-
-def test_a_killed_worker_process_is_named_with_its_trial_and_how_to_run_it_again(killed_worker_sweep):
-    folder, process = killed_worker_sweep
-    out, err = process.communicate(timeout=600)
-    assert process.returncode == 0, err
-    worker_pid = next(line.split()[2] for line in trained(folder) if line.split()[2] != str(process.pid))
-    assert f"worker process {worker_pid} was killed (SIGKILL) during trial " in out
-    assert "run the same command again in 60 seconds" in out
-    assert "(above)" not in out and "running in another worker" not in out  # it is not running: it was killed
-    rows = read_csv(folder / "sweeps" / "test_stage_learning_rate" / "summary.csv")
-    assert sorted(row["state"] for row in rows) == ["finished", "running"]
-
-
 # ----------------------------------------------------------------------------
 # A 2 x 2 grid over v12
 
@@ -269,16 +236,17 @@ def test_mean_val_loss_per_value_is_the_mean_of_the_trials(grid):
         assert f"| {mean['value']} | {mean['mean_val_loss']}" in (sweep_folder / "summary.md").read_text()
 
 
-def test_command_txt_reproduces_the_trial_with_its_threads(grid, tmp_path):
+def test_command_txt_reproduces_the_trial_with_its_threads(grid, tmp_path, monkeypatch):
     _, sweep_folder = grid
     trial_folder = sorted(sweep_folder.glob("00*"))[0]
     command = shlex.split((trial_folder / "command.txt").read_text(encoding="utf-8"))
     assert command[0] == "OMP_NUM_THREADS=1"  # the trial ran on one thread; two add up in another order
     assert command[1] == "python" and command[2].endswith("babygpt_v12_wandb.py")
     command[command.index("--out_dir") + 1] = str(tmp_path / "again")
-    env = {**os.environ, "PYTHONIOENCODING": "utf-8", "OMP_NUM_THREADS": command[0].split("=")[1]}
-    done = subprocess.run([sys.executable, *command[2:]], cwd=sweep_folder.parent.parent, env=env, capture_output=True)
-    assert done.returncode == 0, done.stderr
+    # what `python babygpt_v12_wandb.py ...` runs, in this process (on one thread: conftest sets it)
+    monkeypatch.chdir(sweep_folder.parent.parent)
+    with contextlib.redirect_stdout(io.StringIO()):
+        load_stage("v12").main(command[3:])
 
     def losses(run_folder):
         return [(row["step"], row["train_loss"], row["val_loss"]) for row in read_csv(run_folder / "metrics.csv")]
@@ -599,3 +567,42 @@ def test_a_script_without_the_stage_functions_is_refused(tmp_path, monkeypatch):
         babygpt_sweep.main(["--stage", "other.py", "--param", "n_layer=1,2"])
     assert "--stage other.py is not a BabyGPT training script: it lacks make_parser(), parse_args()" in exit.value.code
     assert os.listdir(tmp_path) == ["other.py"]
+
+
+# ----------------------------------------------------------------------------
+# The two sweeps started in the background (above): last, so that the tests before them run meanwhile
+
+
+def test_two_worker_processes_divide_a_grid_and_run_no_trial_twice(jobs_sweep):
+    folder, process = jobs_sweep
+    out, err = process.communicate(timeout=600)  # a ceiling for a loaded machine; about 15 s when quiet
+    assert process.returncode == 0, err
+    assert err == ""
+    runs = trained(folder)
+    assert len(runs) == 4 and len({tuple(line.split()[:2]) for line in runs}) == 4  # each grid point once
+    assert len({line.split()[2] for line in runs}) == 2  # by both processes
+    study = load_study(folder, "test_stage_learning_rate_n_layer")
+    assert sorted((t.params["learning_rate"], t.params["n_layer"]) for t in study.trials) == [
+        (1e-2, 1),
+        (1e-2, 2),
+        (2e-2, 1),
+        (2e-2, 2),
+    ]
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 4
+    rows = read_csv(folder / "sweeps" / "test_stage_learning_rate_n_layer" / "summary.csv")
+    assert sorted(row["trial"] for row in rows) == ["0", "1", "2", "3"]
+    assert out.count(": started") == 4 and "[4/4]" in out
+    for trial_folder in (folder / "sweeps" / "test_stage_learning_rate_n_layer").glob("00*"):  # one thread each
+        assert (trial_folder / "command.txt").read_text().startswith("OMP_NUM_THREADS=1 python ")
+
+
+def test_a_killed_worker_process_is_named_with_its_trial_and_how_to_run_it_again(killed_worker_sweep):
+    folder, process = killed_worker_sweep
+    out, err = process.communicate(timeout=600)
+    assert process.returncode == 0, err
+    worker_pid = next(line.split()[2] for line in trained(folder) if line.split()[2] != str(process.pid))
+    assert f"worker process {worker_pid} was killed (SIGKILL) during trial " in out
+    assert "run the same command again in 60 seconds" in out
+    assert "(above)" not in out and "running in another worker" not in out  # it is not running: it was killed
+    rows = read_csv(folder / "sweeps" / "test_stage_learning_rate" / "summary.csv")
+    assert sorted(row["state"] for row in rows) == ["finished", "running"]
