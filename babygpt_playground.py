@@ -219,9 +219,9 @@ def check_length(n):
     return int(n)
 
 
-def draw_next(loaded, prompt, temperature, top_k, greedy=False):
-    """The character after prompt: the likeliest if greedy, else drawn as pick_next_token draws (torch's generator)."""
-    logits = next_logits(loaded, prompt)
+def draw_next(loaded, logits, temperature, top_k, greedy=False):
+    """The character after a text whose next_logits are `logits`: the likeliest if greedy, else drawn as
+    pick_next_token draws (torch's generator)."""
     next_id = pick_next_token(logits[None], 0 if greedy else temperature, top_k)
     return loaded.tokenizer.decode([next_id.item()])
 
@@ -333,7 +333,7 @@ def attention_html(labels, weights, query=None):
                 spans.append(f'<span data-i="{j}"{css} style="{style}" title="{title}">{label}</span>')
             cells.append(f'<td class="strip" data-l="{layer}" data-h="{head}">{"".join(spans)}</td>')
         rows.append(f'<tr><td class="head">layer {layer + 1}</td>{"".join(cells)}</tr>')
-    data = json.dumps([[[[round(float(w), 4) for w in row] for row in head] for head in layer] for layer in weights])
+    data = json.dumps(weights.double().numpy().round(4).tolist())  # every query's weights, for pointing (JS)
     caption = CAPTION.format(n=query + 1, c=labels[query])
     return (
         f'<div class="bg-attn" data-weights="{html.escape(data)}" data-labels="{html.escape(json.dumps(labels))}"'
@@ -427,8 +427,8 @@ class Playground:
         try:
             loaded = self.models.get(path)
             temperature, k = check_temperature(temperature), parse_top_k(top_k, loaded.tokenizer.vocab_size)
-            with loaded.lock:
-                return prompt + draw_next(loaded, prompt, temperature, k, greedy), ""
+            # the logits the chart shows for this text, remembered: Next costs no model run of its own
+            return prompt + draw_next(loaded, self.scores(loaded, prompt), temperature, k, greedy), ""
         except ValueError as e:
             return prompt, f"⚠️ {e}"
 

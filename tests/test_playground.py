@@ -143,6 +143,20 @@ def test_next_appends_one_character_and_likeliest_is_the_argmax(playground, chec
     assert playground.step(checkpoint, "春江", 1.0, 0, greedy=True)[0] == "春江" + VOCAB[int(logits.argmax())]
 
 
+def test_next_draws_from_the_charts_logits_without_running_the_model_again(playground, checkpoint):
+    playground.show(checkpoint, "春江花", 1.0, 0)  # the page shows the chart of the text before Next is pressed
+    model = playground.models.get(checkpoint).model
+    runs = []
+    handle = model.token_embedding_table.register_forward_hook(lambda *args: runs.append(1))  # any path runs it
+    try:
+        text, message = playground.step(checkpoint, "春江花", 1.0, 0, greedy=True)
+    finally:
+        handle.remove()
+    assert runs == [] and message == ""
+    logits, _, _ = reference_logits(checkpoint, "春江花")
+    assert text == "春江花" + VOCAB[int(logits.argmax())]
+
+
 def test_model_info_and_loss_curve(playground, checkpoint, tmp_path):
     info, curve, vocab_size, message = playground.load(checkpoint)
     n_params = sum(p.numel() for p in BabyGPT(**CONFIG).parameters())
