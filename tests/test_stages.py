@@ -304,11 +304,24 @@ SHARED = [
 ]
 
 
-def source_of(stage, dotted_name):
-    obj = stage
-    for part in dotted_name.split("."):
-        obj = getattr(obj, part)
-    return inspect.getsource(obj)
+@functools.cache
+def top_level_sources(stage):
+    """name -> source text of each top-level function and class of a stage, and of each method as
+    "Class.method" (one parse of its file, where inspect.getsource parses the whole file again for every class)."""
+    source = inspect.getsource(stage)
+    kinds = (ast.FunctionDef, ast.ClassDef)
+    found = {}
+    for node in ast.parse(source).body:
+        if isinstance(node, kinds):
+            found[node.name] = ast.get_source_segment(source, node)
+            for inner in node.body if isinstance(node, ast.ClassDef) else []:
+                if isinstance(inner, kinds):
+                    found[f"{node.name}.{inner.name}"] = ast.get_source_segment(source, inner)
+    return found
+
+
+def source_of(stage, name):
+    return top_level_sources(stage)[name]
 
 
 @pytest.mark.parametrize(
@@ -328,19 +341,16 @@ def test_shared_code_is_identical_in_every_stage(name, stage_ids):
 
 def test_the_model_comes_first_within_80_lines_of_the_docstring(stage):
     # a stage reads as its lesson: hyperparameters, tokenizer, batching, then the model; the plumbing comes last
-    tree = ast.parse(inspect.getsource(stage))
+    source = inspect.getsource(stage)
+    tree = ast.parse(source)
     first_model_class = next(
         node
         for node in tree.body
         if isinstance(node, ast.ClassDef) and node is not tree.body[0] and node.name != "CharTokenizer"
     )
     assert first_model_class.lineno - tree.body[0].end_lineno <= 80
-    banner = inspect.getsource(stage).index("# Everything below is the same in every stage")
-    assert (
-        inspect.getsource(stage).index("def load_corpus(")
-        > banner
-        > inspect.getsource(stage).index("def sample_prompts(")
-    )
+    banner = source.index("# Everything below is the same in every stage")
+    assert source.index("def load_corpus(") > banner > source.index("def sample_prompts(")
 
 
 def test_shapes(stage):
