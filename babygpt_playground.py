@@ -693,10 +693,21 @@ def main(argv=None):
         sys.exit(f"error: {GRADIO_MISSING}")
     playground = Playground(discover_checkpoints(given=args.checkpoint), device, args.seed)
     print(f"{len(playground.checkpoints)} checkpoints: {', '.join(playground.checkpoints) or 'none found'}")
+    page = build_page(playground)
     try:
-        build_page(playground).launch(**launch_options(args.host, args.port, gr))
-    except OSError as e:  # the port is taken, or the address is not this machine's
-        sys.exit(f"error: cannot serve on {args.host}:{args.port}: {e}; try another --port")
+        page.launch(**launch_options(args.host, args.port, gr), prevent_thread_lock=True, quiet=True)
+    except OSError:  # the port is taken, or the address is not this machine's (Gradio's own words name its API)
+        sys.exit(
+            f"error: cannot serve on {args.host}:{args.port}: the port is in use or the address is not this"
+            " machine's; try another --port (or --host)"
+        )
+    print(f"open http://{args.host}:{args.port}/ in a browser; Ctrl-C stops the playground", flush=True)
+    try:
+        page.block_thread()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        page.close()
 
 
 if __name__ == "__main__":

@@ -247,6 +247,18 @@ def test_command_line_refuses_bad_options_in_one_line(tmp_path):
         assert expected in str(exit.value.code) and len(str(exit.value.code).splitlines()) == 1, args
 
 
+def test_a_port_in_use_is_one_line_in_the_learners_terms(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        with pytest.raises(SystemExit) as exit:
+            pg.main(["--port", str(taken.getsockname()[1])])
+    message = str(exit.value.code)
+    assert "the port is in use" in message and "try another --port" in message
+    assert "launch()" not in message and len(message.splitlines()) == 1  # none of Gradio's own API words
+
+
 # ----------------------------------------------------------------------------
 # The served page: through Gradio's client, and in a real browser
 
