@@ -35,6 +35,7 @@ Standard library only (plus the npm client for step 3).
 
 import argparse
 import base64
+import difflib
 import hashlib
 import http.client
 import json
@@ -435,6 +436,13 @@ def parse_args(argv):
         "--output", metavar="FILE", help="where to write (default: data/ci.txt or data/shakespeare.txt)"
     )
     parser.add_argument("--force", action="store_true", help="rebuild even if the output is already complete")
+    # a mistyped option first, named as such: else `--sorce x` is reported as an invalid corpus 'x'
+    options = [name for action in parser._actions for name in action.option_strings]
+    for word in sys.argv[1:] if argv is None else argv:
+        name = word.split("=")[0]
+        if name.startswith("--") and name not in options:
+            close = difflib.get_close_matches(name, options, n=1)
+            parser.error(f"unrecognized arguments: {name}" + (f"; did you mean {close[0]}?" if close else ""))
     return parser.parse_args(argv)
 
 

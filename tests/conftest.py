@@ -37,7 +37,8 @@ STAGE_IDS = list(STAGE_MODULES)
 
 # The longest files first: with -n (pytest-xdist, one file per worker at a time) the short ones then fill in
 # around them at the end, instead of one worker finishing the sweep's processes alone while the other idles.
-LONGEST_FIRST = ["test_sweep.py", "test_stages.py", "test_train.py", "test_playground.py", "test_sample.py", "test_site.py"]
+LONGEST_FIRST = ["test_sweep.py", "test_stages.py", "test_train.py", "test_playground.py", "test_sample.py"]
+LONGEST_FIRST += ["test_site.py"]
 
 
 def pytest_collection_modifyitems(items):

@@ -234,8 +234,13 @@ def test_missing_source_folder_refused(tmp_path, capsys):
 
 @pytest.mark.parametrize(
     "argv, words",
-    [(["poems"], ["invalid choice"]), (["--bogus"], ["--bogus"]), (["--forc"], ["--forc"])],
-    ids=["unknown-corpus", "unknown-option", "abbreviated-option"],
+    [
+        (["poems"], ["invalid choice"]),
+        (["--bogus"], ["--bogus"]),
+        (["--forc"], ["--forc", "did you mean --force?"]),
+        (["--sorce", "x"], ["unrecognized arguments: --sorce", "did you mean --source?"]),  # not "invalid choice"
+    ],
+    ids=["unknown-corpus", "unknown-option", "abbreviated-option", "mistyped-option-before-a-value"],
 )
 def test_bad_command_line_refused(capsys, argv, words):
     with pytest.raises(SystemExit) as exit_info:
