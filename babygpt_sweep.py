@@ -32,6 +32,7 @@ How this file reads, one job per part:
 import argparse
 import contextlib
 import csv
+import difflib
 import errno
 import glob
 import importlib.util
@@ -299,7 +300,14 @@ def parse_command_line(argv):
     """Our options before '--', the fixed stage options after it."""
     argv = list(sys.argv[1:] if argv is None else argv)
     ours, fixed = (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else (argv, [])
-    args = make_parser().parse_args(ours)
+    parser = make_parser()
+    options = {name for action in parser._actions for name in action.option_strings}
+    stray = [word.split("=")[0] for word in ours if word.startswith("--") and word.split("=")[0] not in options]
+    if stray:  # first, before a missing --param: most often a stage's option put before the --
+        close = difflib.get_close_matches(stray[0], options, n=1)  # then the parser says "did you mean"
+        hint = "" if close else "; a stage's options go after the --, as in ... -- --max_iters 500"
+        parser.error(f"unrecognized arguments: {stray[0]}{hint}")
+    args = parser.parse_args(ours)
     args.fixed = fixed
     args.argv = argv
     return args

@@ -509,7 +509,9 @@ BAD_INPUT = {  # id -> (argv before --, fixed options after --, part of the mess
     "no_stage": (["--stage", "nope.py", "--param", "n_layer=1,2"], [], "--stage nope.py: no such file"),
     "zero_jobs": (["--param", "n_layer=1,2", "--jobs", "0"], [], "--jobs must be at least 1"),
     "bad_name": (["--param", "n_layer=1,2", "--name", "../up"], [], "--name '../up': use letters"),
-    "unknown_option": (["--param", "n_layer=1,2", "--trial", "3"], [], "unrecognized arguments: --trial 3"),
+    "unknown_option": (["--param", "n_layer=1,2", "--trial", "3"], [], "--trial: did you mean --trials?"),
+    # a stage's option before the --: said first, before the missing --param
+    "stage_option_first": (["--max_iter", "3"], [], "--max_iter; a stage's options go after the --"),
     "unreachable_storage": (
         ["--param", "n_layer=1,2", "--storage", "postgresql+psycopg2://nobody@127.0.0.1:1/none"],
         [],
