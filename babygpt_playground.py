@@ -522,6 +522,9 @@ def build_page(playground):
         rows, message = playground.show(path, prompt, temperature, top_k)
         return frame(rows, BAR_COLUMNS), message
 
+    def on_redraw(path, prompt, temperature, top_k):  # the chart and the attention map: one trip, not two
+        return *on_show(path, prompt, temperature, top_k), playground.attention(path, prompt)
+
     def on_compare(*values):
         a_info, a_rows, a_text, b_info, b_rows, b_text, message = playground.compare(*values)
         return a_info, frame(a_rows, BAR_COLUMNS), a_text, b_info, frame(b_rows, BAR_COLUMNS), b_text, message
@@ -573,17 +576,18 @@ def build_page(playground):
                     b_text = gr.Textbox(label="B continues", lines=6)
             gr.Markdown("Temperature, top_k and seed are the ones on the Next character tab.")
 
-        # Events. The public API (gradio_client, the tests, bench/playground.py) names five: show, attention_map, step,
-        # generate and compare; the events chained after the others redraw the chart and the attention map privately.
+        # Events. The public API (gradio_client, the tests, bench/playground.py) names six: show, attention_map, step,
+        # redraw (the chart and the attention map after Next), generate and compare; the others are private.
         view = [checkpoint, prompt, temperature, top_k]
         private = {"show_progress": "hidden", "api_visibility": "private"}
         redraw = dict(fn=on_show, inputs=view, outputs=[chart, message], **private)
-        redraw_attention = dict(fn=playground.attention, inputs=[checkpoint, prompt], outputs=attention, **private)
+        # after a new text (loaded, Next, Generate), both panels in one event: each event is a round trip
+        redraw_both = dict(fn=on_redraw, inputs=view, outputs=[chart, message, attention], show_progress="hidden")
         loaded = dict(fn=on_load, inputs=checkpoint, outputs=[info, curve, top_k, message], **private)
         first_prompt = dict(fn=playground.default_prompt, inputs=checkpoint, outputs=prompt, **private)
 
-        page.load(**loaded).then(**first_prompt).then(**redraw).then(**redraw_attention)
-        checkpoint.change(**loaded).then(**first_prompt).then(**redraw).then(**redraw_attention)
+        page.load(**loaded).then(**first_prompt).then(**redraw_both, api_visibility="private")
+        checkpoint.change(**loaded).then(**first_prompt).then(**redraw_both, api_visibility="private")
         prompt.input(
             on_show, view, [chart, message], api_name="show", show_progress="hidden", trigger_mode="always_last"
         )
@@ -598,14 +602,14 @@ def build_page(playground):
         for slider in (temperature, top_k):  # a slider move needs no model run: the logits are remembered
             slider.change(**redraw, trigger_mode="always_last")
         next_drawn.click(playground.step, view, [prompt, message], api_name="step", show_progress="hidden").then(
-            **redraw
-        ).then(**redraw_attention)
+            **redraw_both, api_name="redraw"
+        )
         next_best.click(lambda *values: playground.step(*values, greedy=True), view, [prompt, message], **private).then(
-            **redraw
-        ).then(**redraw_attention)
+            **redraw_both, api_visibility="private"
+        )
         generate.click(
             playground.generate, [*view, length, seed], [prompt, message], api_name="generate", show_progress="minimal"
-        ).then(**redraw).then(**redraw_attention)
+        ).then(**redraw_both, api_visibility="private")
         compare_button.click(
             on_compare,
             [checkpoint_a, checkpoint_b, compare_prompt, temperature, top_k, seed, compare_length],

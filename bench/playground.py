@@ -7,8 +7,8 @@
 
 What is timed (median of --repeats, milliseconds), each as the page runs it:
 - next character: Next's own work (draw from the logits of the chart the page already shows: no model run; that
-  chart is drawn first, untimed), then the redraws that follow it on the page: the chart for the new text (a
-  model run) and the attention map (a model run and its HTML);
+  chart is drawn first, untimed), then the redraw that follows it on the page, in one event: the chart for the
+  new text (a model run) and the attention map (a model run and its HTML);
 - slider move: the chart for a new temperature, the logits remembered (no model run);
 - the same two through the served page with gradio_client (HTTP and Gradio's queue included, the browser's drawing
   not), unless --no_client.
@@ -192,10 +192,9 @@ def through_client(playground, path, texts, repeats):
     try:
         client = Client(f"http://127.0.0.1:{port}/", verbose=False)
 
-        def next_character(i):  # the page chains the two redraws after Next: three calls
+        def next_character(i):  # as the page chains them: Next, then one redraw of the chart and the attention map
             text, _ = client.predict(path, texts[i], 1.0, 0, api_name="/step")
-            client.predict(path, text, 1.0, 0, api_name="/show")
-            client.predict(path, text, api_name="/attention_map")
+            client.predict(path, text, 1.0, 0, api_name="/redraw")
 
         def chart_shown(i):
             client.predict(path, texts[i], 1.0, 0, api_name="/show")

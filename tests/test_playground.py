@@ -306,6 +306,11 @@ def test_through_gradio_client_a_prompt_gives_the_distribution_and_a_continuatio
     assert "data-weights" in client.predict(checkpoint, "春江", api_name="/attention_map")
     text, message = client.predict(checkpoint, "春江Z", 1.0, 0, api_name="/step")
     assert text == "春江Z" and "not in the vocabulary" in message
+    chart, message, attention = client.predict(checkpoint, "春江花", 0.5, 3, api_name="/redraw")  # after Next
+    assert {row[0]: row[1] for row in chart["data"]} == pytest.approx(
+        {label: p for label, p, _ in pg.Playground([checkpoint]).show(checkpoint, "春江花", 0.5, 3)[0]}
+    )
+    assert "top_k 3 keeps 3" in message and "data-weights" in attention and ">花<" in attention
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
