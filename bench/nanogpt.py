@@ -1,6 +1,6 @@
 """BabyGPT's trainer side by side with nanoGPT's train.py: the same work on a CPU, alternated, wall time and loss.
 
-    python bench/nanogpt.py --nanogpt /tmp/nanogpt               # two rounds of the four commands (~15 min here)
+    python bench/nanogpt.py --nanogpt /tmp/nanogpt               # three rounds of the four commands (~40 min here)
     python bench/nanogpt.py --nanogpt /tmp/nanogpt --report      # then write the table into docs/speed*.md
     python bench/nanogpt.py --nanogpt /tmp/nanogpt --max_iters 20 --eval_interval 10 --warmup_iters 5  # a check
 
@@ -236,7 +236,7 @@ def table(args, zh=False):
 
 
 def report_text(zh=False):
-    """The table docs/speed.md (zh: docs/speed.zh.md) holds: the default command's (--rounds 2)."""
+    """The table docs/speed.md (zh: docs/speed.zh.md) holds: the default command's (--rounds 3)."""
     return table(parse_args([]), zh)
 
 
@@ -261,7 +261,7 @@ def check_args(args):
 def parse_args(argv=None):
     parser = bench_parser(__doc__, "data/shakespeare.txt", RESULTS, "docs/speed.md and .zh.md", epilog=True)
     parser.add_argument("--nanogpt", metavar="PATH", help="folder of a nanoGPT checkout (needed to run it)")
-    parser.add_argument("--rounds", type=int, default=2, help="rounds (default: %(default)s)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds (default: %(default)s)")
     parser.add_argument("--runs", nargs="+", choices=list(COMMANDS), default=list(COMMANDS), help="(default: all)")
     parser.add_argument("--max_iters", type=int, default=2000, help="steps (default: %(default)s)")
     parser.add_argument("--eval_interval", type=int, default=250, help="steps between estimates (default: 250)")

@@ -108,7 +108,7 @@ def test_nanogpt_bench_alternates_resumes_and_reports_ratios(corpus, tmp_path, m
         (tmp_path / doc).write_text("before\n<!-- measured: nanogpt -->\nold\n<!-- end measured -->\nafter\n")
     monkeypatch.setattr(nanogpt, "DOCS", [str(tmp_path / "speed.md"), str(tmp_path / "speed.zh.md")])
     argv = ["--nanogpt", str(checkout), "--data", str(corpus), "--results", str(results), "--runs", "nanogpt"]
-    argv += ["--max_iters", "4", "--eval_interval", "2", "--warmup_iters", "1", "--eval_iters", "1"]
+    argv += ["--max_iters", "4", "--eval_interval", "2", "--warmup_iters", "1", "--eval_iters", "1", "--rounds", "2"]
     with pytest.raises(SystemExit, match="no nanoGPT and babygpt_train.py results"):
         nanogpt.main(argv)  # runs nanoGPT (the stand-in) twice, but a table needs the trainer
     rows = [json.loads(line) for line in results.read_text().splitlines()]
