@@ -10,7 +10,8 @@ what each one buys:
     --grad_clip                              rescale a gradient whose norm is larger (0 = off); the norm is logged
     --gradient_accumulation_steps            several micro-batches per update: a larger batch in the same memory
     --dtype, --tf32                          mixed precision (autocast; a gradient scaler for float16), TF32 on CUDA
-    --compile                                torch.compile; its compile time is reported apart from the speed
+    --compile, --compile_mode                torch.compile; its compile time is reported apart from the speed;
+                                             reduce-overhead replays each step as CUDA graphs (small models on a GPU)
     --attn_implementation                    fused (default: all heads in one matmul and one attention call,
                                              babygpt_fused.py) or stage (v12's own per-head modules)
     --resume RUN_DIR                         continue a run from its checkpoint, to the same losses: its own
@@ -24,7 +25,8 @@ Run:   python babygpt_train.py --help                                     (every
 CPU:   python babygpt_train.py --max_iters 1500 --eval_interval 250 --eval_iters 20 --batch_size 16 \
            --block_size 64 --n_embed 128 --n_head 4 --n_layer 4 --learning_rate 3e-3 --dropout 0.1
        (3x v12's rate: warmup, clipping and the decay make it safe; bench/recipe.py measured it)
-GPU:   python babygpt_train.py --compile      (v11's full size; bfloat16 and TF32 are the defaults on a GPU)
+GPU:   python babygpt_train.py --compile --compile_mode reduce-overhead
+       (v11's full size; bfloat16 and TF32 are the defaults on a GPU; CUDA graphs: docs/speed.md)
 Resume:  python babygpt_train.py --resume out/train    (after Ctrl-C or a crash; with a larger --max_iters, to go on)
 Several GPUs, one machine:  torchrun --standalone --nproc_per_node=4 babygpt_train.py --compile
 Several machines (on each):  torchrun --nnodes=2 --node_rank=R --nproc_per_node=8 \
@@ -71,12 +73,13 @@ MODEL_HYPERPARAMETERS = v12.MODEL_HYPERPARAMETERS
 TRAINING_HYPERPARAMETERS = {**v12.TRAINING_HYPERPARAMETERS, **RECIPE_HYPERPARAMETERS}
 HYPERPARAMETERS = {**TRAINING_HYPERPARAMETERS, **MODEL_HYPERPARAMETERS}
 
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")  # torch.compile's
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 # A resumed run keeps all its own settings, read from its checkpoint, the machine options included (as the run
 # resolved them: dtype auto -> bfloat16...); these few may be given anew (--max_iters, to train a run further;
 # a machine option, to go on elsewhere, said in one line as its losses then differ).
-MACHINE_OPTIONS = ("device", "dtype", "compile", "tf32", "attn_implementation")
+MACHINE_OPTIONS = ("device", "dtype", "compile", "compile_mode", "tf32", "attn_implementation")
 CHANGEABLE_ON_RESUME = (
     "max_iters",
     *MACHINE_OPTIONS,
@@ -376,7 +379,7 @@ def compile_model(model, hp, train_data, autocast_context):
     """torch.compile(model), compiled now for training and evaluation, so that the time it takes is counted
     apart from the training speed. The warm-up batch changes neither the weights nor the random state."""
     device = train_data.device
-    compiled = torch.compile(model)
+    compiled = torch.compile(model, mode=hp.compile_mode)
     saved_rng = rng_state(device)
     start = time.perf_counter()
     x, y = v12.get_batch(train_data, hp.batch_size, hp.block_size)
@@ -665,6 +668,15 @@ def make_parser():
         action=argparse.BooleanOptionalAction,
         default=False,
         help="torch.compile the model (needs a C++ compiler on CPU); the compile time is reported apart (default: off)",
+    )
+    recipe.add_argument(
+        "--compile_mode",
+        choices=COMPILE_MODES,
+        default="default",
+        help="torch.compile's mode, with --compile. default: fused kernels; reduce-overhead: the same, and each"
+        " step's kernels replayed as CUDA graphs, launched by the CPU in one call instead of hundreds (a small"
+        " model on a fast GPU waits for the CPU to launch its kernels: bench/gpu.py measures what this buys);"
+        " max-autotune: also times more kernel variants, compiling for minutes (default: %(default)s)",
     )
     babygpt_fused.add_attention_option(recipe)
     recipe.add_argument(

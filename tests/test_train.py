@@ -216,7 +216,8 @@ def test_mixed_precision_trains_close_to_float32(dtype):
 
 
 def test_compile_warm_up_leaves_weights_gradients_and_random_state_as_they_were(monkeypatch):
-    monkeypatch.setattr(torch, "compile", lambda model: model)  # the real compiler takes tens of seconds
+    modes = []
+    monkeypatch.setattr(torch, "compile", lambda model, mode: modes.append(mode) or model)  # the real one: minutes
     model = tiny_model(dropout=0.5)
     weights = {name: t.clone() for name, t in model.state_dict().items()}
     data = torch.randint(20, (200,))
@@ -224,8 +225,9 @@ def test_compile_warm_up_leaves_weights_gradients_and_random_state_as_they_were(
     expected_draw = torch.rand(3)
     torch.manual_seed(7)
     compiled, seconds = babygpt_train.compile_model(
-        model, recipe(batch_size=2, block_size=8), data, contextlib.nullcontext()
+        model, recipe(batch_size=2, block_size=8, compile_mode="reduce-overhead"), data, contextlib.nullcontext()
     )
+    assert modes == ["reduce-overhead"]  # --compile_mode reaches torch.compile
     assert torch.equal(torch.rand(3), expected_draw)
     assert seconds > 0 and model.training
     assert all(p.grad is None for p in model.parameters())
