@@ -4,15 +4,23 @@
     python bench/gpu.py --tiny               # on a CPU at a tiny size, in seconds: checks the script
     python bench/gpu.py --peak_tflops 312    # a GPU missing from PEAK_TFLOPS: give its dense bfloat16 peak
     python bench/gpu.py --report             # then write the table into docs/speed.md and docs/speed.zh.md
+    python bench/gpu.py --nanogpt /tmp/nanogpt --report   # nanoGPT's train.py too, side by side (a checkout)
 
 Speed. v12 at its full size (babygpt_v12_wandb.py's defaults: 6 layers, 6 heads, n_embed 384, block 256,
 batch 64, dropout 0.2) through babygpt_train.py itself, --steps steps in each of four variants, one after
 another in this process: v12's per-head modules (--attn_implementation stage) and the fused path, each in
-bfloat16, without and with --compile. For each: the training tokens/s babygpt_train.py measures
-(evaluation and compile time left out), the compile time, the model FLOPs utilisation (MFU: the FLOPs the
+bfloat16, without and with --compile. For each: the training tokens/s in the steady state (from the times
+babygpt_train.py measures after --warm_steps steps, evaluation and compile time left out), the compile
+time, the model FLOPs utilisation (MFU: the FLOPs the
 model needs per token, 6 per parameter for the forward and backward passes plus 12 * n_layer * block_size *
 n_embed for attention, PaLM's appendix B as nanoGPT counts them, times tokens/s, over the GPU's dense
 bfloat16 peak), and the CUDA allocator's peak memory against babygpt_train.expected_memory().
+
+nanoGPT, with --nanogpt PATH (a checkout; nothing of it is kept here): its train.py with its own
+configuration for this model, config/train_shakespeare_char.py (the same sizes, dropout and batch; bfloat16,
+without and with its --compile), as a process of its own, for the same steps. Its steady-state tokens/s is
+read from when its log lines arrive (log_interval 10: the lines after step --warm_steps, to the last), so
+that it keeps its own one host sync per ten steps; its data is written from --data as bench/nanogpt.py does.
 
 Lecture. Karpathy's lecture trains this model (v11's defaults) on tiny shakespeare for 5,000 steps and
 reports val loss 1.48. The same run through babygpt_train.py with its fused path, bfloat16 and --compile,
@@ -26,10 +34,13 @@ Each result is appended to bench/results/gpu.jsonl as it ends (a stopped run res
 import contextlib
 import io
 import os
+import re
+import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from nanogpt import write_nanogpt_data  # noqa: E402
 from runs import (  # noqa: E402
     ROOT,
     TINY_SHAKESPEARE,
@@ -61,13 +72,25 @@ PEAK_TFLOPS = {
     "RTX 6000 Ada": 364.2,
 }
 
-# name -> (extra options of babygpt_train.py); every variant runs bfloat16 (float32 on the CPU with --tiny)
+# name -> (extra options of babygpt_train.py); every variant runs bfloat16 (float32 on the CPU with --tiny).
+# The order of the table; they run in RUN_ORDER, the comparison that matters most first.
 VARIANTS = {
     "stage": ["--attn_implementation", "stage"],
     "fused": ["--attn_implementation", "fused"],
     "stage + compile": ["--attn_implementation", "stage", "--compile"],
     "fused + compile": ["--attn_implementation", "fused", "--compile"],
+    "fused + compile, CUDA graphs": [
+        "--attn_implementation",
+        "fused",
+        "--compile",
+        "--compile_mode",
+        "reduce-overhead",
+    ],
 }
+NANOGPT_VARIANTS = {"nanoGPT": ["--compile=False"], "nanoGPT + compile": ["--compile=True"]}
+RUN_ORDER = ["fused + compile", "nanoGPT + compile", "fused + compile, CUDA graphs", "fused", "stage", "nanoGPT"]
+RUN_ORDER += ["stage + compile", "lecture"]
+NANOGPT_ITER = re.compile(r"^iter (\d+): loss")
 TINY = ["--block_size", "16", "--n_embed", "32", "--n_head", "2", "--n_layer", "2", "--batch_size", "4"]
 LECTURE = ["--warmup_iters", "0", "--lr_decay", "none", "--grad_clip", "0", "--beta2", "0.999"]
 LECTURE += ["--weight_decay", "0.01", "--learning_rate", "3e-4"]
@@ -97,12 +120,17 @@ def train_once(argv):
 
     import babygpt_train as trainer
 
-    captured = {}
+    captured = {"reports": []}
     real_train = trainer.train
 
     def train_and_keep(model, train_data, val_data, hp, report, state=None, save=None):
         captured.update(model=model, state=state, hp=hp, data_tokens=len(train_data) + len(val_data))
-        captured["final"] = real_train(model, train_data, val_data, hp, report, state, save)
+
+        def report_and_keep(metrics):
+            captured["reports"].append(dict(metrics))
+            report(metrics)
+
+        captured["final"] = real_train(model, train_data, val_data, hp, report_and_keep, state, save)
         return captured["final"]
 
     trainer.train = train_and_keep
@@ -110,6 +138,7 @@ def train_once(argv):
     try:
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats()
         with contextlib.redirect_stdout(output):
             trainer.main(argv)
     finally:
@@ -117,19 +146,46 @@ def train_once(argv):
     return captured, output.getvalue()
 
 
+def warm_steps(args):
+    """The steps left out of the steady-state speed: --warm_steps, or none when the run is not longer."""
+    return args.warm_steps if args.warm_steps < args.steps else 0
+
+
+def steady_tokens_per_second(reports, warm_step, tokens_per_step):
+    """Training tokens/s from the estimate at warm_step to the last one. babygpt_train.py's tokens/s is
+    cumulative (all training time since step 0, evaluation left out): each estimate gives the training time
+    so far, and the difference of two gives the speed between them."""
+    last = reports[-1]
+    if not warm_step:
+        return last["tokens_per_second"]
+    first = next(m for m in reports if m["step"] == warm_step)
+
+    def seconds(m):
+        return m["step"] * tokens_per_step / m["tokens_per_second"]
+
+    return (last["step"] - first["step"]) * tokens_per_step / (seconds(last) - seconds(first))
+
+
+def device_peak(device_type, args):
+    import torch
+
+    return peak_flops(torch.cuda.get_device_name() if device_type == "cuda" else "", args.peak_tflops)
+
+
 def run_variant(name, options, args, common):
     import torch
 
     import babygpt_train as trainer
 
-    argv = [*common, *options, "--max_iters", str(args.steps), "--eval_interval", str(args.steps)]
+    warm = warm_steps(args)
+    argv = [*common, *options, "--max_iters", str(args.steps), "--eval_interval", str(warm or args.steps)]
     argv += ["--eval_iters", "2", "--warmup_iters", "0", "--out_dir", os.path.join(args.out, name.replace(" ", ""))]
     start = time.perf_counter()
     captured, _ = train_once(argv)
-    model, hp, final = captured["model"], captured["hp"], captured["final"]
+    model, hp = captured["model"], captured["hp"]
     device = next(model.parameters()).device
-    tokens_per_second = final["tokens_per_second"]
-    peak = peak_flops(torch.cuda.get_device_name(device) if device.type == "cuda" else "", args.peak_tflops)
+    tokens_per_second = steady_tokens_per_second(captured["reports"], warm, hp.batch_size * hp.block_size)
+    peak = device_peak(device.type, args)
     expected = sum(trainer.expected_memory(model, hp.batch_size, captured["data_tokens"], 1, device.type).values())
     measured = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None
     return {
@@ -140,6 +196,67 @@ def run_variant(name, options, args, common):
         "peak_memory": measured,
         "expected_memory": expected,
         "wall_seconds": time.perf_counter() - start,
+    }
+
+
+def nanogpt_command(options, args):
+    """nanoGPT's train.py with its configuration for this model, for --steps steps, evaluating only at step 0
+    (2 batches) and saving nothing; at a tiny size, in float32, on the CPU with --tiny."""
+    argv = [sys.executable, "train.py", "config/train_shakespeare_char.py", *options]
+    argv += [f"--max_iters={args.steps}", f"--lr_decay_iters={args.steps}", f"--eval_interval={args.steps + 1}"]
+    argv += ["--eval_iters=2", "--log_interval=10", "--always_save_checkpoint=False"]
+    argv += [f"--out_dir={os.path.join(args.out, 'nanogpt')}"]
+    if args.tiny:
+        argv += ["--device=cpu", "--dtype=float32", "--n_layer=2", "--n_head=2", "--n_embd=32", "--block_size=16"]
+        argv += ["--batch_size=4"]
+    else:
+        argv += ["--device=cuda", "--dtype=bfloat16"]
+    return argv
+
+
+def run_nanogpt(name, options, args):
+    """nanoGPT's train.py as its own process: steady-state tokens/s from the arrival times of its log lines."""
+    import babygpt_v12_wandb as v12
+
+    with open(args.data, encoding="utf-8") as f:
+        text = f.read()
+    write_nanogpt_data(text, os.path.join(args.nanogpt, "data", "shakespeare_char"))
+    argv = nanogpt_command(options, args)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONIOENCODING": "utf-8"}
+    start = time.perf_counter()
+    arrivals, output = {}, []
+    with subprocess.Popen(
+        argv, cwd=args.nanogpt, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as p:
+        for line in p.stdout:
+            output.append(line)
+            found = NANOGPT_ITER.match(line)
+            if found:
+                arrivals[int(found.group(1))] = time.perf_counter()
+    if p.returncode != 0 or not arrivals:
+        last = (output or ["(no output)"])[-1].strip()
+        raise SystemExit(f"nanoGPT's train.py failed (exit {p.returncode}): {last}")
+    sizes = {"batch_size": 64, "block_size": 256, "n_layer": 6, "n_head": 6, "n_embd": 384}  # the configuration's
+    sizes.update(
+        (k, int(v)) for k, v in re.findall(r"--(batch_size|block_size|n_layer|n_head|n_embd)=(\d+)", " ".join(argv))
+    )
+    batch, block = sizes["batch_size"], sizes["block_size"]
+    steps = sorted(arrivals)
+    first = next((s for s in steps if s >= warm_steps(args)), steps[0])
+    if first == steps[-1]:
+        first = steps[0]
+    tokens_per_second = (steps[-1] - first) * batch * block / (arrivals[steps[-1]] - arrivals[first])
+    same_sizes = v12.BabyGPT(len(set(text)), block, sizes["n_embd"], sizes["n_head"], sizes["n_layer"], 0.0)
+    peak = device_peak("cpu" if args.tiny else "cuda", args)
+    return {
+        "variant": name,
+        "tokens_per_second": tokens_per_second,
+        "mfu": tokens_per_second * flops_per_token(same_sizes) / peak if peak else None,
+        "compile_seconds": None,
+        "peak_memory": None,
+        "expected_memory": None,
+        "wall_seconds": time.perf_counter() - start,
+        "command": " ".join(argv[1:]),
     }
 
 
@@ -163,41 +280,82 @@ def gib(size):
     return "-" if size is None else f"{size / 2**30:.2f} GiB"
 
 
+TABLE_ORDER = [*VARIANTS, *NANOGPT_VARIANTS]
+
+
 def table(results, zh=False):
     """The Markdown the docs hold for a list of results (the speed variants, then the lecture run), in English
-    or (zh) Chinese; None when there are none."""
+    or (zh) Chinese; None when there are none. Each cell lists its rounds in order, separated by "; ". Speeds
+    are compared as ratios within a round (never across rounds, which may run on other machines): to nanoGPT
+    + compile where it ran, and to v12's per-head modules (stage)."""
     if not results:
         return None
-    lines = []
-    speed = [r for r in results if r["variant"] != "lecture"]
-    if speed:
-        if zh:
-            lines += ["| 变体 | 每秒词元数 | 与 stage 之比 | MFU | 编译用时 | 显存峰值 | 训练器的估算 |"]
-        else:
-            lines += ["| variant | tokens/s | vs stage | MFU | compile | peak memory | expected |"]
-        lines += ["|---|--:|--:|--:|--:|--:|--:|"]
-        base = speed[0]["tokens_per_second"]
-        for r in speed:
-            mfu = "-" if r["mfu"] is None else f"{r['mfu']:.1%}"
-            compiled = "" if r["compile_seconds"] is None else f"{r['compile_seconds']:.0f} s"
-            lines.append(
-                f"| {r['variant']} | {r['tokens_per_second']:,.0f} | {r['tokens_per_second'] / base:.2f}x | {mfu}"
-                f" | {compiled} | {gib(r['peak_memory'])} | {gib(r['expected_memory'])} |"
-            )
+    rounds = {}  # round -> variant -> result
     for r in results:
-        if r["variant"] == "lecture":
-            minutes = r["wall_seconds"] / 60
-            if zh:
-                lines.append(
-                    f"\n讲座的那次训练：验证损失 {r['val_loss']:.4f}（讲座报告 1.48），训练损失 {r['train_loss']:.4f}，"
-                    f"每秒 {r['tokens_per_second']:,.0f} 个词元，用时 {minutes:.1f} 分钟"
-                )
-            else:
-                lines.append(
-                    f"\nlecture run: val loss {r['val_loss']:.4f} (the lecture: 1.48), train loss"
-                    f" {r['train_loss']:.4f}, {r['tokens_per_second']:,.0f} tokens/s, {minutes:.1f} min"
-                )
-    lines.append("\n" + (in_chinese(results[0]["machine"]) if zh else results[0]["machine"]))
+        rounds.setdefault(r.get("round", 1), {})[r["variant"]] = r
+    order = sorted(rounds)
+    names = [name for name in TABLE_ORDER if any(name in rounds[n] for n in order)]
+
+    def cell(name, text):
+        texts = [text(rounds[n][name], rounds[n]) if name in rounds[n] else "-" for n in order]
+        return texts[0] if len(set(texts)) == 1 else ("、" if zh else "; ").join(texts)
+
+    def ratio(to):
+        return lambda r, row: f"{r['tokens_per_second'] / row[to]['tokens_per_second']:.2f}x" if to in row else "-"
+
+    lines = []
+    if names:
+        versus_nanogpt = any("nanoGPT + compile" in rounds[n] for n in order)
+        header = ["变体", "每秒词元数"] if zh else ["variant", "tokens/s"]
+        header += (["与 nanoGPT + compile 之比"] if zh else ["vs nanoGPT + compile"]) if versus_nanogpt else []
+        header += ["与 stage 之比", "MFU", "编译用时", "显存峰值", "训练器的估算"] if zh else []
+        header += [] if zh else ["vs stage", "MFU", "compile", "peak memory", "expected"]
+        lines += ["| " + " | ".join(header) + " |", "|---|" + "--:|" * (len(header) - 1)]
+        for name in names:
+            cells = [name, cell(name, lambda r, row: f"{r['tokens_per_second']:,.0f}")]
+            cells += [cell(name, ratio("nanoGPT + compile"))] if versus_nanogpt else []
+            cells += [
+                cell(name, ratio("stage")),
+                cell(name, lambda r, row: "-" if r["mfu"] is None else f"{r['mfu']:.1%}"),
+            ]
+            cells += [
+                cell(name, lambda r, row: "-" if r["compile_seconds"] is None else f"{r['compile_seconds']:.0f} s")
+            ]
+            cells += [
+                cell(name, lambda r, row: gib(r["peak_memory"])),
+                cell(name, lambda r, row: gib(r["expected_memory"])),
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
+        first = next(r for n in order for r in rounds[n].values() if r["variant"] != "lecture")
+        steps, warm = first.get("steps"), first.get("warm_steps")
+        if zh:
+            lines.append(f"\n共 {len(order)} 轮，每格按轮次依次列出（各轮相同时只写一个）；比值只在同一轮内计算")
+            lines[-1] += f"；每个变体训练 {steps} 步，每秒词元数取第 {warm} 步到第 {steps} 步之间（不含评估）"
+        else:
+            lines.append(
+                f"\n{len(order)} round(s), each cell round by round (one value where all agree); ratios within a round"
+            )
+            lines[-1] += (
+                f"; each variant trained {steps} steps, tokens/s from step {warm} to {steps} (evaluation left out)"
+            )
+    lectures = [rounds[n]["lecture"] for n in order if "lecture" in rounds[n]]
+    if lectures:
+        separator = "、" if zh else "; "
+        val, train = (separator.join(f"{r[key]:.4f}" for r in lectures) for key in ("val_loss", "train_loss"))
+        speed = separator.join(f"{r['tokens_per_second']:,.0f}" for r in lectures)
+        minutes = separator.join(f"{r['wall_seconds'] / 60:.1f}" for r in lectures)
+        if zh:
+            lines.append(
+                f"\n讲座的那次训练（{len(lectures)} 次）：验证损失 {val}（讲座报告 1.48），训练损失 {train}，"
+                f"每秒 {speed} 个词元，用时 {minutes} 分钟"
+            )
+        else:
+            lines.append(
+                f"\nlecture run ({len(lectures)} time(s)): val loss {val} (the lecture: 1.48), train loss {train},"
+                f" {speed} tokens/s, {minutes} min"
+            )
+    machines = list(dict.fromkeys(r["machine"] for r in results))
+    lines.append("\n" + "\n".join(in_chinese(m) if zh else m for m in machines))
     return "\n".join(lines)
 
 
@@ -208,7 +366,7 @@ def report_text(zh=False, results_path=RESULTS):
 
 def main(argv=None):
     parser = bench_parser(__doc__, "data/shakespeare.txt")
-    parser.add_argument("--steps", type=int, default=300, help="steps per speed variant (default: %(default)s)")
+    parser.add_argument("--steps", type=int, default=400, help="steps per speed variant (default: %(default)s)")
     parser.add_argument("--lecture_steps", type=int, default=5000, help="the lecture run's steps (default: 5000)")
     parser.add_argument("--peak_tflops", type=float, help="the device's dense bfloat16 peak, TFLOP/s (default: table)")
     parser.add_argument("--tiny", action="store_true", help="a tiny size on the CPU, float32, no compile")
@@ -216,51 +374,82 @@ def main(argv=None):
     parser.add_argument("--out", default=os.path.join(ROOT, "out", "bench_gpu"), help="run folders (default: out/)")
     parser.add_argument("--results", help="JSONL file of results (default: bench/results/gpu.jsonl; none with --tiny)")
     parser.add_argument("--report", action="store_true", help="then write the table into docs/speed.md and .zh.md")
+    parser.add_argument("--warm_steps", type=int, default=100, help="steps left out of tokens/s (default: %(default)s)")
+    parser.add_argument(
+        "--round", type=int, default=1, help="this run's round: results are kept per round (default: 1)"
+    )
+    parser.add_argument("--nanogpt", metavar="PATH", help="a nanoGPT checkout: run its train.py side by side too")
     args = parser.parse_args(argv)
-    if min(args.steps, args.lecture_steps) <= 0:
-        sys.exit("error: --steps and --lecture_steps must be positive")
+    if min(args.steps, args.lecture_steps, args.round) <= 0 or args.warm_steps < 0:
+        sys.exit("error: --steps, --lecture_steps and --round must be positive, --warm_steps not negative")
     if args.report and args.tiny and not args.results:
         sys.exit("error: --report with --tiny needs --results: a tiny run never writes the docs' results")
-    corpus_path(args.data, TINY_SHAKESPEARE)
+    if args.nanogpt is not None and not os.path.isfile(os.path.join(args.nanogpt, "train.py")):
+        sys.exit(f"error: --nanogpt {args.nanogpt}: no train.py there; give the folder of a nanoGPT checkout")
+    args.data = corpus_path(args.data, TINY_SHAKESPEARE)
     import torch
 
     sys.path.insert(0, ROOT)
-    if not args.tiny and not torch.cuda.is_available():
-        sys.exit("error: no CUDA GPU here; bench/gpu.py --tiny checks the script on a CPU at a tiny size")
     results_path = args.results or (None if args.tiny else RESULTS)
     common = ["--data", args.data, "--wandb_mode", "disabled", "--overwrite", "--max_new_tokens", "20"]
     if args.tiny:
         common += ["--device", "cpu", "--dtype", "float32", *TINY]
-        variants = {name: options for name, options in VARIANTS.items() if "--compile" not in options}
     else:
         common += ["--device", "cuda", "--dtype", "bfloat16"]
-        variants = VARIANTS
+    prefix = "tiny/" if args.tiny else ""
+    runs = {name: (run_variant, options) for name, options in VARIANTS.items()}
+    if args.nanogpt:
+        runs.update({name: (run_nanogpt, options) for name, options in NANOGPT_VARIANTS.items()})
+    if not args.skip_lecture:
+        runs["lecture"] = (run_lecture, None)
+    if args.tiny:  # no compiling on the CPU: it needs a C++ compiler and minutes
+        runs = {name: run for name, run in runs.items() if "compile" not in name}
+    jobs = []
+    for name in RUN_ORDER:
+        if name in runs:
+            size = f"{args.lecture_steps}" if name == "lecture" else f"{args.steps}w{warm_steps(args)}"
+            job = "lecture" if name == "lecture" else f"speed/{name}"
+            jobs.append((f"{prefix}{job}/{size}/round{args.round}", name))
+    done = load_results(results_path) if results_path else {}
+    if any(key not in done for key, _ in jobs) and not args.tiny and not torch.cuda.is_available():
+        if not args.report:
+            sys.exit("error: no CUDA GPU here; bench/gpu.py --tiny checks the script on a CPU at a tiny size")
+        print("no CUDA GPU here: nothing runs; the docs get the table of the results already measured")
+        fill_measured_twins("gpu", lambda zh: report_text(zh, results_path), DOCS)
+        return
     machine = machine_description()
     if torch.cuda.is_available() and not args.tiny:
         machine += f", {torch.cuda.get_device_name()}"
-    print(f"machine: {machine}", flush=True)
-    done = load_results(results_path) if results_path else {}
-    prefix = "tiny/" if args.tiny else ""
-    jobs = [(f"{prefix}speed/{name}/{args.steps}", (name,)) for name in variants]
-    if not args.skip_lecture:
-        jobs.append((f"{prefix}lecture/{args.lecture_steps}", None))
-    results = []
-    for key, job in jobs:
+    results, failed = [], []
+    for key, name in jobs:
         if key in done:
             results.append(done[key])
             continue
         print(f"{key} ...", flush=True)
+        run, options = runs[name]
         try:
-            result = run_variant(job[0], variants[job[0]], args, common) if job else run_lecture(args, common)
-        except SystemExit as e:  # babygpt_train.py refused something: its one line
+            if run is run_lecture:
+                result = run_lecture(args, common)
+            elif run is run_nanogpt:
+                result = run_nanogpt(name, options, args)
+            else:
+                result = run_variant(name, options, args, common)
+        except SystemExit as e:  # babygpt_train.py or nanoGPT refused something: its one line
             sys.exit(f"error: {key}: {e.code}")
-        result.update(key=key, machine=machine)
+        except Exception as e:  # a variant that breaks on this machine (a compiler's error, say): the rest still run
+            print(f"error: {key}: {type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}")
+            failed.append(key)
+            continue
+        result.update(key=key, machine=machine, steps=args.steps, warm_steps=warm_steps(args), round=args.round)
+        print(f"  {result['tokens_per_second']:,.0f} tokens/s, {result['wall_seconds']:.0f} s", flush=True)
         results.append(result)
         if results_path:
             append_result(results_path, result)
     print(f"\n{table(results)}")
     if args.report:
         fill_measured_twins("gpu", lambda zh: report_text(zh, results_path), DOCS)
+    if failed:
+        sys.exit(f"error: {len(failed)} run(s) failed: {', '.join(failed)}")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ and the tables in docs/speed.md and docs/speed.zh.md are the ones the benches wr
 No nanoGPT and no GPU needed: a fake nanoGPT train.py prints what the real one prints.
 """
 
+import argparse
 import importlib.util
 import json
 import pickle
@@ -11,6 +12,7 @@ import re
 
 import numpy as np
 import pytest
+import torch
 from conftest import ROOT, tiny_text
 
 
@@ -71,6 +73,99 @@ def test_mfu_counts_six_flops_per_parameter_and_token_plus_attention():
     assert gpu.peak_flops("NVIDIA H100 PCIe") == 756e12 and gpu.peak_flops("NVIDIA H100 80GB HBM3") == 989.4e12
     assert gpu.peak_flops("NVIDIA A100-SXM4-80GB") == 312e12 and gpu.peak_flops("NVIDIA A10") == 125e12
     assert gpu.peak_flops("Some GPU") is None and gpu.peak_flops("Some GPU", 100) == 100e12
+
+
+def test_steady_speed_is_the_trainer_speed_between_two_estimates():
+    # cumulative tokens/s as the trainer reports it: 100 steps of 10 tokens in 2 s, then 300 more in 3 s
+    reports = [{"step": 0, "tokens_per_second": None}, {"step": 100, "tokens_per_second": 500.0}]
+    reports.append({"step": 400, "tokens_per_second": 4000 / 5})
+    assert gpu.steady_tokens_per_second(reports, 100, 10) == pytest.approx(3000 / 3)
+    assert gpu.steady_tokens_per_second(reports, 0, 10) == pytest.approx(800)  # no warm-up: the whole run
+
+
+def speed_row(variant, tokens_per_second, round_number, **extra):
+    row = {"variant": variant, "tokens_per_second": tokens_per_second, "mfu": None, "compile_seconds": None}
+    row.update(peak_memory=None, expected_memory=2**31, round=round_number, steps=400, warm_steps=100)
+    return {**row, "machine": "Some CPU, 16 cores, Python 3.12.3, torch 2.11.0, Some GPU", **extra}
+
+
+def test_gpu_table_compares_within_each_round_and_lists_rounds_side_by_side():
+    results = [speed_row("stage", 100.0, 1), speed_row("fused", 300.0, 1), speed_row("nanoGPT + compile", 400.0, 1)]
+    results += [speed_row("stage", 200.0, 2), speed_row("fused", 500.0, 2), speed_row("nanoGPT + compile", 1000.0, 2)]
+    english = gpu.table(results)
+    assert "| fused | 300; 500 | 0.75x; 0.50x | 3.00x; 2.50x |" in english  # never 300 / 1000
+    assert "| stage | 100; 200 | 0.25x; 0.20x | 1.00x |" in english  # one value where the rounds agree
+    assert english.index("| stage |") < english.index("| fused |") < english.index("| nanoGPT + compile |")
+    assert "2 round(s)" in english and "from step 100 to 400" in english and "Some GPU" in english
+    chinese = gpu.table(results, zh=True)
+    assert "| fused | 300、500 | 0.75x、0.50x | 3.00x、2.50x |" in chinese and "共 2 轮" in chinese
+
+
+def test_a_variant_that_breaks_leaves_the_others_measured(corpus, tmp_path, monkeypatch, capsys):
+    real = gpu.run_variant
+
+    def breaks_on_stage(name, options, args, common):
+        if name == "stage":
+            raise RuntimeError("the compiler broke\nmore lines")
+        return real(name, options, args, common)
+
+    monkeypatch.setattr(gpu, "run_variant", breaks_on_stage)
+    results = tmp_path / "gpu.jsonl"
+    argv = ["--tiny", "--data", str(corpus), "--steps", "3", "--skip_lecture", "--results", str(results)]
+    with pytest.raises(SystemExit, match=r"1 run\(s\) failed: tiny/speed/stage/3w0/round1"):
+        gpu.main([*argv, "--out", str(tmp_path / "out")])
+    assert "error: tiny/speed/stage/3w0/round1: RuntimeError: the compiler broke\n" in capsys.readouterr().out
+    assert [json.loads(line)["variant"] for line in results.read_text().splitlines()] == ["fused"]
+
+
+def test_without_a_gpu_the_report_writes_what_was_measured_and_running_is_refused(tmp_path, monkeypatch, corpus):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    results = tmp_path / "gpu.jsonl"
+    results.write_text(json.dumps({**speed_row("fused", 300.0, 1), "key": "k"}) + "\n")
+    docs = [tmp_path / "speed.md", tmp_path / "speed.zh.md"]
+    for doc in docs:
+        doc.write_text("<!-- measured: gpu -->\nold\n<!-- end measured -->\n", encoding="utf-8")
+    monkeypatch.setattr(gpu, "DOCS", [str(doc) for doc in docs])
+    argv = ["--data", str(corpus), "--results", str(results)]
+    with pytest.raises(SystemExit, match="no CUDA GPU here"):
+        gpu.main(argv)
+    assert "old" in docs[0].read_text()
+    gpu.main([*argv, "--report"])  # nothing can run here: the docs get the table of what was measured
+    assert "| fused | 300 |" in docs[0].read_text() and "| fused | 300 |" in docs[1].read_text()
+
+
+FAKE_NANOGPT_LOG = """
+import sys, time
+args = dict(a[2:].split("=", 1) for a in sys.argv[2:])
+if args.get("compile") == "True":
+    sys.exit("torch.compile is not available here")
+for it in range(0, int(args["max_iters"]) + 1, 10):
+    time.sleep(0.3 if it == 10 else 0.05)  # the first steps are slow (a compile, say): left out of the speed
+    print(f"iter {it}: loss 2.0, time 1.00ms, mfu -100.00%")
+"""
+
+
+def test_nanogpt_on_the_gpu_bench_is_timed_by_its_log_lines(corpus, tmp_path):
+    checkout = tmp_path / "nanogpt"
+    checkout.mkdir()
+    (checkout / "train.py").write_text(FAKE_NANOGPT_LOG, encoding="utf-8")
+    options = {"data": str(corpus), "nanogpt": str(checkout), "steps": 40, "warm_steps": 10, "tiny": True}
+    args = argparse.Namespace(**options, out=str(tmp_path), peak_tflops=None)
+    result = gpu.run_nanogpt("nanoGPT", gpu.NANOGPT_VARIANTS["nanoGPT"], args)
+    # lines every 10 steps, 50 ms apart: 30 steps of 4 x 16 tokens from iter 10 to iter 40 in about 0.15 s
+    assert 0.5 * 30 * 64 / 0.15 < result["tokens_per_second"] < 1.5 * 30 * 64 / 0.15
+    assert "--compile=False" in result["command"] and "--max_iters=40" in result["command"]
+    assert (checkout / "data" / "shakespeare_char" / "train.bin").exists()
+    with pytest.raises(SystemExit, match="nanoGPT's train.py failed .*torch.compile is not available here"):
+        gpu.run_nanogpt("nanoGPT + compile", gpu.NANOGPT_VARIANTS["nanoGPT + compile"], args)
+
+
+def test_gpu_step_script_runs_on_a_cpu_at_a_tiny_size(corpus, tmp_path, capsys):
+    gpu_step = load_bench("gpu_step")
+    gpu_step.main(["--tiny", "--data", str(corpus), "--steps", "2", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert re.search(r"babygpt fused eager +[\d.]+ ms/step +[\d,]+ tokens/s .*CPU issued in [\d.]+ ms/step", out)
+    assert "174 tensors" in out and (tmp_path / "prof_babygpt_fused_eager.txt").exists()
 
 
 # ----------------------------------------------------------------------------
