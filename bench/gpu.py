@@ -284,10 +284,12 @@ TABLE_ORDER = [*VARIANTS, *NANOGPT_VARIANTS]
 
 
 def table(results, zh=False):
-    """The Markdown the docs hold for a list of results (the speed variants, then the lecture run), in English
-    or (zh) Chinese; None when there are none. Each cell lists its rounds in order, separated by "; ". Speeds
-    are compared as ratios within a round (never across rounds, which may run on other machines): to nanoGPT
-    + compile where it ran, and to v12's per-head modules (stage)."""
+    """The Markdown the docs hold for a list of results, in English or (zh) Chinese; None when there are none.
+
+    First the speed of every variant in every round, and its ratio to nanoGPT + compile within that round
+    (never across rounds, which may run on other machines); then, for the round that ran the most variants
+    (the earliest of those), the ratio to v12's per-head modules (stage), MFU, compile time and memory; then
+    the lecture runs and the machines."""
     if not results:
         return None
     rounds = {}  # round -> variant -> result
@@ -295,49 +297,51 @@ def table(results, zh=False):
         rounds.setdefault(r.get("round", 1), {})[r["variant"]] = r
     order = sorted(rounds)
     names = [name for name in TABLE_ORDER if any(name in rounds[n] for n in order)]
-
-    def cell(name, text):
-        texts = [text(rounds[n][name], rounds[n]) if name in rounds[n] else "-" for n in order]
-        return texts[0] if len(set(texts)) == 1 else ("、" if zh else "; ").join(texts)
-
-    def ratio(to):
-        return lambda r, row: f"{r['tokens_per_second'] / row[to]['tokens_per_second']:.2f}x" if to in row else "-"
-
     lines = []
     if names:
-        versus_nanogpt = any("nanoGPT + compile" in rounds[n] for n in order)
-        header = ["变体", "每秒词元数"] if zh else ["variant", "tokens/s"]
-        header += (["与 nanoGPT + compile 之比"] if zh else ["vs nanoGPT + compile"]) if versus_nanogpt else []
-        header += ["与 stage 之比", "MFU", "编译用时", "显存峰值", "训练器的估算"] if zh else []
-        header += [] if zh else ["vs stage", "MFU", "compile", "peak memory", "expected"]
+        versus = [n for n in order if "nanoGPT + compile" in rounds[n]]
+        if zh:
+            header = ["变体", *(f"第 {n} 轮" for n in order), *(f"第 {n} 轮" for n in versus)]
+            header[1] = f"每秒词元数：{header[1]}"
+            if versus:
+                header[1 + len(order)] = f"与 nanoGPT + compile 之比：{header[1 + len(order)]}"
+        else:
+            header = ["variant", *(f"round {n}" for n in order), *(f"round {n}" for n in versus)]
+            header[1] = f"tokens/s, {header[1]}"
+            if versus:
+                header[1 + len(order)] = f"vs nanoGPT + compile, {header[1 + len(order)]}"
         lines += ["| " + " | ".join(header) + " |", "|---|" + "--:|" * (len(header) - 1)]
         for name in names:
-            cells = [name, cell(name, lambda r, row: f"{r['tokens_per_second']:,.0f}")]
-            cells += [cell(name, ratio("nanoGPT + compile"))] if versus_nanogpt else []
-            cells += [
-                cell(name, ratio("stage")),
-                cell(name, lambda r, row: "-" if r["mfu"] is None else f"{r['mfu']:.1%}"),
-            ]
-            cells += [
-                cell(name, lambda r, row: "-" if r["compile_seconds"] is None else f"{r['compile_seconds']:.0f} s")
-            ]
-            cells += [
-                cell(name, lambda r, row: gib(r["peak_memory"])),
-                cell(name, lambda r, row: gib(r["expected_memory"])),
-            ]
+            cells = [f"{rounds[n][name]['tokens_per_second']:,.0f}" if name in rounds[n] else "-" for n in order]
+            for n in versus:
+                own, nanogpt = rounds[n].get(name), rounds[n]["nanoGPT + compile"]
+                cells.append(f"{own['tokens_per_second'] / nanogpt['tokens_per_second']:.2f}x" if own else "-")
+            lines.append("| " + " | ".join([name, *cells]) + " |")
+        widest = max(order, key=lambda n: (sum(name in rounds[n] for name in names), -n))
+        row = rounds[widest]
+        base = row.get("stage")
+        if zh:
+            header = [f"变体（第 {widest} 轮）", "与 stage 之比", "MFU", "编译用时", "显存峰值", "训练器的估算"]
+        else:
+            header = [f"variant (round {widest})", "vs stage", "MFU", "compile", "peak memory", "expected"]
+        lines += ["", "| " + " | ".join(header) + " |", "|---|" + "--:|" * (len(header) - 1)]
+        for name in (name for name in names if name in row):
+            r = row[name]
+            cells = [name, f"{r['tokens_per_second'] / base['tokens_per_second']:.2f}x" if base else "-"]
+            cells += ["-" if r["mfu"] is None else f"{r['mfu']:.1%}"]
+            cells += ["-" if r["compile_seconds"] is None else f"{r['compile_seconds']:.0f} s"]
+            cells += [gib(r["peak_memory"]), gib(r["expected_memory"])]
             lines.append("| " + " | ".join(cells) + " |")
-        first = next(r for n in order for r in rounds[n].values() if r["variant"] != "lecture")
+        first = next(r for r in row.values() if r["variant"] != "lecture")
         steps, warm = first.get("steps"), first.get("warm_steps")
         if zh:
-            lines.append(f"\n共 {len(order)} 轮，每格按轮次依次列出（各轮相同时只写一个）；比值只在同一轮内计算")
-            lines[-1] += f"；每个变体训练 {steps} 步，每秒词元数取第 {warm} 步到第 {steps} 步之间（不含评估）"
+            lines.append(f"\n每个变体训练 {steps} 步，每秒词元数取第 {warm} 步到第 {steps} 步之间（不含评估）")
+            lines[-1] += "；比值只在同一轮内计算"
         else:
             lines.append(
-                f"\n{len(order)} round(s), each cell round by round (one value where all agree); ratios within a round"
+                f"\neach variant trained {steps} steps, tokens/s from step {warm} to {steps} (evaluation left out)"
             )
-            lines[-1] += (
-                f"; each variant trained {steps} steps, tokens/s from step {warm} to {steps} (evaluation left out)"
-            )
+            lines[-1] += "; ratios within a round only"
     lectures = [rounds[n]["lecture"] for n in order if "lecture" in rounds[n]]
     if lectures:
         separator = "、" if zh else "; "

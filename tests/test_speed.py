@@ -93,12 +93,13 @@ def test_gpu_table_compares_within_each_round_and_lists_rounds_side_by_side():
     results = [speed_row("stage", 100.0, 1), speed_row("fused", 300.0, 1), speed_row("nanoGPT + compile", 400.0, 1)]
     results += [speed_row("stage", 200.0, 2), speed_row("fused", 500.0, 2), speed_row("nanoGPT + compile", 1000.0, 2)]
     english = gpu.table(results)
-    assert "| fused | 300; 500 | 0.75x; 0.50x | 3.00x; 2.50x |" in english  # never 300 / 1000
-    assert "| stage | 100; 200 | 0.25x; 0.20x | 1.00x |" in english  # one value where the rounds agree
+    assert "| fused | 300 | 500 | 0.75x | 0.50x |" in english  # never 300 / 1000: ratios within a round
+    assert "| stage | 100 | 200 | 0.25x | 0.20x |" in english
     assert english.index("| stage |") < english.index("| fused |") < english.index("| nanoGPT + compile |")
-    assert "2 round(s)" in english and "from step 100 to 400" in english and "Some GPU" in english
+    assert "| variant (round 1) |" in english and "| fused | 3.00x | - | - | - | 2.00 GiB |" in english
+    assert "from step 100 to 400" in english and "Some GPU" in english
     chinese = gpu.table(results, zh=True)
-    assert "| fused | 300、500 | 0.75x、0.50x | 3.00x、2.50x |" in chinese and "共 2 轮" in chinese
+    assert "| fused | 300 | 500 | 0.75x | 0.50x |" in chinese and "每秒词元数：第 1 轮" in chinese
 
 
 def test_a_variant_that_breaks_leaves_the_others_measured(corpus, tmp_path, monkeypatch, capsys):
