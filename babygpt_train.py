@@ -735,6 +735,15 @@ def schedule_notes(hp):
     return notes
 
 
+def compile_notes(hp):
+    """A line when --compile_mode cannot do what it says: without --compile, or CUDA graphs on a CPU."""
+    if hp.compile_mode != "default" and not hp.compile:
+        return [f"note: --compile_mode {hp.compile_mode} does nothing without --compile"]
+    if hp.compile and hp.compile_mode in ("reduce-overhead", "max-autotune") and hp.device.startswith("cpu"):
+        return [f"note: CUDA graphs need a GPU: on the CPU, --compile_mode {hp.compile_mode} compiles without them"]
+    return []
+
+
 def read_resume_checkpoint(run_dir):
     """The checkpoint of a babygpt_train.py run folder, checked; ValueError (one line) otherwise."""
     path = os.path.join(run_dir, "checkpoint.pt")
@@ -957,7 +966,7 @@ def train_and_record(args, checkpoint, problem, given, on_evaluation, rank, worl
     except Exception as e:
         problem = e
     agree(problem)
-    for note in schedule_notes(args):
+    for note in [*schedule_notes(args), *compile_notes(args)]:
         print(note)
     if checkpoint is not None and checkpoint.get("corpus_sha256") not in (None, job.corpus_sha256):
         print(f"note: resuming on another corpus than the run's (--allow_corpus_change): {job.corpus}")

@@ -493,15 +493,23 @@ def test_resuming_onto_another_corpus_is_refused_unless_allowed(corpus, tmp_path
         (["--warmup_iters", "12"], "note: the run is all warmup (--warmup_iters 12, --max_iters 12)"),
         (["--warmup_iters", "30"], "to 1.20e-04 at the last step, and never decays"),
         (["--min_lr", "0.01"], "note: --min_lr 0.01 is above --learning_rate 0.0003"),
+        (["--compile_mode", "reduce-overhead"], "note: --compile_mode reduce-overhead does nothing without --compile"),
     ],
-    ids=["all_warmup", "warmup_longer", "min_lr_above"],
+    ids=["all_warmup", "warmup_longer", "min_lr_above", "compile_mode_alone"],
 )
-def test_a_schedule_that_is_not_what_it_seems_is_said_in_one_line_at_the_start(extra, words, corpus, tmp_path, capsys):
+def test_an_option_that_is_not_what_it_seems_is_said_in_one_line_at_the_start(extra, words, corpus, tmp_path, capsys):
     babygpt_train.main(run_argv(corpus, tmp_path / "run", "--max_iters", "12", "--eval_interval", "12", *extra))
     out = capsys.readouterr().out
     notes = [line for line in out.splitlines() if line.startswith("note:")]
     assert len(notes) == 1 and words in notes[0]
     assert out.index(notes[0]) < out.index("step     0 |")
+
+
+def test_cuda_graphs_asked_for_on_a_cpu_are_said_to_be_left_out():
+    notes = babygpt_train.compile_notes(recipe(compile=True, compile_mode="reduce-overhead", device="cpu"))
+    assert notes == ["note: CUDA graphs need a GPU: on the CPU, --compile_mode reduce-overhead compiles without them"]
+    assert babygpt_train.compile_notes(recipe(compile=True, compile_mode="reduce-overhead", device="cuda:0")) == []
+    assert babygpt_train.compile_notes(recipe(compile=True, compile_mode="default", device="cpu")) == []
 
 
 # ----------------------------------------------------------------------------
