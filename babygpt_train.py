@@ -676,7 +676,8 @@ def make_parser():
         help="torch.compile's mode, with --compile. default: fused kernels; reduce-overhead: the same, and each"
         " step's kernels replayed as CUDA graphs, launched by the CPU in one call instead of hundreds (a small"
         " model on a fast GPU waits for the CPU to launch its kernels: bench/gpu.py measures what this buys);"
-        " max-autotune: also times more kernel variants, compiling for minutes (default: %(default)s)",
+        " max-autotune: what reduce-overhead does, and more kernel variants timed, compiling for minutes;"
+        " max-autotune-no-cudagraphs: the same without CUDA graphs (default: %(default)s)",
     )
     babygpt_fused.add_attention_option(recipe)
     recipe.add_argument(
@@ -736,11 +737,14 @@ def schedule_notes(hp):
 
 
 def compile_notes(hp):
-    """A line when --compile_mode cannot do what it says: without --compile, or CUDA graphs on a CPU."""
+    """A line when --compile_mode cannot do what it says: without --compile, or CUDA graphs off a CUDA GPU."""
     if hp.compile_mode != "default" and not hp.compile:
         return [f"note: --compile_mode {hp.compile_mode} does nothing without --compile"]
-    if hp.compile and hp.compile_mode in ("reduce-overhead", "max-autotune") and hp.device.startswith("cpu"):
-        return [f"note: CUDA graphs need a GPU: on the CPU, --compile_mode {hp.compile_mode} compiles without them"]
+    if hp.compile and hp.compile_mode in ("reduce-overhead", "max-autotune") and not hp.device.startswith("cuda"):
+        device = "the CPU" if hp.device.startswith("cpu") else hp.device
+        return [
+            f"note: CUDA graphs need a CUDA GPU: on {device}, --compile_mode {hp.compile_mode} compiles without them"
+        ]
     return []
 
 
@@ -842,10 +846,12 @@ def resolve_machine_options(args, device, world_size, checkpoint=None, given=())
     else:
         args.device = str(device)
     saved = checkpoint["hyperparameters"] if checkpoint is not None else {}
+    compiled = args.compile or saved.get("compile")  # (--compile_mode changes nothing where neither sitting compiles)
     return [
         f"--{name} {getattr(args, name)} (the run: {saved[name]})"
         for name in MACHINE_OPTIONS
         if name in given and saved.get(name, "auto") != "auto" and saved[name] != getattr(args, name)
+        if name != "compile_mode" or compiled
     ]
 
 

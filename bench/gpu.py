@@ -7,9 +7,10 @@
     python bench/gpu.py --nanogpt /tmp/nanogpt --report   # nanoGPT's train.py too, side by side (a checkout)
 
 Speed. v12 at its full size (babygpt_v12_wandb.py's defaults: 6 layers, 6 heads, n_embed 384, block 256,
-batch 64, dropout 0.2) through babygpt_train.py itself, --steps steps in each of four variants, one after
+batch 64, dropout 0.2) through babygpt_train.py itself, --steps steps in each of five variants, one after
 another in this process: v12's per-head modules (--attn_implementation stage) and the fused path, each in
-bfloat16, without and with --compile. For each: the training tokens/s in the steady state (from the times
+bfloat16, without and with --compile, and the fused path with --compile --compile_mode reduce-overhead
+(CUDA graphs). For each: the training tokens/s in the steady state (from the times
 babygpt_train.py measures after --warm_steps steps, evaluation and compile time left out), the compile
 time, the model FLOPs utilisation (MFU: the FLOPs the
 model needs per token, 6 per parameter for the forward and backward passes plus 12 * n_layer * block_size *
@@ -28,7 +29,9 @@ and the lecture's optimizer (constant learning rate 3e-4, no warmup, no clipping
 weight decay 0.01, the last on matrices and embeddings only), its final val loss and wall time.
 
 Each result is appended to bench/results/gpu.jsonl as it ends (a stopped run resumes; --tiny writes to
---results elsewhere only when asked). Until a GPU has run it, docs/speed.md says the figures wait for one.
+--results elsewhere only when asked, and never into the docs). --round N keeps a run as round N beside the
+others: the table compares speeds within a round only. --report without a GPU writes the table of the results
+already measured into docs/speed.md and docs/speed.zh.md.
 """
 
 import contextlib
@@ -235,7 +238,7 @@ def run_nanogpt(name, options, args):
                 arrivals[int(found.group(1))] = time.perf_counter()
     if p.returncode != 0 or not arrivals:
         last = (output or ["(no output)"])[-1].strip()
-        raise SystemExit(f"nanoGPT's train.py failed (exit {p.returncode}): {last}")
+        raise RuntimeError(f"nanoGPT's train.py failed (exit {p.returncode}): {last}")
     sizes = {"batch_size": 64, "block_size": 256, "n_layer": 6, "n_head": 6, "n_embd": 384}  # the configuration's
     sizes.update(
         (k, int(v)) for k, v in re.findall(r"--(batch_size|block_size|n_layer|n_head|n_embd)=(\d+)", " ".join(argv))
@@ -321,7 +324,7 @@ def table(results, zh=False):
         row = rounds[widest]
         base = row.get("stage")
         if zh:
-            header = [f"变体（第 {widest} 轮）", "与 stage 之比", "MFU", "编译用时", "显存峰值", "训练器的估算"]
+            header = [f"变体（第 {widest} 轮）", "与 stage 之比", "MFU", "编译用时", "显存峰值", "训练脚本的估算"]
         else:
             header = [f"variant (round {widest})", "vs stage", "MFU", "compile", "peak memory", "expected"]
         lines += ["", "| " + " | ".join(header) + " |", "|---|" + "--:|" * (len(header) - 1)]
@@ -342,25 +345,38 @@ def table(results, zh=False):
                 f"\neach variant trained {steps} steps, tokens/s from step {warm} to {steps} (evaluation left out)"
             )
             lines[-1] += "; ratios within a round only"
-    lectures = [rounds[n]["lecture"] for n in order if "lecture" in rounds[n]]
-    if lectures:
-        separator = "、" if zh else "; "
+    lecture_rounds = [n for n in order if "lecture" in rounds[n]]
+    if lecture_rounds:
+        lectures = [rounds[n]["lecture"] for n in lecture_rounds]
+        separator = "、" if zh else " and "
         val, train = (separator.join(f"{r[key]:.4f}" for r in lectures) for key in ("val_loss", "train_loss"))
         speed = separator.join(f"{r['tokens_per_second']:,.0f}" for r in lectures)
         minutes = separator.join(f"{r['wall_seconds'] / 60:.1f}" for r in lectures)
         if zh:
             lines.append(
-                f"\n讲座的那次训练（{len(lectures)} 次）：验证损失 {val}（讲座报告 1.48），训练损失 {train}，"
-                f"每秒 {speed} 个词元，用时 {minutes} 分钟"
+                f"\n课程那次训练（第 {'、'.join(map(str, lecture_rounds))} 轮各跑一次）：验证损失 {val}"
+                f"（课程报告 1.48），训练损失 {train}，每秒 {speed} 个词元，用时 {minutes} 分钟"
             )
         else:
             lines.append(
-                f"\nlecture run ({len(lectures)} time(s)): val loss {val} (the lecture: 1.48), train loss {train},"
-                f" {speed} tokens/s, {minutes} min"
+                f"\nthe lecture's run, round{'s' * (len(lectures) > 1)} {' and '.join(map(str, lecture_rounds))}:"
+                f" val loss {val} (the lecture:"
+                f" 1.48), train loss {train}, {speed} tokens/s, {minutes} min"
             )
     machines = list(dict.fromkeys(r["machine"] for r in results))
     lines.append("\n" + "\n".join(in_chinese(m) if zh else m for m in machines))
     return "\n".join(lines)
+
+
+def write_report(results_path):
+    """The table of results_path into docs/speed.md and .zh.md; refused in one line (the docs keep their table)
+    when the file holds no results or holds a --tiny run's."""
+    results = load_results(results_path)
+    if not results:
+        sys.exit(f"error: {results_path}: no results there; the docs keep their table")
+    if any(key.startswith("tiny/") for key in results):
+        sys.exit(f"error: {results_path} holds --tiny results, which never go into the docs")
+    fill_measured_twins("gpu", lambda zh: report_text(zh, results_path), DOCS)
 
 
 def report_text(zh=False, results_path=RESULTS):
@@ -369,13 +385,15 @@ def report_text(zh=False, results_path=RESULTS):
 
 
 def main(argv=None):
-    parser = bench_parser(__doc__, "data/shakespeare.txt")
+    parser = bench_parser(__doc__, "data/shakespeare.txt", epilog=True)
     parser.add_argument("--steps", type=int, default=400, help="steps per speed variant (default: %(default)s)")
     parser.add_argument("--lecture_steps", type=int, default=5000, help="the lecture run's steps (default: 5000)")
     parser.add_argument("--peak_tflops", type=float, help="the device's dense bfloat16 peak, TFLOP/s (default: table)")
     parser.add_argument("--tiny", action="store_true", help="a tiny size on the CPU, float32, no compile")
     parser.add_argument("--skip_lecture", action="store_true", help="only the speed variants")
-    parser.add_argument("--out", default=os.path.join(ROOT, "out", "bench_gpu"), help="run folders (default: out/)")
+    parser.add_argument(
+        "--out", default=os.path.join(ROOT, "out", "bench_gpu"), help="run folders (default: out/bench_gpu)"
+    )
     parser.add_argument("--results", help="JSONL file of results (default: bench/results/gpu.jsonl; none with --tiny)")
     parser.add_argument("--report", action="store_true", help="then write the table into docs/speed.md and .zh.md")
     parser.add_argument("--warm_steps", type=int, default=100, help="steps left out of tokens/s (default: %(default)s)")
@@ -386,8 +404,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if min(args.steps, args.lecture_steps, args.round) <= 0 or args.warm_steps < 0:
         sys.exit("error: --steps, --lecture_steps and --round must be positive, --warm_steps not negative")
-    if args.report and args.tiny and not args.results:
-        sys.exit("error: --report with --tiny needs --results: a tiny run never writes the docs' results")
+    if args.report and args.tiny:
+        sys.exit("error: --report with --tiny: a tiny run on a CPU never goes into the docs")
+    if args.peak_tflops is not None and args.peak_tflops <= 0:
+        sys.exit(f"error: --peak_tflops must be positive, got {args.peak_tflops}")
     if args.nanogpt is not None and not os.path.isfile(os.path.join(args.nanogpt, "train.py")):
         sys.exit(f"error: --nanogpt {args.nanogpt}: no train.py there; give the folder of a nanoGPT checkout")
     args.data = corpus_path(args.data, TINY_SHAKESPEARE)
@@ -419,7 +439,7 @@ def main(argv=None):
         if not args.report:
             sys.exit("error: no CUDA GPU here; bench/gpu.py --tiny checks the script on a CPU at a tiny size")
         print("no CUDA GPU here: nothing runs; the docs get the table of the results already measured")
-        fill_measured_twins("gpu", lambda zh: report_text(zh, results_path), DOCS)
+        write_report(results_path)
         return
     machine = machine_description()
     if torch.cuda.is_available() and not args.tiny:
@@ -439,7 +459,7 @@ def main(argv=None):
             else:
                 result = run_variant(name, options, args, common)
         except SystemExit as e:  # babygpt_train.py or nanoGPT refused something: its one line
-            sys.exit(f"error: {key}: {e.code}")
+            sys.exit(f"error: {key}: {str(e.code).removeprefix('error: ')}")
         except Exception as e:  # a variant that breaks on this machine (a compiler's error, say): the rest still run
             print(f"error: {key}: {type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}")
             failed.append(key)
@@ -451,7 +471,7 @@ def main(argv=None):
             append_result(results_path, result)
     print(f"\n{table(results)}")
     if args.report:
-        fill_measured_twins("gpu", lambda zh: report_text(zh, results_path), DOCS)
+        write_report(results_path)
     if failed:
         sys.exit(f"error: {len(failed)} run(s) failed: {', '.join(failed)}")
 

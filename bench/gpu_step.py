@@ -17,8 +17,8 @@ eager and under torch.compile, runs 20 warm-up steps and then --steps timed ones
     tensors                    the model's parameter tensors
 
 One more row times the compiled v12 model without the optimizer and clipping (forward and backward only).
-For three rows torch.profiler records 10 more steps and writes its tables to --out (prof_NAME.txt); their
-footer "Self CUDA time total" is the GPU's own kernel time for those 10 steps.
+For two rows (three with --nanogpt) torch.profiler records 10 more steps and writes its tables to --out
+(prof_NAME.txt); their footer "Self CUDA time total" is the GPU's own kernel time for those 10 steps.
 """
 
 import os
@@ -42,6 +42,10 @@ def parse_args(argv=None):
     if args.nanogpt is not None and not os.path.isfile(os.path.join(args.nanogpt, "model.py")):
         parser.error(f"--nanogpt {args.nanogpt}: no model.py there; give the folder of a nanoGPT checkout")
     args.data = corpus_path(args.data, TINY_SHAKESPEARE)
+    try:
+        os.makedirs(args.out, exist_ok=True)
+    except OSError as e:
+        parser.error(f"--out {args.out}: {e.strerror}")
     return args
 
 
@@ -137,7 +141,6 @@ class Bench:
                     step(run, optimizer)
                 self.sync()
             averages = recorded.key_averages()
-            os.makedirs(self.args.out, exist_ok=True)
             sort = "self_device_time_total" if self.device.type == "cuda" else "self_cpu_time_total"
             path = os.path.join(self.args.out, f"prof_{name.replace(' ', '_').replace(',', '')}.txt")
             with open(path, "w", encoding="utf-8") as f:

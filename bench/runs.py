@@ -122,10 +122,15 @@ def in_chinese(machine):
 
 def bench_parser(doc, data, results=None, report=None, epilog=False):
     """The argument parser a bench starts from: its docstring's first line as the description, no abbreviated
-    options, --data (default `data`), and --results (default `results`) and --report (writes into `report`,
-    a phrase naming the pages) when given. epilog: the rest of the docstring under --help."""
+    options, every error in one line (v12's parser), --data (default `data`), and --results (default
+    `results`) and --report (writes into `report`, a phrase naming the pages) when given. epilog: the rest of
+    the docstring under --help."""
+    if ROOT not in sys.path:
+        sys.path.insert(0, ROOT)
+    from babygpt_v12_wandb import OneLineErrorParser  # a bad option is one line, with did-you-mean
+
     extra = {"formatter_class": argparse.RawDescriptionHelpFormatter, "epilog": doc.split("\n\n", 1)[1]}
-    parser = argparse.ArgumentParser(description=doc.splitlines()[0], allow_abbrev=False, **(extra if epilog else {}))
+    parser = OneLineErrorParser(description=doc.splitlines()[0], allow_abbrev=False, **(extra if epilog else {}))
     parser.add_argument("--data", default=data, help="corpus (default: %(default)s)")
     if results is not None:
         parser.add_argument("--results", default=results, help="JSONL file of results (default: %(default)s)")
@@ -157,12 +162,18 @@ def print_table(args, name, table, docs, missing):
 def load_results(path):
     """key -> result of every finished job in a JSONL results file (a missing file: none yet)."""
     results = {}
+    if os.path.isdir(path):
+        sys.exit(f"error: {path} is a folder; results go into a file (JSONL)")
     if os.path.exists(path):
         with open(path, encoding="utf-8") as f:
-            for line in f:
-                if line.strip():
+            for number, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
                     result = json.loads(line)
                     results[result["key"]] = result
+                except (ValueError, TypeError, KeyError):
+                    sys.exit(f"error: {path}, line {number}: not a result (a JSON object with a key); delete that line")
     return results
 
 

@@ -53,15 +53,20 @@ def test_gpu_script_runs_on_a_cpu_at_a_tiny_size(corpus, tmp_path, capsys, monke
         assert rows[name]["expected_memory"] > 0
         assert f"| {name} |" in out
     assert rows["lecture"]["val_loss"] > 0 and "the lecture: 1.48" in out
+    assert "课程报告 1.48" in gpu.table(list(rows.values()), zh=True) and "核" in gpu.table(
+        list(rows.values()), zh=True
+    )
+    gpu.main([*argv, "--out", str(tmp_path / "out"), "--results", str(results)])  # done: nothing runs again
+    assert len(results.read_text().splitlines()) == 3
     docs = [tmp_path / "speed.md", tmp_path / "speed.zh.md"]
     for doc in docs:
-        doc.write_text("before\n<!-- measured: gpu -->\nold\n<!-- end measured -->\nafter\n", encoding="utf-8")
+        doc.write_text("<!-- measured: gpu -->\nold\n<!-- end measured -->\n", encoding="utf-8")
     monkeypatch.setattr(gpu, "DOCS", [str(doc) for doc in docs])
-    gpu.main([*argv, "--out", str(tmp_path / "out"), "--results", str(results), "--report"])  # done: nothing runs
-    assert len(results.read_text().splitlines()) == 3
-    english, chinese = (doc.read_text(encoding="utf-8") for doc in docs)
-    assert "| fused |" in english and "the lecture: 1.48" in english and "old" not in english
-    assert "| fused |" in chinese and "讲座报告 1.48" in chinese and "核" in chinese
+    with pytest.raises(SystemExit, match="a tiny run on a CPU never goes into the docs"):
+        gpu.main([*argv, "--results", str(results), "--report"])
+    with pytest.raises(SystemExit, match="holds --tiny results, which never go into the docs"):
+        gpu.main(["--data", str(corpus), "--results", str(results), "--report"])
+    assert all("old" in doc.read_text() for doc in docs)
 
 
 def test_mfu_counts_six_flops_per_parameter_and_token_plus_attention():
@@ -133,6 +138,28 @@ def test_without_a_gpu_the_report_writes_what_was_measured_and_running_is_refuse
     assert "old" in docs[0].read_text()
     gpu.main([*argv, "--report"])  # nothing can run here: the docs get the table of what was measured
     assert "| fused | 300 |" in docs[0].read_text() and "| fused | 300 |" in docs[1].read_text()
+    for empty in (tmp_path / "missing.jsonl", tmp_path / "empty.jsonl"):
+        (tmp_path / "empty.jsonl").write_text("")
+        with pytest.raises(SystemExit, match="no results there; the docs keep their table"):
+            gpu.main(["--data", str(corpus), "--results", str(empty), "--report"])
+        assert "| fused | 300 |" in docs[0].read_text()
+
+
+def test_a_results_file_that_is_not_one_is_refused_in_one_line(tmp_path):
+    (tmp_path / "broken.jsonl").write_text('{"key": "a", "x": 1}\n{"key": "b", "x"\n')  # a run killed mid-line
+    with pytest.raises(SystemExit, match=r"broken.jsonl, line 2: not a result .*; delete that line"):
+        runs.load_results(str(tmp_path / "broken.jsonl"))
+    (tmp_path / "nokey.jsonl").write_text('{"x": 1}\n')
+    with pytest.raises(SystemExit, match="line 1: not a result"):
+        runs.load_results(str(tmp_path / "nokey.jsonl"))
+    with pytest.raises(SystemExit, match="is a folder; results go into a file"):
+        runs.load_results(str(tmp_path))
+
+
+def test_a_mistyped_bench_option_is_one_line_with_the_closest_real_one():
+    with pytest.raises(SystemExit) as exited:
+        gpu.main(["--stpes", "3"])
+    assert "\n" not in str(exited.value.code) and "--stpes: did you mean --steps?" in str(exited.value.code)
 
 
 FAKE_NANOGPT_LOG = """
@@ -157,7 +184,7 @@ def test_nanogpt_on_the_gpu_bench_is_timed_by_its_log_lines(corpus, tmp_path):
     assert 0.5 * 30 * 64 / 0.15 < result["tokens_per_second"] < 1.5 * 30 * 64 / 0.15
     assert "--compile=False" in result["command"] and "--max_iters=40" in result["command"]
     assert (checkout / "data" / "shakespeare_char" / "train.bin").exists()
-    with pytest.raises(SystemExit, match="nanoGPT's train.py failed .*torch.compile is not available here"):
+    with pytest.raises(RuntimeError, match="nanoGPT's train.py failed .*torch.compile is not available here"):
         gpu.run_nanogpt("nanoGPT + compile", gpu.NANOGPT_VARIANTS["nanoGPT + compile"], args)
 
 

@@ -414,6 +414,19 @@ def test_resume_keeps_the_runs_machine_options_and_says_when_one_given_differs(c
     assert torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["hyperparameters"]["dtype"] == "float32"
 
 
+def test_a_compile_mode_given_anew_is_said_to_change_the_losses_only_where_a_sitting_compiles():
+    saved = {"hyperparameters": {"compile": False, "compile_mode": "reduce-overhead", "dtype": "float32"}}
+    cpu = torch.device("cpu")
+
+    def changed(**given):
+        args = recipe(dtype="float32", **given)
+        return babygpt_train.resolve_machine_options(args, cpu, 1, saved, tuple(given))
+
+    assert changed(compile_mode="default") == []  # neither sitting compiles: the losses are the same
+    both = ["--compile True (the run: False)", "--compile_mode default (the run: reduce-overhead)"]
+    assert changed(compile_mode="default", compile=True) == both
+
+
 def test_resume_under_torchrun_puts_each_process_on_its_own_gpu(finished_run, monkeypatch):
     """Argument level: process 1 of 2 resumes with --device cuda:0 and must take cuda:1 (no GPU needed)."""
     for name, value in {"RANK": 1, "LOCAL_RANK": 1, "WORLD_SIZE": 2, "LOCAL_WORLD_SIZE": 2}.items():
@@ -507,7 +520,10 @@ def test_an_option_that_is_not_what_it_seems_is_said_in_one_line_at_the_start(ex
 
 def test_cuda_graphs_asked_for_on_a_cpu_are_said_to_be_left_out():
     notes = babygpt_train.compile_notes(recipe(compile=True, compile_mode="reduce-overhead", device="cpu"))
-    assert notes == ["note: CUDA graphs need a GPU: on the CPU, --compile_mode reduce-overhead compiles without them"]
+    assert notes == [
+        "note: CUDA graphs need a CUDA GPU: on the CPU, --compile_mode reduce-overhead compiles without them"
+    ]
+    assert "on mps," in babygpt_train.compile_notes(recipe(compile=True, compile_mode="max-autotune", device="mps"))[0]
     assert babygpt_train.compile_notes(recipe(compile=True, compile_mode="reduce-overhead", device="cuda:0")) == []
     assert babygpt_train.compile_notes(recipe(compile=True, compile_mode="default", device="cpu")) == []
 
