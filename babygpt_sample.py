@@ -559,15 +559,15 @@ def check_args(args):
     if args.top_k is not None and args.top_k <= 0:
         raise ValueError(f"--top_k must be positive, got {args.top_k}")
     if not (math.isfinite(args.temperature) and args.temperature >= 0):
-        raise ValueError(f"--temperature must be 0 (greedy) or positive, got {args.temperature}")
+        raise ValueError(f"--temperature must be 0 (greedy) or a finite positive number, got {args.temperature}")
     if args.prompt is not None and any(prompt == "" for prompt in args.prompt):
         raise ValueError("--prompt must not be empty: the model needs at least one character to continue")
     if args.attention is not None:
         if args.interactive:
             raise ValueError("--attention draws the one --prompt given on the command line, not --interactive ones")
         folder = os.path.dirname(os.path.abspath(args.attention))
-        if os.path.isdir(args.attention) or not os.path.isdir(folder):
-            raise ValueError(f"--attention {args.attention}: give a PNG file name in an existing folder")
+        if os.path.isdir(args.attention) or not os.path.isdir(folder) or not args.attention.lower().endswith(".png"):
+            raise ValueError(f"--attention {args.attention}: give a PNG file name (NAME.png) in an existing folder")
 
 
 def end_of_input_key(platform=None):

@@ -1415,6 +1415,8 @@ def main(argv=None):
             f"{running} {'trials are' if running > 1 else 'trial is'} running in another worker; if that worker was"
             f" killed instead, {how_to_rerun(sweep)}"
         )
+    if rows and all(row["state"] == "failed" for row in rows):  # nothing to compare: the command did not work
+        sys.exit(f"error: every trial failed; why is in {summary}")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 Communication (attention) followed by computation (feed-forward) is one Block, and
 a transformer stacks n_layer of them. A deep stack like this is hard to train:
-the loss gets worse, not better. The next three stages fix that.
+the loss gets worse, not better. Residual connections (v7) and layer norm (v9) fix that.
 
 Run:   python babygpt_v6_block.py            (needs data/ci.txt: python data/prepare.py)
        python babygpt_v6_block.py --help     (every option)

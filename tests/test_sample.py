@@ -482,6 +482,7 @@ def exit_message(*argv):
 BAD_OPTIONS = [
     ("--temperature", "-0.5", ["--temperature", "-0.5"]),
     ("--temperature", "nan", ["--temperature"]),
+    ("--temperature", "inf", ["--temperature", "finite positive number", "inf"]),
     ("--max_new_tokens", "0", ["--max_new_tokens", "positive"]),
     ("--num_samples", "-1", ["--num_samples", "positive"]),
     ("--top_k", "0", ["--top_k", "positive"]),
@@ -495,6 +496,7 @@ BAD_OPTIONS = [
     ("--max_new_tokens", "ten", ["--max_new_tokens", "invalid int"]),
     ("--attention", str(Path("no such folder") / "a.png"), ["--attention", "existing folder"]),
     ("--attention", ".", ["--attention", "PNG file name"]),
+    ("--attention", "a.txt", ["--attention a.txt", "NAME.png"]),  # a picture under another name: refused
     ("--attention", "a.png", ["--attention", "exactly one --prompt", "not 2"]),  # the checkpoint's default prompts
 ]
 

@@ -311,10 +311,11 @@ def test_a_failing_combination_is_recorded_and_the_others_finish(folder, monkeyp
 
 def test_retry_failed_runs_failed_trials_again_once_their_cause_is_fixed(tmp_path, monkeypatch, capsys):
     argv = ["--param", "n_layer=1,2", "--storage", "journal.log"]
-    assert sweep(tmp_path, *argv, monkeypatch=monkeypatch) == 0  # no corpus yet: every trial fails
+    code = sweep(tmp_path, *argv, monkeypatch=monkeypatch)  # no corpus yet: every trial fails, and it says so
+    assert code.startswith("error: every trial failed; why is in") and code.endswith("summary.md")
     assert "add --retry_failed to run them again" in capsys.readouterr().out
     write_corpus(tmp_path)
-    assert sweep(tmp_path, *argv, monkeypatch=monkeypatch) == 0
+    assert sweep(tmp_path, *argv, monkeypatch=monkeypatch).startswith("error: every trial failed")
     assert "2 failed" in capsys.readouterr().out  # kept as they were
     assert sweep(tmp_path, *argv, "--retry_failed", monkeypatch=monkeypatch) == 0
     rows = read_csv(tmp_path / "sweeps" / "v12_n_layer" / "summary.csv")
