@@ -103,7 +103,8 @@ WORDS = {
         "mean of seeds {seeds} [lowest–highest]):",
         "lecture_header": "| stage | idea (as the lecture adds it) | lecture (Karpathy) | BabyGPT, same settings |",
         "lecture_ideas": ["multi-head attention", "+ feed-forward", "+ residual and projection", "+ layer norm"],
-        "gpu_row": "| v11 | scaled up (lecture: an A100 GPU, about 15 minutes) | 1.48 | needs a GPU: not run here |",
+        "gpu_row": "| v11 | scaled up (lecture: an A100 GPU, about 15 minutes) | 1.48 | needs a GPU: not run yet"
+        " (the trainer, same model and settings, on an H100: 1.541 and 1.544) |",
         "not_run": "not run yet",
         "diverged": "; seed {seed} diverged: {loss:.1f}",
         "partial": " ({done} of the seeds so far)",
@@ -126,7 +127,8 @@ WORDS = {
         "种子 {seeds} 的平均值 [最低–最高]）：",
         "lecture_header": "| 阶段 | 新想法（按课程的加法） | 课程（Karpathy） | BabyGPT，相同设置 |",
         "lecture_ideas": ["多头注意力", "+ 前馈", "+ 残差和投影", "+ 层归一化"],
-        "gpu_row": "| v11 | 放大（课程：在 GPU 上，A100 约 15 分钟） | 1.48 | 需要 GPU：这里没有运行 |",
+        "gpu_row": "| v11 | 放大（课程：在 GPU 上，A100 约 15 分钟） | 1.48 | 需要 GPU，还没有运行"
+        "（用训练脚本、同样的模型和设置，在 H100 上：1.541 和 1.544） |",
         "not_run": "尚未运行",
         "diverged": "；种子 {seed} 发散：{loss:.1f}",
         "partial": "（目前 {done} 个种子）",
