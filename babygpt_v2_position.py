@@ -324,10 +324,10 @@ def format_seconds(seconds):
 
 
 def print_report(metrics):
-    speed = metrics["tokens_per_second"]
+    speed, perplexity = metrics["tokens_per_second"], metrics["val_perplexity"]
     print(
         f"step {metrics['step']:>5} | train loss {metrics['train_loss']:.4f} | val loss {metrics['val_loss']:.4f}"
-        f" | val perplexity {metrics['val_perplexity']:8.2f}"
+        f" | val perplexity {perplexity:{'8.2f' if perplexity < 1e6 else '8.2e'}}"  # (a diverged run: 1.23e+41)
         f" | {'-' if speed is None else f'{speed:,.0f}':>7} tokens/s"
         f" | {format_seconds(metrics['elapsed_seconds'])} elapsed, {format_seconds(metrics['remaining_seconds'])} left",
         flush=True,

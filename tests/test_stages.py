@@ -720,11 +720,14 @@ def test_print_report_shows_one_line_at_once(stage, monkeypatch):
     stage.print_report(metrics)
     assert out.flushes == 1  # shown as it happens, even when stdout is a file or a pipe
     stage.print_report(first)
+    stage.print_report({**metrics, "val_loss": 95.0, "val_perplexity": math.exp(95.0)})  # a run that diverged
     assert out.getvalue().splitlines() == [
         "step    40 | train loss 2.5000 | val loss 2.7500 | val perplexity    15.64 |  12,346 tokens/s"
         " | 1:02:03 elapsed, 0:01:00 left",
         "step     0 | train loss 2.5000 | val loss 2.7500 | val perplexity    15.64 |       - tokens/s"
         " | 1:02:03 elapsed, -:--:-- left",
+        "step    40 | train loss 2.5000 | val loss 95.0000 | val perplexity 1.81e+41 |  12,346 tokens/s"
+        " | 1:02:03 elapsed, 0:01:00 left",  # not 42 digits
     ]
 
 
