@@ -1,4 +1,4 @@
-"""BabyGPT trainer: the v12 model trained with nanoGPT's recipe, resumable, and data-parallel with torchrun.
+r"""BabyGPT trainer: the v12 model trained with nanoGPT's recipe, resumable, and data-parallel with torchrun.
 
 The twelve stages train with the plainest loop there is: AdamW at one learning rate on one batch per step.
 This script trains the same model (imported from babygpt_v12_wandb.py, never copied) the way nanoGPT's

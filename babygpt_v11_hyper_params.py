@@ -1,4 +1,4 @@
-"""BabyGPT v11: scale up: same model, GPU-sized hyperparameters.
+r"""BabyGPT v11: scale up: same model, GPU-sized hyperparameters.
 
 The code is exactly v10's; only hyperparameter values change: batch_size 32 -> 64,
 block_size 8 -> 256, learning_rate 1e-2 -> 3e-4, n_embed 32 -> 384, n_head 4 -> 6,

@@ -1,4 +1,4 @@
-"""BabyGPT v12: experiment tracking: wandb, a run folder and a checkpoint.
+r"""BabyGPT v12: experiment tracking: wandb, a run folder and a checkpoint.
 
 The same model and defaults as v11, now with a record of every run. wandb logs the
 hyperparameters as config and the losses, perplexity, learning rate and tokens/s at
