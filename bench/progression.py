@@ -29,7 +29,16 @@ import statistics
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from runs import CPU_COMMAND, ROOT, STAGE_MODULES, fill_measured, load_results, machine_description, run_jobs  # noqa: E402
+from runs import (  # noqa: E402
+    CPU_COMMAND,
+    ROOT,
+    STAGE_MODULES,
+    fill_measured,
+    in_chinese,
+    load_results,
+    machine_description,
+    run_jobs,
+)
 
 SEEDS = [1337, 1, 2]
 TRAINED_STAGES = [f"v{n}" for n in range(1, 12)]  # v12 trains exactly as v11
@@ -205,19 +214,31 @@ def loss_cell(row, language, seeds):
     return cell + (WORDS[language]["partial"].format(done=done) if done < len(seeds) else "")
 
 
-def opening(name, language, seeds):
+# The machine of the results recorded before each result named its own (all of bench/results/progression.jsonl's)
+EARLIER_MACHINE = "AMD EPYC, 2 cores, Python 3.11.7, torch 2.13.0+cpu"
+
+
+def results_machine(results, language):
+    """The machine(s) the results were measured on, as recorded with them (never the machine writing the page)."""
+    machines = sorted({result.get("machine", EARLIER_MACHINE) for result in results.values()})
+    return "; ".join(in_chinese(machine) if language == "zh" else machine for machine in machines)
+
+
+def opening(name, language, seeds, results):
     """The first lines of a measured block: its marker, and the sentence that names the command and machine."""
     words = WORDS[language]
     seed_list = words["and"].join(map(str, seeds))
     template = words["measured" if name == "progression" else f"{name}_measured"]
-    return [f"<!-- measured: {name} -->", template.format(machine=machine_description(language), seeds=seed_list)]
+    machine = results_machine(results, language)
+    return [f"<!-- measured: {name} -->", template.format(machine=machine, seeds=seed_list)]
 
 
 def progression_block(results, seeds, language):
     """The progression page's measured stage table, with the chart above it (docs/progression.png, beside the page)."""
     words = WORDS[language]
-    lines = opening("progression", language, seeds)
-    lines += ["", f"![{words['caption']}](progression.png)", "", words["header"], "|---|--:|--:|--:|--:|--:|"]
+    lines = opening("progression", language, seeds, results)
+    picture = "progression.zh.png" if language == "zh" else "progression.png"
+    lines += ["", f"![{words['caption']}]({picture})", "", words["header"], "|---|--:|--:|--:|--:|--:|"]
     for stage, idea in zip(TRAINED_STAGES, IDEAS[language], strict=True):
         at_defaults, equal = summarise(results, "defaults", stage, seeds), summarise(results, "equal", stage, seeds)
         wall = [f"{row['wall']:.0f} s" if row else "" for row in (at_defaults, equal)]
@@ -241,7 +262,7 @@ def progression_block(results, seeds, language):
 def lecture_block(results, seeds, language):
     """The lecture page's comparison with the lecture's reported val losses."""
     words = WORDS[language]
-    lines = opening("lecture", language, seeds) + ["", words["lecture_header"], "|---|---|--:|--:|"]
+    lines = opening("lecture", language, seeds, results) + ["", words["lecture_header"], "|---|---|--:|--:|"]
     for (stage, reported), idea in zip(LECTURE_LOSSES.items(), words["lecture_ideas"], strict=True):
         ours = loss_cell(summarise(results, "lecture", stage, seeds), language, seeds)
         lines.append(f"| {stage} | {idea} | {reported:.2f} | {ours} |")
@@ -252,7 +273,7 @@ def lecture_block(results, seeds, language):
 def path_block(results, seeds, language):
     """The learning path's table: each stage's lesson and how long one run at its defaults took."""
     words = WORDS[language]
-    lines = opening("path", language, seeds) + ["", words["path_header"], "|---|---|--:|--:|"]
+    lines = opening("path", language, seeds, results) + ["", words["path_header"], "|---|---|--:|--:|"]
     suffix = ".zh.md" if language == "zh" else ".md"
     for stage, idea in zip(TRAINED_STAGES, IDEAS[language], strict=True):
         row = summarise(results, "defaults", stage, seeds)
@@ -271,45 +292,76 @@ def page_blocks(results, seeds, language):
     }
 
 
-def draw_chart(results, seeds, path):
+CHART_WORDS = {
+    "en": {
+        "budgets": ["each stage's defaults", "equal budget"],
+        "diverged": "diverged, left out:\nseed {seeds}",
+        "stages": ["bigram", "position", "attention", "heads", "ffwd", "blocks", "residual", "projection",
+                   "layer norm", "dropout", "scaled"],
+        "ylabel": "final val loss (data/ci.txt)",
+        "title": "BabyGPT: val loss per stage, mean and range of {n} seeds",
+    },
+    "zh": {
+        "budgets": ["各阶段的默认值", "同一预算"],
+        "diverged": "发散，未计入：\n种子 {seeds}",
+        "stages": ["二元模型", "位置", "注意力", "多头", "前馈", "堆叠", "残差", "投影", "层归一化", "dropout", "放大"],
+        "ylabel": "最终验证损失（data/ci.txt）",
+        "title": "BabyGPT：各阶段的验证损失，{n} 个种子的平均值和范围",
+    },
+}  # fmt: skip
+
+
+def chart_path(path, language):
+    """The chart's file for a language: NAME.png in English, NAME.zh.png with Chinese labels."""
+    return path if language == "en" else path.removesuffix(".png") + ".zh.png"
+
+
+def draw_chart(results, seeds, path, language="en"):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 4.2))
-    for budget, label, marker in [("defaults", "each stage's defaults", "o"), ("equal", "equal budget", "s")]:
-        points = [(int(s[1:]), summarise(results, budget, s, seeds)) for s in TRAINED_STAGES]
-        points = [(n, row) for n, row in points if row]
-        if not points:
-            continue
-        xs = [n for n, _ in points]
-        means = [row["mean"] for _, row in points]
-        errors = [[row["mean"] - row["low"] for _, row in points], [row["high"] - row["mean"] for _, row in points]]
-        line = ax.errorbar(xs, means, yerr=errors, marker=marker, capsize=3, label=label)
-        for n, row in points:
-            if row["diverged"]:
-                seeds_out = ", ".join(f"{seed} ({loss:.0f})" for seed, loss in row["diverged"])
-                ax.annotate(
-                    f"diverged, left out:\nseed {seeds_out}", (n, row["high"]), xytext=(-40, 40),
-                    textcoords="offset points", ha="center", fontsize=7, color=line[0].get_color(),
-                    arrowprops={"arrowstyle": "->", "color": line[0].get_color()},
-                )  # fmt: skip
-    ax.set_xticks(range(1, 12))
-    ax.set_xticklabels(
-        ["v1\nbigram", "v2\nposition", "v3\nattention", "v4\nheads", "v5\nffwd", "v6\nblocks",
-         "v7\nresidual", "v8\nprojection", "v9\nlayer norm", "v10\ndropout", "v11\nscaled"],
-        fontsize=8,
-    )  # fmt: skip
-    ax.set_ylabel("final val loss (data/ci.txt)")
-    ax.set_title(f"BabyGPT: val loss per stage, mean and range of {len(seeds)} seeds")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = path + ".tmp.png"
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
+    words = CHART_WORDS[language]
+    if language == "zh":  # a font that draws Chinese, found as babygpt_sample.py finds one
+        sys.path.insert(0, ROOT)
+        from babygpt_sample import find_font
+
+        fonts = find_font("".join(str(w) for w in words.values()).replace("\n", ""))
+        if fonts is None:
+            sys.exit("error: no installed font draws Chinese; install one (Debian/Ubuntu: apt install fonts-noto-cjk)")
+    style = {"font.family": fonts, "axes.unicode_minus": False} if language == "zh" else {}
+    with plt.rc_context(style):
+        fig, ax = plt.subplots(figsize=(8, 4.2))
+        for budget, label, marker in zip(["defaults", "equal"], words["budgets"], ["o", "s"], strict=True):
+            points = [(int(s[1:]), summarise(results, budget, s, seeds)) for s in TRAINED_STAGES]
+            points = [(n, row) for n, row in points if row]
+            if not points:
+                continue
+            xs = [n for n, _ in points]
+            means = [row["mean"] for _, row in points]
+            errors = [[row["mean"] - row["low"] for _, row in points], [row["high"] - row["mean"] for _, row in points]]
+            line = ax.errorbar(xs, means, yerr=errors, marker=marker, capsize=3, label=label)
+            for n, row in points:
+                if row["diverged"]:
+                    seeds_out = ", ".join(f"{seed} ({loss:.0f})" for seed, loss in row["diverged"])
+                    ax.annotate(
+                        words["diverged"].format(seeds=seeds_out), (n, row["high"]), xytext=(-40, 40),
+                        textcoords="offset points", ha="center", fontsize=7, color=line[0].get_color(),
+                        arrowprops={"arrowstyle": "->", "color": line[0].get_color()},
+                    )  # fmt: skip
+        ax.set_xticks(range(1, 12))
+        ax.set_xticklabels([f"v{n}\n{name}" for n, name in enumerate(words["stages"], 1)], fontsize=8)
+        ax.set_ylabel(words["ylabel"])
+        ax.set_title(words["title"].format(n=len(seeds)))
+        ax.grid(alpha=0.3)
+        ax.legend()
+        fig.tight_layout()
+        path = chart_path(path, language)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = path + ".tmp.png"
+        fig.savefig(tmp, dpi=110)
+        plt.close(fig)
     os.replace(tmp, path)
     print(f"\nchart: {os.path.relpath(path, ROOT)}")
 
@@ -334,7 +386,8 @@ def main():
         run_jobs(jobs, args.results, args.jobs)
     results = load_results(args.results)
     print("\n" + progression_block(results, args.seeds, "en") + "\n\n" + lecture_block(results, args.seeds, "en"))
-    draw_chart(results, args.seeds, args.chart)
+    for language in ("en", "zh"):
+        draw_chart(results, args.seeds, args.chart, language)
     for language, pages in PAGES.items():
         for name, block in page_blocks(results, args.seeds, language).items():
             fill_measured(pages[name], {name: block})

@@ -244,7 +244,11 @@ def run_jobs(jobs, results_path, n_workers, threads_per_worker=1):
                     last = err.decode("utf-8", "replace").strip().splitlines()[-1:] or ["(no output)"]
                     print(f"  {job['key']}: FAILED: {last[0]}", flush=True)
                     continue
-                result = {**job, **json.loads(out.decode("utf-8").strip().splitlines()[-1])}
+                result = {
+                    **job,
+                    "machine": machine_description(),
+                    **json.loads(out.decode("utf-8").strip().splitlines()[-1]),
+                }
                 append_result(results_path, result)
                 finished += 1
                 elapsed = time.perf_counter() - start
