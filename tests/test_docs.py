@@ -368,7 +368,7 @@ def test_stage_tables_name_the_machine_that_measured_them_not_the_one_writing_th
     recorded = {"k": {"machine": "Some CPU, 2 cores, Python 3.12.0, torch 2.14.0"}}
     assert progression.results_machine(recorded, "en") == "Some CPU, 2 cores, Python 3.12.0, torch 2.14.0"
     assert progression.results_machine(recorded, "zh") == "Some CPU（2 核），Python 3.12.0，torch 2.14.0"
-    assert progression.results_machine({"k": {}}, "en") == progression.EARLIER_MACHINE  # results from before they named it
+    assert progression.results_machine({"k": {}}, "en") == progression.EARLIER_MACHINE  # older results
 
 
 @pytest.mark.skipif(sys.version_info[:2] != (3, 11), reason="argparse lays out --help differently in each Python")
