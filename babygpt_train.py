@@ -1001,6 +1001,8 @@ def train_and_record(args, checkpoint, problem, given, on_evaluation, rank, worl
     data_tokens = len(job.train_data) + len(job.val_data)
     memory = expected_memory(model, args.batch_size, data_tokens, world_size, device.type)
     print(f"expected memory: {describe_memory(memory)}")
+    if v12.too_large_for_a_cpu(n_params, tokens, args.max_iters - state.step, device):
+        print(v12.GPU_SIZED_NOTE)
     if state.resumed:
         print(f"resuming {args.out_dir} at step {state.step} (best val loss so far {state.best_val_loss:.4f})")
     if device.type == "cuda":

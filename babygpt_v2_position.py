@@ -449,6 +449,17 @@ def setup(args):
     )
 
 
+GPU_SIZED_NOTE = (
+    "note: a GPU-sized run: hours on a CPU; the CPU command of docs/index.md trains a smaller model in minutes"
+)
+
+
+def too_large_for_a_cpu(n_params, tokens_per_step, max_iters, device):
+    """Whether a run on device is one for a GPU: over 1e15 FLOPs to train, about 6 per weight and token (forward
+    and backward; Kaplan et al. 2020), on a CPU. The CPU command of docs/index.md is 2e13 and takes minutes."""
+    return device.type == "cpu" and 6 * n_params * tokens_per_step * max_iters > 1e15
+
+
 def run(args, make_recorder=None):
     """Run this stage from parsed arguments: set up, train, sample. main() and the tools (babygpt_sweep.py) call it.
 
@@ -465,6 +476,8 @@ def run(args, make_recorder=None):
     print(f"corpus {ready.corpus}: {len(ready.text):,} characters, vocabulary size {tokenizer.vocab_size:,}")
     tokens_per_step = args.batch_size * args.block_size
     print(f"model: {n_params:,} parameters | {tokens_per_step:,} tokens per iteration | device {ready.device}")
+    if too_large_for_a_cpu(n_params, tokens_per_step, args.max_iters, ready.device):
+        print(GPU_SIZED_NOTE)
     final = train(model, ready.train_data, ready.val_data, args, recorder.report if recorder else print_report)
     elapsed, evaluating = format_seconds(final["elapsed_seconds"]), f"{final['eval_fraction']:.0%}"
     print(f"trained {final['step']} steps in {elapsed}, {evaluating} of that time evaluating")

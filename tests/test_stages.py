@@ -975,6 +975,21 @@ def run_main(stage, argv, capsys):
     return capsys.readouterr().out
 
 
+def test_a_gpu_sized_run_on_a_cpu_is_said_to_take_hours_before_it_starts(stage, corpus, tmp_path, capsys, monkeypatch):
+    class Started(Exception):
+        pass
+
+    def train(*args, **kwargs):
+        raise Started
+
+    monkeypatch.setattr(stage, "train", train)
+    args = stage.parse_args(tiny_argv(stage, corpus, tmp_path, max_iters=10**11))  # 6 x params x tokens x steps
+    with pytest.raises(Started):
+        stage.run(args)
+    out = capsys.readouterr().out
+    assert stage.GPU_SIZED_NOTE in out.splitlines() and stage.GPU_SIZED_NOTE.startswith("note: a GPU-sized run")
+
+
 @pytest.mark.loss_curve
 def test_main_end_to_end(stage, corpus, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -991,6 +1006,7 @@ def test_main_end_to_end(stage, corpus, tmp_path, capsys, monkeypatch):
     assert [int(step) for step, _, _ in evals] == [0, 10, 20]
     assert float(evals[-1][2]) < float(evals[0][2])
     assert re.search(r"^trained 20 steps in 0:00:\d\d, \d+% of that time evaluating$", out, re.MULTILINE)
+    assert "GPU-sized" not in out  # a run of seconds gets no warning
     for prompt in PROMPTS:
         start = out.index(f"--- {prompt} ---\n") + len(f"--- {prompt} ---\n")
         sample = out[start : start + len(prompt) + 11]  # samples may hold newlines: count characters

@@ -518,6 +518,19 @@ def test_an_option_that_is_not_what_it_seems_is_said_in_one_line_at_the_start(ex
     assert out.index(notes[0]) < out.index("step     0 |")
 
 
+def test_a_gpu_sized_run_on_a_cpu_is_said_to_take_hours(corpus, tmp_path, capsys, monkeypatch):
+    class Started(Exception):
+        pass
+
+    def train(*args, **kwargs):
+        raise Started
+
+    monkeypatch.setattr(babygpt_train, "train", train)
+    with pytest.raises(Started):
+        babygpt_train.run(babygpt_train.parse_args(run_argv(corpus, tmp_path / "run", "--max_iters", str(10**11))))
+    assert babygpt_train.v12.GPU_SIZED_NOTE in capsys.readouterr().out.splitlines()
+
+
 def test_cuda_graphs_asked_for_on_a_cpu_are_said_to_be_left_out():
     notes = babygpt_train.compile_notes(recipe(compile=True, compile_mode="reduce-overhead", device="cpu"))
     assert notes == [
