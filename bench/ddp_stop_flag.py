@@ -68,7 +68,7 @@ def worker(rank, options, rendezvous):
                 f"round {round_number}/{options.rounds}: "
                 + ", ".join(f"{n} {s * 1e3:.2f} ms" for n, s in seconds.items())
             )
-    dist.destroy_process_group()
+    babygpt_train.leave_process_group()
     return list(variants)
 
 

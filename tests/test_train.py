@@ -716,10 +716,7 @@ if __name__ == "__main__":  # run by torchrun in the `background` fixture: pytho
     ddp_updates(sys.argv[1])
     count_all_reduces(sys.argv[1], sys.argv[2:])
     refusals_under_torchrun(sys.argv[1], sys.argv[2:])
-    # leave the process group ddp_updates joined, both processes together: a gloo group still alive at
-    # interpreter exit can abort a process there ("terminate called without an active exception")
-    dist.barrier()
-    dist.destroy_process_group()
+    babygpt_train.leave_process_group()  # the one ddp_updates joined, as the trainer leaves the one it joins
 
 
 def test_v12_overwrite_of_a_trainer_folder_leaves_no_stale_best_pt_and_a_resume_keeps_it(tmp_path):
