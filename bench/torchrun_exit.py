@@ -1,6 +1,7 @@
-"""How often a CPU torchrun of babygpt_train.py aborts as it exits: leaving the process group with
-dist.destroy_process_group() alone (before) or with babygpt_train.leave_process_group() (now), which then pauses
-GLOO_EXIT_PAUSE seconds.
+"""How often a CPU torchrun of babygpt_train.py aborts as it exits, before and after leave_process_group().
+
+Before: each process leaves the process group with dist.destroy_process_group() alone. Now: with
+babygpt_train.leave_process_group(), which then pauses GLOO_EXIT_PAUSE seconds.
 
     python bench/torchrun_exit.py                      # 100 rounds: one torchrun each way
     python bench/torchrun_exit.py --rounds 20
