@@ -1356,6 +1356,23 @@ def draw_charts_in_current_font(sweep, rows, means):
 # ============================================================================
 
 
+def busy_note(load_average=None, cores=None):
+    """A line saying the machine is already busy as the sweep starts, or None. Busy: the load average over the
+    last minute (Unix's count of processes running or waiting for a core, os.getloadavg(); not on Windows) is at
+    least half the cores. Other work then slows every trial, and the summary's time and tokens/s with it."""
+    if load_average is None:
+        if not hasattr(os, "getloadavg"):
+            return None
+        load_average = os.getloadavg()[0]
+    cores = cores or os.cpu_count() or 1
+    if load_average < max(1.0, cores / 2):
+        return None
+    return (
+        f"note: this machine is already busy (load average {load_average:.1f} over the last minute, {cores} cores):"
+        " the trials' time and tokens/s will be worse than on an idle machine"
+    )
+
+
 def main(argv=None):
     console_safe_output()
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # our own progress lines say what happened
@@ -1374,6 +1391,8 @@ def main(argv=None):
         f"{f', {sweep.jobs} at once' if sweep.jobs > 1 else ''}; study {sweep.shown_storage}"
         + (f" ({done} done already, {running} running elsewhere)" if done or running else "")
     )
+    if busy_note():
+        print(busy_note())
     interrupted = False
     stopped = []
     previous_handler = signal.signal(signal.SIGINT, interrupt_once)

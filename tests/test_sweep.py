@@ -264,9 +264,13 @@ def test_running_the_same_command_again_trains_nothing(grid, monkeypatch, capsys
         os.utime(path, (time.time() - 120, time.time() - 120))
     young = sweep_folder / "summary.md.4243.tmp"  # perhaps being written by a worker on another machine right now
     young.write_text("being written")
+    monkeypatch.setattr(os, "getloadavg", lambda: (7.5, 1.0, 1.0), raising=False)  # other work on the machine
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
     code = sweep(folder, "--param", "learning_rate=1e-2,3e-3", "--param", "n_layer=1,2", monkeypatch=monkeypatch)
     assert code == 0
-    assert "4 done already" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "4 done already" in out
+    assert "already busy (load average 7.5 over the last minute, 4 cores): the trials' time and tokens/s" in out
     assert {path: path.stat().st_mtime_ns for path in sweep_folder.glob("*/checkpoint.pt")} == checkpoints
     assert len(load_study(folder, "v12_learning_rate_n_layer").trials) == 4
     assert not any(path.exists() for path in left) and young.exists()
@@ -289,6 +293,11 @@ def folder(tmp_path, monkeypatch):
     write_corpus(tmp_path)
     monkeypatch.setattr(babygpt_sweep, "draw_charts", lambda *args: [])  # pictures are tested on the grid
     return tmp_path
+
+
+def test_an_idle_machine_gets_no_busy_note():
+    assert babygpt_sweep.busy_note(0.9, 2) is None and babygpt_sweep.busy_note(1.9, 4) is None
+    assert babygpt_sweep.busy_note(1.0, 2) is not None and babygpt_sweep.busy_note(2.0, 4) is not None
 
 
 def test_a_failing_combination_is_recorded_and_the_others_finish(folder, monkeypatch, capsys):
