@@ -1,6 +1,7 @@
 """The GPU figures in one script: speed, MFU and memory of babygpt_train.py at full size, and the lecture's run.
 
-    python bench/gpu.py                      # on a CUDA GPU with bfloat16: under ten minutes on a recent one
+    python bench/gpu.py                      # on a CUDA GPU with bfloat16: under ten minutes on a recent one,
+                                             # and then v11 itself in float32, some minutes more (see Lecture)
     python bench/gpu.py --tiny               # on a CPU at a tiny size, in seconds: checks the script
     python bench/gpu.py --peak_tflops 312    # a GPU missing from PEAK_TFLOPS: give its dense bfloat16 peak
     python bench/gpu.py --report             # then write the table into docs/speed.md and docs/speed.zh.md
@@ -26,7 +27,11 @@ that it keeps its own one host sync per ten steps; its data is written from --da
 Lecture. Karpathy's lecture trains this model (v11's defaults) on tiny shakespeare for 5,000 steps and
 reports val loss 1.48. The same run through babygpt_train.py with its fused path, bfloat16 and --compile,
 and the lecture's optimizer (constant learning rate 3e-4, no warmup, no clipping, AdamW's default betas and
-weight decay 0.01, the last on matrices and embeddings only), its final val loss and wall time.
+weight decay 0.01, the last on matrices and embeddings only), its final val loss and wall time. Then the same
+5,000 steps with babygpt_v11_hyper_params.py itself, as it is (float32, per-head attention, no compiling, its
+defaults): the gap between the two says how much of the distance to 1.48 the trainer's ways account for.
+In float32 without TF32, by its FLOPs, that run takes several minutes on an H100: where a call has a time limit,
+run the bench again with the same --round, which runs only what that round lacks.
 
 Each result is appended to bench/results/gpu.jsonl as it ends (a stopped run resumes; --tiny writes to
 --results elsewhere only when asked, and never into the docs). --round N keeps a run as round N beside the
@@ -92,8 +97,9 @@ VARIANTS = {
 }
 NANOGPT_VARIANTS = {"nanoGPT": ["--compile=False"], "nanoGPT + compile": ["--compile=True"]}
 RUN_ORDER = ["fused + compile", "nanoGPT + compile", "fused + compile, CUDA graphs", "fused", "stage", "nanoGPT"]
-RUN_ORDER += ["stage + compile", "lecture"]
+RUN_ORDER += ["stage + compile", "lecture", "lecture, v11 itself"]
 NANOGPT_ITER = re.compile(r"^iter (\d+): loss")
+STAGE_LINE = re.compile(r"^step +[\d,]+ \| train loss ([\d.]+) \| val loss ([\d.]+) .*\| +([\d,]+) tokens/s")
 TINY = ["--block_size", "16", "--n_embed", "32", "--n_head", "2", "--n_layer", "2", "--batch_size", "4"]
 LECTURE = ["--warmup_iters", "0", "--lr_decay", "none", "--grad_clip", "0", "--beta2", "0.999"]
 LECTURE += ["--weight_decay", "0.01", "--learning_rate", "3e-4"]
@@ -279,6 +285,30 @@ def run_lecture(args, common):
     }
 
 
+def run_lecture_stage(args):
+    """babygpt_v11_hyper_params.py itself for --lecture_steps steps, as a process of its own: its defaults, float32,
+    no compiling (with --tiny: the tiny size on the CPU). Its final losses and its last log line's tokens/s."""
+    argv = [sys.executable, os.path.join(ROOT, "babygpt_v11_hyper_params.py"), "--data", args.data]
+    argv += ["--max_iters", str(args.lecture_steps), "--eval_interval", str(max(1, args.lecture_steps // 10))]
+    argv += ["--max_new_tokens", "20"]
+    argv += ["--device", "cpu", *TINY, "--eval_iters", "2"] if args.tiny else ["--device", "cuda"]
+    start = time.perf_counter()
+    done = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT)
+    found = [m for m in map(STAGE_LINE.match, done.stdout.splitlines()) if m]
+    if done.returncode != 0 or not found:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(f"babygpt_v11_hyper_params.py failed (exit {done.returncode}): {last}")
+    train_loss, val_loss, speed = found[-1].groups()
+    return {
+        "variant": "lecture, v11 itself",
+        "val_loss": float(val_loss),
+        "train_loss": float(train_loss),
+        "tokens_per_second": float(speed.replace(",", "")),
+        "wall_seconds": time.perf_counter() - start,
+        "command": " ".join(argv[1:]),
+    }
+
+
 def gib(size):
     return "-" if size is None else f"{size / 2**30:.2f} GiB"
 
@@ -335,7 +365,7 @@ def table(results, zh=False):
             cells += ["-" if r["compile_seconds"] is None else f"{r['compile_seconds']:.0f} s"]
             cells += [gib(r["peak_memory"]), gib(r["expected_memory"])]
             lines.append("| " + " | ".join(cells) + " |")
-        first = next(r for r in row.values() if r["variant"] != "lecture")
+        first = next(r for r in row.values() if not r["variant"].startswith("lecture"))
         steps, warm = first.get("steps"), first.get("warm_steps")
         if zh:
             lines.append(f"\n每个变体训练 {steps} 步，每秒词元数取第 {warm} 步到第 {steps} 步之间（不含评估）")
@@ -345,27 +375,32 @@ def table(results, zh=False):
                 f"\neach variant trained {steps} steps, tokens/s from step {warm} to {steps} (evaluation left out)"
             )
             lines[-1] += "; ratios within a round only"
-    lecture_rounds = [n for n in order if "lecture" in rounds[n]]
-    if lecture_rounds:
-        lectures = [rounds[n]["lecture"] for n in lecture_rounds]
-        separator = "、" if zh else " and "
-        val, train = (separator.join(f"{r[key]:.4f}" for r in lectures) for key in ("val_loss", "train_loss"))
-        speed = separator.join(f"{r['tokens_per_second']:,.0f}" for r in lectures)
-        minutes = separator.join(f"{r['wall_seconds'] / 60:.1f}" for r in lectures)
-        if zh:
-            lines.append(
-                f"\n课程那次训练（第 {'、'.join(map(str, lecture_rounds))} 轮各跑一次）：验证损失 {val}"
-                f"（课程报告 1.48），训练损失 {train}，每秒 {speed} 个词元，用时 {minutes} 分钟"
-            )
-        else:
-            lines.append(
-                f"\nthe lecture's run, round{'s' * (len(lectures) > 1)} {' and '.join(map(str, lecture_rounds))}:"
-                f" val loss {val} (the lecture:"
-                f" 1.48), train loss {train}, {speed} tokens/s, {minutes} min"
-            )
+    for variant in ("lecture", "lecture, v11 itself"):
+        lecture_rounds = [n for n in order if variant in rounds[n]]
+        if lecture_rounds:
+            lines.append(lecture_line(variant, [rounds[n][variant] for n in lecture_rounds], lecture_rounds, zh))
     machines = list(dict.fromkeys(r["machine"] for r in results))
     lines.append("\n" + "\n".join(in_chinese(m) if zh else m for m in machines))
     return "\n".join(lines)
+
+
+def lecture_line(variant, lectures, lecture_rounds, zh):
+    """One line of the table's text for the lecture's runs (variant "lecture" or "lecture, v11 itself")."""
+    separator = "、" if zh else " and "
+    val, train = (separator.join(f"{r[key]:.4f}" for r in lectures) for key in ("val_loss", "train_loss"))
+    speed = separator.join(f"{r['tokens_per_second']:,.0f}" for r in lectures)
+    minutes = separator.join(f"{r['wall_seconds'] / 60:.1f}" for r in lectures)
+    if zh:
+        which = "课程那次训练" if variant == "lecture" else "同样的训练直接用 v11（float32，逐头注意力，不编译）"
+        return (
+            f"\n{which}（第 {'、'.join(map(str, lecture_rounds))} 轮各跑一次）：验证损失 {val}"
+            f"（课程报告 1.48），训练损失 {train}，每秒 {speed} 个词元，用时 {minutes} 分钟"
+        )
+    which = "the lecture's run" if variant == "lecture" else "the same run with v11 itself (float32, per head, eager)"
+    return (
+        f"\n{which}, round{'s' * (len(lectures) > 1)} {' and '.join(map(str, lecture_rounds))}:"
+        f" val loss {val} (the lecture: 1.48), train loss {train}, {speed} tokens/s, {minutes} min"
+    )
 
 
 def write_report(results_path):
@@ -387,7 +422,7 @@ def report_text(zh=False, results_path=RESULTS):
 def main(argv=None):
     parser = bench_parser(__doc__, "data/shakespeare.txt", epilog=True)
     parser.add_argument("--steps", type=int, default=400, help="steps per speed variant (default: %(default)s)")
-    parser.add_argument("--lecture_steps", type=int, default=5000, help="the lecture run's steps (default: 5000)")
+    parser.add_argument("--lecture_steps", type=int, default=5000, help="the lecture runs' steps (default: 5000)")
     parser.add_argument("--peak_tflops", type=float, help="the device's dense bfloat16 peak, TFLOP/s (default: table)")
     parser.add_argument("--tiny", action="store_true", help="a tiny size on the CPU, float32, no compile")
     parser.add_argument("--skip_lecture", action="store_true", help="only the speed variants")
@@ -426,13 +461,15 @@ def main(argv=None):
         runs.update({name: (run_nanogpt, options) for name, options in NANOGPT_VARIANTS.items()})
     if not args.skip_lecture:
         runs["lecture"] = (run_lecture, None)
+        runs["lecture, v11 itself"] = (run_lecture_stage, None)
     if args.tiny:  # no compiling on the CPU: it needs a C++ compiler and minutes
         runs = {name: run for name, run in runs.items() if "compile" not in name}
     jobs = []
     for name in RUN_ORDER:
         if name in runs:
-            size = f"{args.lecture_steps}" if name == "lecture" else f"{args.steps}w{warm_steps(args)}"
-            job = "lecture" if name == "lecture" else f"speed/{name}"
+            lecture = name.startswith("lecture")
+            size = f"{args.lecture_steps}" if lecture else f"{args.steps}w{warm_steps(args)}"
+            job = {"lecture": "lecture", "lecture, v11 itself": "lecture/v11"}.get(name, f"speed/{name}")
             jobs.append((f"{prefix}{job}/{size}/round{args.round}", name))
     done = load_results(results_path) if results_path else {}
     if any(key not in done for key, _ in jobs) and not args.tiny and not torch.cuda.is_available():
@@ -454,6 +491,8 @@ def main(argv=None):
         try:
             if run is run_lecture:
                 result = run_lecture(args, common)
+            elif run is run_lecture_stage:
+                result = run_lecture_stage(args)
             elif run is run_nanogpt:
                 result = run_nanogpt(name, options, args)
             else:

@@ -47,17 +47,20 @@ def test_gpu_script_runs_on_a_cpu_at_a_tiny_size(corpus, tmp_path, capsys, monke
     gpu.main([*argv, "--out", str(tmp_path / "out"), "--results", str(results)])
     out = capsys.readouterr().out
     rows = {row["variant"]: row for row in map(json.loads, results.read_text().splitlines())}
-    assert set(rows) == {"stage", "fused", "lecture"}  # no --compile on the CPU with --tiny
+    assert set(rows) == {"stage", "fused", "lecture", "lecture, v11 itself"}  # no --compile on the CPU with --tiny
     for name in ("stage", "fused"):
         assert rows[name]["tokens_per_second"] > 0 and 0 < rows[name]["mfu"]
         assert rows[name]["expected_memory"] > 0
         assert f"| {name} |" in out
     assert rows["lecture"]["val_loss"] > 0 and "the lecture: 1.48" in out
+    v11 = rows["lecture, v11 itself"]  # the stage's own log, read back
+    assert 0 < v11["val_loss"] < 10 and v11["tokens_per_second"] > 0 and "--max_iters 4" in v11["command"]
+    assert f"the same run with v11 itself (float32, per head, eager), round 1: val loss {v11['val_loss']:.4f}" in out
     assert "课程报告 1.48" in gpu.table(list(rows.values()), zh=True) and "核" in gpu.table(
         list(rows.values()), zh=True
     )
     gpu.main([*argv, "--out", str(tmp_path / "out"), "--results", str(results)])  # done: nothing runs again
-    assert len(results.read_text().splitlines()) == 3
+    assert len(results.read_text().splitlines()) == 4
     docs = [tmp_path / "speed.md", tmp_path / "speed.zh.md"]
     for doc in docs:
         doc.write_text("<!-- measured: gpu -->\nold\n<!-- end measured -->\n", encoding="utf-8")
