@@ -698,6 +698,9 @@ def main(argv=None):
         run(args)
     except ValueError as e:
         sys.exit(f"error: {e}")
+    except KeyboardInterrupt:  # Ctrl-C: training stops, with one line instead of a traceback
+        print("\ninterrupted (Ctrl-C)", file=sys.stderr)
+        sys.exit(130)
     except OSError as e:
         sys.exit(f"error: cannot write the run folder {args.out_dir}: {e.strerror}")
 

@@ -565,6 +565,9 @@ def main(argv=None):
         run(args)
     except ValueError as e:
         sys.exit(f"error: {e}")
+    except KeyboardInterrupt:  # Ctrl-C: training stops, with one line instead of a traceback
+        print("\ninterrupted (Ctrl-C)", file=sys.stderr)
+        sys.exit(130)
 
 
 if __name__ == "__main__":

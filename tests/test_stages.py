@@ -17,6 +17,7 @@ import json
 import math
 import os
 import re
+import signal
 import subprocess
 import sys
 import types
@@ -1156,6 +1157,36 @@ def test_a_diverging_run_ends_in_one_line(stage, corpus, tmp_path, capsys):
         stage.main(tiny_argv(stage, corpus, tmp_path, learning_rate=1e30))
     message = exit_info.value.code
     assert message.startswith("error: the loss became NaN") and "\n" not in message
+
+
+def test_ctrl_c_stops_training_with_one_line_and_status_130(stage, monkeypatch, capsys):
+    def interrupted(args):
+        raise KeyboardInterrupt  # what Ctrl-C raises wherever training is
+
+    monkeypatch.setattr(stage, "run", interrupted)
+    try:
+        stage.main([])
+    except KeyboardInterrupt:  # (caught here: left alone, it would stop pytest itself)
+        pytest.fail("Ctrl-C left main() as a traceback")
+    except SystemExit as stopped:
+        assert stopped.code == 130 and capsys.readouterr().err == "\ninterrupted (Ctrl-C)\n"
+    else:
+        pytest.fail("main() went on after Ctrl-C")
+
+
+@pytest.mark.skipif(os.name == "nt", reason="a SIGINT to a child process is POSIX")
+def test_ctrl_c_in_the_middle_of_a_real_run_prints_no_traceback(corpus, tmp_path):
+    v12 = load_stage("v12")
+    argv = tiny_argv(v12, corpus, tmp_path, max_iters=10**6, eval_interval=1, eval_iters=1)
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True, "encoding": "utf-8"}
+    process = subprocess.Popen([sys.executable, str(ROOT / "babygpt_v12_wandb.py"), *argv], env=env, **pipes)
+    for line in process.stdout:
+        if line.startswith("step     1 |"):  # training, past its first evaluation
+            break
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130 and err == "\ninterrupted (Ctrl-C)\n"
 
 
 # ----------------------------------------------------------------------------
