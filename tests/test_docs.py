@@ -383,3 +383,35 @@ def test_options_page_is_what_the_scripts_print():
         assert gen_options.filled(text, generated) == text, (
             f"{Path(path).name} is stale: run python docs/gen_options.py"
         )
+
+
+# ----------------------------------------------------------------------------
+# Chinese text: no line break inside a paragraph between two Chinese characters
+
+CJK = r"[\u2018-\u201d\u2026\u3000-\u303f\u3400-\u9fff\uff00-\uffef]"  # characters and full-width punctuation
+NEW_BLOCK = re.compile(r"\s*([-*+] |\d+\. |#|\||>|!!!|\?\?\?|<!--|```|~~~|$)")
+
+
+def broken_chinese_lines(text):
+    """Line numbers where a paragraph breaks between two Chinese characters: a browser shows that line break as
+    a space, a gap in the middle of a Chinese sentence (Markdown keeps an English paragraph's line breaks as
+    spaces between words, which is right there). Code blocks are left alone."""
+    lines, found, fence = text.split("\n"), [], False
+    for number, (line, following) in enumerate(zip(lines, lines[1:] + [""], strict=True), 1):
+        if line.lstrip().startswith(("```", "~~~")):
+            fence = not fence
+        elif not fence and re.search(CJK + "$", line) and re.match(r"\s*" + CJK, following):
+            found += [number] if not NEW_BLOCK.match(following) else []
+    return found
+
+
+def test_finding_a_break_inside_a_chinese_sentence():
+    assert broken_chinese_lines("第一行写到一半\n接着写完。") == [1]
+    assert broken_chinese_lines("- 列表\n- 列表") == [] and broken_chinese_lines("```\n代码\n代码\n```") == []
+    assert broken_chinese_lines("an English line\n接着") == [] and broken_chinese_lines("中文\n`code`") == []
+
+
+@pytest.mark.parametrize("name", [zh for _, zh in PAIRS.values()])
+def test_chinese_pages_do_not_break_lines_inside_a_sentence(name):
+    text = (ROOT / name).read_text(encoding="utf-8")
+    assert broken_chinese_lines(text) == [], f"{name}: join these lines to the next (they show as a space)"
