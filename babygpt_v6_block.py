@@ -306,8 +306,10 @@ def load_corpus(path):
     try:
         with open(path, encoding="utf-8") as f:
             text = f.read()
-    except FileNotFoundError:
-        raise ValueError(f"corpus {path} not found; build it with: python data/prepare.py") from None
+    except FileNotFoundError:  # the corpora data/prepare.py builds: how to build them
+        build = {"ci.txt": "", "shakespeare.txt": " shakespeare"}.get(os.path.basename(path))
+        hint = "check the path" if build is None else f"build it with: python data/prepare.py{build}"
+        raise ValueError(f"corpus {path} not found; {hint}") from None
     except UnicodeDecodeError as e:
         raise ValueError(f"corpus {path} is not UTF-8 text (bad byte at offset {e.start})") from None
     except OSError as e:

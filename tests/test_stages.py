@@ -1152,6 +1152,21 @@ def test_wandb_disabled_needs_no_wandb(corpus, tmp_path, capsys, monkeypatch):
         stage.main(offline)
 
 
+@pytest.mark.parametrize(
+    "name, hint",
+    [
+        ("ci.txt", "build it with: python data/prepare.py"),
+        ("shakespeare.txt", "build it with: python data/prepare.py shakespeare"),
+        ("poems.txt", "check the path"),  # a learner's own file: data/prepare.py cannot build it
+    ],
+)
+def test_a_missing_corpus_says_how_to_get_it(stage, name, hint, tmp_path):
+    path = tmp_path / "data" / name
+    with pytest.raises(ValueError) as refused:
+        stage.load_corpus(str(path))
+    assert str(refused.value) == f"corpus {path} not found; {hint}"
+
+
 def test_a_diverging_run_ends_in_one_line(stage, corpus, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         stage.main(tiny_argv(stage, corpus, tmp_path, learning_rate=1e30))
@@ -1200,7 +1215,7 @@ def bad_input_cases():
     for sid in STAGE_IDS:
         n = int(sid[1:])
         stage_cases = [
-            ("missing_corpus", "missing", [], ["not found", "python data/prepare.py"]),
+            ("missing_corpus", "missing", [], ["not found", "check the path"]),
             ("empty_corpus", "empty", [], ["empty"]),
             ("corpus_is_a_folder", "folder", [], ["cannot read corpus corpus.txt"]),
             ("not_utf8", "latin1", [], ["not UTF-8"]),
@@ -1295,7 +1310,7 @@ print(json.dumps({
 """
 
 CLI_CASES = {  # id -> (stage, arguments, words in the error)
-    "v1-missing_corpus": ("v1", ["--data=missing.txt"], "python data/prepare.py"),
+    "v1-missing_corpus": ("v1", ["--data=missing.txt"], "missing.txt not found; check the path"),
     "v12-abbreviated_option": ("v12", ["--max_iter=5"], "unrecognized arguments: --max_iter=5"),
 }
 
