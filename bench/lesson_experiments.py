@@ -389,7 +389,8 @@ def run_all(stages, n_jobs):
 WORDS = {
     "en": {
         "measured": "Measured on the 2-core AMD EPYC VM of [Benchmarks](../benchmarks.md) (one thread,"
-        " `OMP_NUM_THREADS=1`; with more threads or on another processor the last digits differ), by"
+        " `OMP_NUM_THREADS=1`; with more threads or on another processor the figures differ, mostly in the last"
+        " digits, by up to about 0.1 in a run that overfits), by"
         " `python bench/lesson_experiments.py`:",
         "losses": "| command | parameters | train loss | val loss | lowest val loss (step) |",
         "diverged": "stopped: {error}",
@@ -411,7 +412,7 @@ WORDS = {
     "zh": {
         "measured": "在[基准测试](../benchmarks.zh.md)那台 2 核 AMD EPYC 虚拟机上用"
         " `python bench/lesson_experiments.py` 测得（单线程，`OMP_NUM_THREADS=1`；"
-        "线程数不同或换一颗处理器，末几位会不同）：",
+        "线程数不同或换一颗处理器，结果会有出入：多数只差在末几位，过拟合的训练可能差到 0.1 左右）：",
         "losses": "| 命令 | 参数量 | 训练损失 | 验证损失 | 最低验证损失（步数） |",
         "diverged": "中途停止：{error}",
         "cost": "| 相对 CPU 命令的改动 | 参数量 | 预计内存（CPU） | 每步时间 |",
