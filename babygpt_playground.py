@@ -5,8 +5,9 @@ with the temperature and top_k sliders, one character at a time or a streamed co
 head over your text (point at a character to see where it looks), and two checkpoints side by side.
 
 Run:   python babygpt_playground.py                      (finds out/*/checkpoint.pt, out/*/best.pt,
-                                                          sweeps/*/*/checkpoint.pt; prints the page's address)
-       python babygpt_playground.py --checkpoint out/v12/checkpoint.pt --port 7861
+                                                          sweeps/*/*/checkpoint.pt, opens the newest; prints
+                                                          the page's address)
+       python babygpt_playground.py --checkpoint out/v12 --port 7861      (a run folder, or its checkpoint.pt)
        python babygpt_playground.py --help                (every option)
 
 Engine: Gradio (pip install gradio), over Streamlit and Panel: live slider events, native bar/line plots, an
@@ -34,10 +35,12 @@ import babygpt_v12_wandb
 from babygpt_sample import (
     ATTENTION_FROM,
     STAGES,
+    TRAIN_HINT,
     CachedBabyGPT,
     CachedContext,
     FullRecomputeContext,
     attention_weights,
+    checkpoint_file,
     default_prompts,
     generate_tokens,
     load_checkpoint,
@@ -58,11 +61,18 @@ GRADIO_MISSING = "the playground needs Gradio: pip install gradio (or pip instal
 
 
 def discover_checkpoints(root=".", given=()):
-    """The checkpoints given (first, in order) and those under root matching CHECKPOINT_PATTERNS, sorted."""
-    found = sorted(
-        {os.path.join(root, path) for pattern in CHECKPOINT_PATTERNS for path in glob(pattern, root_dir=root)}
-    )
-    found = [os.path.normpath(path) for path in found]  # out/v12/checkpoint.pt, not ./out/v12/checkpoint.pt
+    """The checkpoints given (first, in order), then those under root matching CHECKPOINT_PATTERNS, the most recently
+    written first (the page opens the first: the run just trained, not the alphabetically first), equal times by path.
+    """
+    found = {}  # path -> modification time
+    for pattern in CHECKPOINT_PATTERNS:
+        for path in glob(pattern, root_dir=root):
+            path = os.path.normpath(os.path.join(root, path))  # out/v12/checkpoint.pt, not ./out/v12/checkpoint.pt
+            try:
+                found[path] = os.path.getmtime(path)
+            except OSError:  # removed since glob listed it
+                pass
+    found = sorted(found, key=lambda path: (-found[path], path))
     given = [path for path in given if path]
     return given + [path for path in found if os.path.abspath(path) not in {os.path.abspath(p) for p in given}]
 
@@ -104,12 +114,11 @@ class CheckpointCache:
         """The Loaded for path; ValueError with one line for a missing, damaged or foreign file."""
         if not path:
             raise ValueError("choose a checkpoint (or pass --checkpoint PATH)")
+        path = checkpoint_file(path)  # a run folder's checkpoint.pt; ValueError if there is none
         try:
             stat = os.stat(path)
         except OSError:
-            raise ValueError(
-                f"checkpoint {path} not found; babygpt_v12_wandb.py writes one to OUT_DIR/checkpoint.pt"
-            ) from None
+            raise ValueError(f"checkpoint {path} not found; {TRAIN_HINT}") from None
         key = os.path.abspath(path)
         with self.lock:
             entry = self.entries.get(key)
@@ -394,7 +403,7 @@ class Playground:
             loaded = self.models.get(path)
         except ValueError as e:
             return "", [], None, f"⚠️ {e}"
-        return model_info(loaded), read_loss_curve(path), loaded.tokenizer.vocab_size, ""
+        return model_info(loaded), read_loss_curve(loaded.path), loaded.tokenizer.vocab_size, ""  # a folder's file
 
     def default_prompt(self, path):
         try:
@@ -493,10 +502,7 @@ def build_page(playground):
     choices = playground.checkpoints
     first = choices[0] if choices else None
     second = choices[1] if len(choices) > 1 else first
-    none_found = (
-        "⚠️ no checkpoint found under out/ or sweeps/: train one (python babygpt_v12_wandb.py, see the README's CPU"
-        " command), or type a checkpoint's path in the box above"
-    )
+    none_found = f"⚠️ no checkpoint chosen: type a checkpoint's path in the box above, or {TRAIN_HINT}"
 
     def bars(label, elem_id=None):
         return gr.BarPlot(
@@ -638,16 +644,27 @@ def import_gradio():
 PLOT_CSS = ".vega-embed, .vega-embed svg {overflow: visible !important} #chart, #curve {padding-bottom: 28px}"
 
 
+def page_theme(gr):
+    """Gradio's default theme with its bold text drawn from whole font files. Gradio ships the SemiBold (600) files of
+    its fonts as subsets of 55 and 75 glyphs (A, B and Cyrillic), so a heading at weight 600 drew its A and B from them
+    and every other letter from a system font's bold: "BabyGPT" began with a thinner B. The Bold (700) files draw
+    every letter, and text at 600 takes the nearest heavier face declared."""
+    return gr.themes.Default(
+        font=(gr.themes.LocalFont("Source Sans Pro", weights=(400, 700)), "ui-sans-serif", "system-ui", "sans-serif"),
+        font_mono=(gr.themes.LocalFont("IBM Plex Mono", weights=(400, 700)), "ui-monospace", "Consolas", "monospace"),
+    )
+
+
 def launch_options(host, port, gr):
     """Blocks.launch's options: local only (no share link), no server-side rendering (it would need Node.js), the
-    default theme (its fonts come with Gradio), and no footer links."""
+    default theme (its fonts come with Gradio; page_theme), and no footer links."""
     return dict(
         server_name=host,
         server_port=port,
         share=False,
         ssr_mode=False,
         footer_links=[],
-        theme=gr.themes.Default(),
+        theme=page_theme(gr),
         css=PLOT_CSS,
     )
 
@@ -658,7 +675,8 @@ def parse_args(argv=None):
         "--checkpoint",
         action="append",
         default=[],
-        help="a checkpoint to offer first; repeat for more (default: the ones found under out/ and sweeps/)",
+        help="a checkpoint (or a run folder holding checkpoint.pt) to offer first; repeat for more"
+        " (default: the ones found under out/ and sweeps/, the most recently written first)",
     )
     parser.add_argument(
         "--host",
@@ -678,9 +696,7 @@ def check_args(args):
         raise ValueError(f"--port must be between 1 and 65535, got {args.port}")
     if not 0 <= args.seed < 2**63:
         raise ValueError(f"--seed must be between 0 and 2**63 - 1, got {args.seed}")
-    for path in args.checkpoint:
-        if not os.path.isfile(path):
-            raise ValueError(f"--checkpoint {path} not found; babygpt_v12_wandb.py writes one to OUT_DIR/checkpoint.pt")
+    args.checkpoint = [checkpoint_file(path) for path in args.checkpoint]  # run folders: their checkpoint.pt
 
 
 def main(argv=None):
@@ -691,12 +707,15 @@ def main(argv=None):
         device = babygpt_v12_wandb.pick_device(args.device)
     except ValueError as e:
         sys.exit(f"error: {e}")
+    checkpoints = discover_checkpoints(given=args.checkpoint)
+    if not checkpoints:  # a page with nothing to show: say what to do instead
+        sys.exit(f"error: no checkpoint under out/ or sweeps/ in {os.getcwd()}; {TRAIN_HINT}")
     try:
         gr = import_gradio()
     except ImportError:
         sys.exit(f"error: {GRADIO_MISSING}")
-    playground = Playground(discover_checkpoints(given=args.checkpoint), device, args.seed)
-    print(f"{len(playground.checkpoints)} checkpoints: {', '.join(playground.checkpoints) or 'none found'}")
+    playground = Playground(checkpoints, device, args.seed)
+    print(f"checkpoints, the page opens the first: {', '.join(checkpoints)}")
     page = build_page(playground)
     try:
         page.launch(**launch_options(args.host, args.port, gr), prevent_thread_lock=True, quiet=True)

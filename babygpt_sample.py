@@ -7,6 +7,7 @@ its stage, whose own BabyGPT is built here. The cache needs the pre-norm blocks 
 stages are sampled step by step as their own generate() does.
 
 Run:   python babygpt_sample.py --checkpoint out/v12/checkpoint.pt --prompt 春江 --temperature 0
+                   (--checkpoint out/v12, the run folder, reads the same file)
        python babygpt_sample.py --checkpoint out/v12/checkpoint.pt --interactive
                    (a prompt per line; end with Ctrl-D, on Windows Ctrl-Z then Enter)
        python babygpt_sample.py --checkpoint out/v12/checkpoint.pt --prompt 春江花月夜 --attention attention.png
@@ -58,6 +59,10 @@ from babygpt_v12_wandb import (
 )
 
 CHECKPOINT_FORMAT = "babygpt-checkpoint-v1"  # the tag babygpt_v12_wandb.py writes into every checkpoint
+TRAIN_HINT = (  # what a learner without a checkpoint does first (the sampler and the playground say it)
+    "train one first: python babygpt_v12_wandb.py (on a CPU, with the options of the CPU command in docs/index.md),"
+    " which writes out/v12/checkpoint.pt"
+)
 STAGES = (  # the files whose checkpoints this script samples; a checkpoint's "stage" names one (none: v12's)
     "babygpt_v1.py",
     "babygpt_v2_position.py",
@@ -90,19 +95,33 @@ def stage_of(checkpoint):
 # Loading a checkpoint
 
 
+def checkpoint_file(path):
+    """The checkpoint file path names: path itself, or FOLDER/checkpoint.pt for a run folder (out/v12).
+
+    Raises ValueError with a one-line message when there is nothing to load."""
+    if os.path.isdir(path):
+        inside = os.path.join(path, "checkpoint.pt")
+        if not os.path.isfile(inside):
+            raise ValueError(f"the folder {path} holds no checkpoint.pt; {TRAIN_HINT}")
+        return inside
+    if not os.path.exists(path):
+        raise ValueError(f"checkpoint {path} not found; {TRAIN_HINT}")
+    return path
+
+
 def load_checkpoint(path, device):
     """The model (in eval mode, on device), tokenizer and checkpoint dict saved by babygpt_v12_wandb.py, or by a
     sweep's trial of any stage: the checkpoint names its stage, whose BabyGPT is built with the saved config.
+    path is the file, or a run folder holding checkpoint.pt.
 
     Raises ValueError with a one-line message for a missing, damaged or foreign file."""
+    path = checkpoint_file(path)
     try:
         with warnings.catch_warnings():  # torch warns about pickle details; the user needs one clear line
             warnings.simplefilter("ignore")
             checkpoint = torch.load(path, map_location="cpu", weights_only=True)  # tensors and plain data only
-    except FileNotFoundError:
-        raise ValueError(
-            f"checkpoint {path} not found; babygpt_v12_wandb.py writes one to OUT_DIR/checkpoint.pt"
-        ) from None
+    except FileNotFoundError:  # removed since checkpoint_file looked
+        raise ValueError(f"checkpoint {path} not found; {TRAIN_HINT}") from None
     except (IsADirectoryError, PermissionError) as e:
         raise ValueError(f"cannot read checkpoint {path}: {e.strerror}") from None
     except Exception as e:  # torch.load raises RuntimeError, OSError, EOFError, KeyError ... for a file it cannot parse
@@ -503,7 +522,8 @@ def make_parser():
     parser.add_argument(
         "--checkpoint",
         default="out/v12/checkpoint.pt",
-        help="checkpoint written by babygpt_v12_wandb.py or a sweep's trial of any stage (default: %(default)s)",
+        help="checkpoint written by babygpt_v12_wandb.py or a sweep's trial of any stage, or the run folder holding"
+        " it (out/v12 reads out/v12/checkpoint.pt) (default: %(default)s)",
     )
     parser.add_argument(
         "--prompt",
@@ -521,7 +541,10 @@ def make_parser():
         help="below 1 plays safe, above 1 takes risks; 0 always takes the likeliest (greedy) (default: %(default)s)",
     )
     parser.add_argument(
-        "--top_k", type=int, default=None, help="draw only from the k likeliest characters (default: all of them)"
+        "--top_k",
+        type=int,
+        default=None,
+        help="draw only from the k likeliest characters; 0 means no limit, as leaving it out (default: all of them)",
     )
     parser.add_argument(
         "--seed", type=int, default=1337, help="random seed: same seed, same samples (default: %(default)s)"
@@ -556,8 +579,9 @@ def check_args(args):
             raise ValueError(f"--{name} must be positive, got {getattr(args, name)}")
     if not 0 <= args.seed < 2**63:
         raise ValueError(f"--seed must be between 0 and 2**63 - 1, got {args.seed}")
-    if args.top_k is not None and args.top_k <= 0:
-        raise ValueError(f"--top_k must be positive, got {args.top_k}")
+    if args.top_k is not None and args.top_k < 0:
+        raise ValueError(f"--top_k must be 0 (all characters, as when it is left out) or positive, got {args.top_k}")
+    args.top_k = args.top_k or None  # 0: no limit, as in the playground
     if not (math.isfinite(args.temperature) and args.temperature >= 0):
         raise ValueError(f"--temperature must be 0 (greedy) or a finite positive number, got {args.temperature}")
     if args.prompt is not None and any(prompt == "" for prompt in args.prompt):
@@ -635,6 +659,7 @@ def main(argv=None):
     try:  # every problem with the input is reported in one line, before anything is generated
         check_args(args)
         device = pick_device(args.device)
+        args.checkpoint = checkpoint_file(args.checkpoint)  # a run folder's checkpoint.pt, named so in the header
         model, tokenizer, checkpoint = load_checkpoint(args.checkpoint, device)
         prompts = args.prompt
         if prompts is None:

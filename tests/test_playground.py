@@ -191,13 +191,40 @@ def test_v6_beside_v7_any_stage_loads_and_compares(playground, tmp_path):
     assert "stage **v6**" in a_info and "stage **v7**" in b_info and len(a_text) == len(b_text) == 22
 
 
-def test_checkpoints_are_found_where_runs_save_them(tmp_path):
-    for folder in ("out/v12/checkpoint.pt", "out/v12/best.pt", "sweeps/study/trial_0/checkpoint.pt", "elsewhere/x.pt"):
-        (tmp_path / folder).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / folder).write_bytes(b"")
+def test_checkpoints_are_found_where_runs_save_them_the_most_recently_written_first(tmp_path):
+    written = {  # file -> modification time: an interrupted run sorts first by name, v12 was written last
+        "out/sigtest/checkpoint.pt": 1000,
+        "out/v12/checkpoint.pt": 3000,
+        "out/v12/best.pt": 2000,
+        "sweeps/study/trial_0/checkpoint.pt": 1000,  # as old as out/sigtest: by path, after it
+        "out/a_first/best.pt": 1000,  # as old too: by path, before it (though found by a later pattern)
+        "elsewhere/x.pt": 4000,  # not where runs save them
+    }
+    for file, mtime in written.items():
+        (tmp_path / file).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / file).write_bytes(b"")
+        os.utime(tmp_path / file, (mtime, mtime))
     found = pg.discover_checkpoints(str(tmp_path), given=["mine.pt"])
     relative = [os.path.relpath(path, tmp_path) if path != "mine.pt" else path for path in found]
-    assert relative == ["mine.pt", "out/v12/best.pt", "out/v12/checkpoint.pt", "sweeps/study/trial_0/checkpoint.pt"]
+    expected = [
+        "out/v12/checkpoint.pt",
+        "out/v12/best.pt",
+        "out/a_first/best.pt",
+        "out/sigtest/checkpoint.pt",
+        "sweeps/study/trial_0/checkpoint.pt",
+    ]
+    assert relative == ["mine.pt", *(os.path.normpath(path) for path in expected)]  # the given ones first
+
+
+def test_a_run_folder_is_read_as_its_checkpoint_pt(playground, checkpoint, tmp_path):
+    folder = os.path.dirname(checkpoint)
+    assert playground.load(folder) == playground.load(checkpoint)  # the same model, and the loss curve beside it
+    assert playground.show(folder, "春江", 1.0, 0) == playground.show(checkpoint, "春江", 1.0, 0)
+    args = pg.parse_args(["--checkpoint", folder])
+    pg.check_args(args)
+    assert args.checkpoint == [os.path.join(folder, "checkpoint.pt")]  # the dropdown shows the file
+    message = playground.load(str(tmp_path))[3]
+    assert f"the folder {tmp_path} holds no checkpoint.pt" in message and "python babygpt_v12_wandb.py" in message
 
 
 def snapshot(folder):
@@ -236,9 +263,11 @@ def test_bad_input_gets_a_message_and_the_page_keeps_working(playground, checkpo
 # The command line
 
 
-def test_command_line_refuses_bad_options_in_one_line(tmp_path):
+def test_command_line_refuses_bad_options_in_one_line(tmp_path, monkeypatch):
+    monkeypatch.setattr(pg, "import_gradio", lambda: pytest.fail("a bad option must stop before the page is built"))
     for args, expected in (
         (["--checkpoint", str(tmp_path / "none.pt")], "not found"),
+        (["--checkpoint", str(tmp_path)], "holds no checkpoint.pt"),
         (["--port", "70000"], "--port must be"),
         (["--prot", "1"], "unrecognized arguments"),
     ):
@@ -247,8 +276,20 @@ def test_command_line_refuses_bad_options_in_one_line(tmp_path):
         assert expected in str(exit.value.code) and len(str(exit.value.code).splitlines()) == 1, args
 
 
+def test_without_any_checkpoint_it_says_how_to_train_one_instead_of_serving_an_empty_page(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "out" / "v12").mkdir(parents=True)  # a run folder whose training wrote nothing yet
+    monkeypatch.setattr(pg, "import_gradio", lambda: pytest.fail("nothing to serve: Gradio need not even load"))
+    with pytest.raises(SystemExit) as exit:
+        pg.main(["--port", str(free_port())])
+    message = str(exit.value.code)
+    assert message.startswith("error: no checkpoint under out/ or sweeps/") and len(message.splitlines()) == 1
+    assert "train one first: python babygpt_v12_wandb.py" in message and "out/v12/checkpoint.pt" in message
+
+
 def test_a_port_in_use_is_one_line_in_the_learners_terms(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    tiny_checkpoint(tmp_path / "out" / "tiny" / "checkpoint.pt")  # something to serve
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -313,6 +354,25 @@ def test_through_gradio_client_a_prompt_gives_the_distribution_and_a_continuatio
     assert "top_k 3 keeps 3" in message and "data-weights" in attention and ">花<" in attention
 
 
+def test_every_font_file_of_the_page_draws_every_latin_letter_and_digit():
+    """Gradio's SemiBold files hold A, B and Cyrillic only: a heading drawn from one began with a thinner B."""
+    import string
+
+    from fontTools.ttLib import TTFont  # comes with matplotlib; Gradio's brotli reads woff2
+
+    try:
+        gr = pg.import_gradio()
+    except ImportError:
+        pytest.skip(pg.GRADIO_MISSING)
+    css = "\n".join(pg.page_theme(gr)._font_css)  # the theme's @font-face rules
+    files = re.findall(r"url\('static/([^']+)'\)", css)
+    assert len(files) == 4, css  # two weights of the text font and of the code font
+    for file in files:
+        drawn = TTFont(Path(gr.__file__).parent / "templates" / "frontend" / "static" / file).getBestCmap()
+        missing = [ch for ch in string.ascii_letters + string.digits if ord(ch) not in drawn]
+        assert not missing, f"{file} lacks {''.join(missing)}"
+
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
 
@@ -360,6 +420,12 @@ def test_in_chromium_type_slide_and_step(served):
         driver.find_element(By.ID, "next").click()
         wait.until(lambda d: len(prompt.get_attribute("value")) == len("春江花月") + 1)
         time.sleep(1)  # the chart and attention redraw after the step
+        driver.execute_cdp_cmd("DOM.enable", {})  # the fonts Chromium drew the heading with
+        driver.execute_cdp_cmd("CSS.enable", {})
+        root = driver.execute_cdp_cmd("DOM.getDocument", {"depth": -1})["root"]["nodeId"]
+        heading = driver.execute_cdp_cmd("DOM.querySelector", {"nodeId": root, "selector": "h1"})["nodeId"]
+        fonts = driver.execute_cdp_cmd("CSS.getPlatformFontsForNode", {"nodeId": heading})["fonts"]
+        assert len(fonts) == 1, fonts  # every letter of "BabyGPT playground" from one font, none thinner
         errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
         assert errors == []
     finally:

@@ -387,6 +387,39 @@ def test_top_k_reaches_the_sampler(capsys, checkpoint):
     assert run_main(capsys, *argv, "--temperature", "5", "--top_k", "1").out == greedy
 
 
+def test_top_k_0_draws_from_all_characters_as_leaving_it_out_and_help_says_so(capsys, checkpoint):
+    argv = ["--checkpoint", checkpoint, "--prompt", "ab", "--max_new_tokens", "30", "--temperature", "5"]
+    unlimited = run_main(capsys, *argv).out
+    assert run_main(capsys, *argv, "--top_k", "0").out == unlimited  # the playground's 0 too: no limit
+    assert run_main(capsys, *argv, "--top_k", "2").out != unlimited
+    help_text = " ".join(babygpt_sample.make_parser().format_help().split())
+    assert "0 means no limit" in help_text.split("--top_k", 2)[2].split("--", 1)[0]
+
+
+def test_a_run_folder_reads_its_checkpoint_pt(capsys, checkpoint):
+    folder = os.path.dirname(checkpoint)
+    argv = ["--prompt", "ab", "--max_new_tokens", "20", "--temperature", "0"]
+    from_folder = run_main(capsys, "--checkpoint", folder, *argv)
+    assert from_folder.out == run_main(capsys, "--checkpoint", checkpoint, *argv).out
+    assert f"checkpoint {os.path.join(folder, 'checkpoint.pt')}: step 0" in from_folder.err  # the file it read
+
+
+def test_a_folder_without_a_checkpoint_and_a_missing_file_say_how_to_train_one(tmp_path):
+    from babygpt_v12_wandb import parse_args as v12_args
+
+    # the hint names v12's real default run folder and the docs section it points to
+    assert f"which writes {v12_args([]).out_dir}/checkpoint.pt" in babygpt_sample.TRAIN_HINT
+    assert "## On a CPU: the CPU command" in (ROOT / "docs" / "index.md").read_text(encoding="utf-8")
+    for path, words in (
+        (tmp_path, [f"the folder {tmp_path} holds no checkpoint.pt"]),
+        (tmp_path / "nothing.pt", [f"checkpoint {tmp_path / 'nothing.pt'} not found"]),
+    ):
+        message = exit_message("--checkpoint", str(path), "--prompt", "a")
+        for word in (*words, "train one first: python babygpt_v12_wandb.py", "writes out/v12/checkpoint.pt"):
+            assert word in message
+        assert "OUT_DIR" not in message
+
+
 def test_typed_prompts_keep_their_spaces_and_end_at_ctrl_d_and_ctrl_z_together():
     tokenizer = CharTokenizer(VOCAB)
     lines = ["ab \r\n", "nX\n", "\x04\x1a\n", "cd\n"]
@@ -485,7 +518,7 @@ BAD_OPTIONS = [
     ("--temperature", "inf", ["--temperature", "finite positive number", "inf"]),
     ("--max_new_tokens", "0", ["--max_new_tokens", "positive"]),
     ("--num_samples", "-1", ["--num_samples", "positive"]),
-    ("--top_k", "0", ["--top_k", "positive"]),
+    ("--top_k", "-1", ["--top_k must be 0 (all characters", "or positive, got -1"]),
     ("--seed", "-1", ["--seed must be between 0 and 2**63 - 1"]),
     ("--seed", str(2**64), ["--seed must be between 0 and 2**63 - 1"]),
     ("--device", "cuda:7", ["cuda:7"]),
@@ -533,7 +566,7 @@ def valid_bytes():
     "make, words",
     [
         (None, ["not found"]),
-        (lambda path: path.mkdir(), ["cannot read"]),
+        (lambda path: path.mkdir(), ["holds no checkpoint.pt"]),  # a folder named checkpoint.pt: no file inside
         (write_bytes(valid_bytes()[:2000]), ["truncated"]),
         (write_bytes(b""), ["truncated"]),
         (write_bytes(b"To be, or not to be\n"), ["not a PyTorch file"]),
