@@ -422,7 +422,9 @@ def report_text(zh=False, results_path=RESULTS):
 def main(argv=None):
     parser = bench_parser(__doc__, "data/shakespeare.txt", epilog=True)
     parser.add_argument("--steps", type=int, default=400, help="steps per speed variant (default: %(default)s)")
-    parser.add_argument("--lecture_steps", type=int, default=5000, help="the lecture runs' steps (default: 5000)")
+    parser.add_argument(
+        "--lecture_steps", type=int, help="the lecture runs' steps (default: 5000; with --tiny, 20: seconds on a CPU)"
+    )
     parser.add_argument("--peak_tflops", type=float, help="the device's dense bfloat16 peak, TFLOP/s (default: table)")
     parser.add_argument("--tiny", action="store_true", help="a tiny size on the CPU, float32, no compile")
     parser.add_argument("--skip_lecture", action="store_true", help="only the speed variants")
@@ -437,6 +439,8 @@ def main(argv=None):
     )
     parser.add_argument("--nanogpt", metavar="PATH", help="a nanoGPT checkout: run its train.py side by side too")
     args = parser.parse_args(argv)
+    if args.lecture_steps is None:
+        args.lecture_steps = 20 if args.tiny else 5000
     if min(args.steps, args.lecture_steps, args.round) <= 0 or args.warm_steps < 0:
         sys.exit("error: --steps, --lecture_steps and --round must be positive, --warm_steps not negative")
     if args.report and args.tiny:

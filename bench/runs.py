@@ -29,7 +29,7 @@ import torch.nn as nn
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # what a bench on tiny shakespeare says when the text is missing
-TINY_SHAKESPEARE = "tiny shakespeare: see bench/nanogpt.py"
+TINY_SHAKESPEARE = "build it with: python data/prepare.py shakespeare"
 
 STAGE_MODULES = {
     "v1": "babygpt_v1",

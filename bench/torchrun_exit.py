@@ -82,7 +82,7 @@ def main():
             print(f"round {round_number}/{args.rounds}", flush=True)
     print(f"\n{machine}; 2 Gloo processes per torchrun")
     for way, how in zip(WAYS, ("destroy_process_group() alone", "leave_process_group()"), strict=True):
-        outcomes = [r["outcome"] for r in results.values() if r["way"] == way and r["machine"] == machine]
+        outcomes = [r["outcome"] for r in results.values() if r.get("way") == way and r.get("machine") == machine]
         print(
             f"  {way}, {how}: {outcomes.count('aborted')} of {len(outcomes)} torchruns aborted at exit"
             f" ({outcomes.count('failed')} failed otherwise)"

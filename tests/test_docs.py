@@ -400,7 +400,7 @@ def broken_chinese_lines(text):
     for number, (line, following) in enumerate(zip(lines, lines[1:] + [""], strict=True), 1):
         if line.lstrip().startswith(("```", "~~~")):
             fence = not fence
-        elif not fence and re.search(CJK + "$", line) and re.match(r"\s*" + CJK, following):
+        elif not fence and re.search(CJK + r"\**$", line) and re.match(r"\s*\**" + CJK, following):  # bold too
             found += [number] if not NEW_BLOCK.match(following) else []
     return found
 
@@ -409,6 +409,7 @@ def test_finding_a_break_inside_a_chinese_sentence():
     assert broken_chinese_lines("第一行写到一半\n接着写完。") == [1]
     assert broken_chinese_lines("- 列表\n- 列表") == [] and broken_chinese_lines("```\n代码\n代码\n```") == []
     assert broken_chinese_lines("an English line\n接着") == [] and broken_chinese_lines("中文\n`code`") == []
+    assert broken_chinese_lines("- 写到**一半**\n  接着") == [1] and broken_chinese_lines("写到\n  **加粗**") == [1]
 
 
 @pytest.mark.parametrize("name", [zh for _, zh in PAIRS.values()])
