@@ -1391,8 +1391,9 @@ def main(argv=None):
         f"{f', {sweep.jobs} at once' if sweep.jobs > 1 else ''}; study {sweep.shown_storage}"
         + (f" ({done} done already, {running} running elsewhere)" if done or running else "")
     )
-    if busy_note():
-        print(busy_note())
+    note = busy_note()
+    if note:
+        print(note)
     interrupted = False
     stopped = []
     previous_handler = signal.signal(signal.SIGINT, interrupt_once)
