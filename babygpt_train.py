@@ -1043,7 +1043,7 @@ def train_and_record(args, checkpoint, problem, given, on_evaluation, rank, worl
         return TrainingResult(args.out_dir, final, state.history, samples, n_params, state.best_val_loss)
 
     def finish():
-        samples = v12.sample_prompts(model, tokenizer, args.prompt, args.max_new_tokens) if rank == 0 else []
+        samples = v12.sample(model, tokenizer, args.prompt, args.max_new_tokens) if rank == 0 else []
         if recorder is not None:
             recorder.finish(samples)
         return result(samples)

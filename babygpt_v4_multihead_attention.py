@@ -159,14 +159,15 @@ class BabyGPT(nn.Module):
         return logits, loss
 
     @torch.no_grad()
-    def generate(self, idx, max_new_tokens, temperature=1.0, top_k=None):
-        """Append max_new_tokens sampled tokens to idx (B, T); temperature 0 always takes the likeliest."""
+    def generate(self, idx, max_new_tokens, temperature=1.0, top_k=None, generator=None):
+        """Append max_new_tokens sampled tokens to idx (B, T); temperature 0 always takes the likeliest.
+        generator: a torch.Generator to draw from (None: torch's global one, seeded by torch.manual_seed)."""
         was_training = self.training
         self.eval()  # sampling never uses dropout
         for _ in range(max_new_tokens):
             context = idx[:, -self.block_size :]  # the model sees at most block_size tokens
             logits, _ = self(context)
-            next_id = pick_next_token(logits[:, -1, :], temperature, top_k)  # from the last position's scores
+            next_id = pick_next_token(logits[:, -1, :], temperature, top_k, generator)  # the last position's scores
             idx = torch.cat((idx, next_id), dim=1)  # (B, T + 1)
         self.train(was_training)
         return idx
@@ -232,9 +233,11 @@ def check_losses(losses, step, learning_rate):
 
 
 # Sampling
-def pick_next_token(logits, temperature=1.0, top_k=None):
+def pick_next_token(logits, temperature=1.0, top_k=None, generator=None):
     """Choose the next token (B, 1) from scores (B, vocab_size): temperature 0 takes the likeliest,
-    otherwise draw from softmax(logits / temperature), only among the top_k likeliest if given."""
+    otherwise draw from softmax(logits / temperature), only among the top_k likeliest if given. generator: a
+    torch.Generator on the logits' device, whose seed alone decides the draws whatever else runs (None: the global
+    one, which torch.manual_seed seeds)."""
     if temperature == 0:
         return logits.argmax(dim=-1, keepdim=True)
     # below 1 sharpens the distribution, above 1 flattens it; the best score is subtracted first, so the
@@ -244,23 +247,18 @@ def pick_next_token(logits, temperature=1.0, top_k=None):
         kth_best = torch.topk(logits, min(top_k, logits.size(-1))).values[:, [-1]]  # (B, 1)
         logits = logits.masked_fill(logits < kth_best, float("-inf"))
     probs = F.softmax(logits, dim=-1)  # (B, vocab_size)
-    return torch.multinomial(probs, num_samples=1)  # (B, 1)
+    return torch.multinomial(probs, num_samples=1, generator=generator)  # (B, 1)
 
 
-def sample(model, tokenizer, prompt, max_new_tokens):
-    """Continue one prompt; prompts are sampled one at a time, so their lengths may differ."""
+def sample(model, tokenizer, prompts, max_new_tokens):
+    """Continue each prompt by max_new_tokens characters and print it as it comes; return the (prompt, text)
+    pairs. Prompts are sampled one at a time, so their lengths may differ."""
     device = next(model.parameters()).device
-    idx = torch.tensor([tokenizer.encode(prompt)], dtype=torch.long, device=device)  # (1, T)
-    return tokenizer.decode(model.generate(idx, max_new_tokens)[0].tolist())
-
-
-def sample_prompts(model, tokenizer, prompts, max_new_tokens):
-    """Continue each prompt and print it as it comes; return the (prompt, text) pairs."""
     samples = []
     for prompt in prompts:
-        print(f"\n--- {prompt} ---")
-        samples.append((prompt, sample(model, tokenizer, prompt, max_new_tokens)))
-        print(samples[-1][1])
+        idx = torch.tensor([tokenizer.encode(prompt)], dtype=torch.long, device=device)  # (1, T)
+        samples.append((prompt, tokenizer.decode(model.generate(idx, max_new_tokens)[0].tolist())))
+        print(f"\n--- {prompt} ---\n{samples[-1][1]}")
     return samples
 
 
@@ -523,7 +521,7 @@ def run(args, make_recorder=None):
     elapsed, evaluating = format_seconds(final["elapsed_seconds"]), f"{final['eval_fraction']:.0%}"
     print(f"trained {final['step']} steps in {elapsed}, {evaluating} of that time evaluating")
 
-    samples = sample_prompts(model, tokenizer, args.prompt, args.max_new_tokens)
+    samples = sample(model, tokenizer, args.prompt, args.max_new_tokens)
     if recorder:
         recorder.finish(samples)
     return types.SimpleNamespace(setup=ready, final=final, samples=samples, recorder=recorder)

@@ -10,7 +10,7 @@ with and without dropout). All of it comes from one run per stage at the progres
 them, learning rate 1e-3, 1,500 steps of 16), seed 1337, one thread: the same command as the progression's
 equal-budget row, so its val loss agrees with bench/results/progression.jsonl to the last digit.
 
-Each run is the stage's own setup(), train() and sample_prompts(), as its main() calls them, so the samples
+Each run is the stage's own setup(), train() and sample(), as its main() calls them, so the samples
 are exactly what `python babygpt_vN_....py <the command>` prints. v11 changes only hyperparameters, so at
 this budget it is v10 (and v12 trains as v11): their lessons use v10's run.
 
@@ -55,7 +55,7 @@ def run_one(stage):
     with contextlib.redirect_stdout(io.StringIO()):
         run = module.setup(args)
         module.train(run.model, run.train_data, run.val_data, args, history.append)
-        samples = module.sample_prompts(run.model, run.tokenizer, args.prompt, args.max_new_tokens)
+        samples = module.sample(run.model, run.tokenizer, args.prompt, args.max_new_tokens)
     os.makedirs(MODELS, exist_ok=True)
     torch.save(
         {

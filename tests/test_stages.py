@@ -293,7 +293,6 @@ SHARED = [
     "print_report",
     "pick_next_token",
     "sample",
-    "sample_prompts",
     "console_safe_output",
     "OneLineErrorParser",
     "parse_args",
@@ -351,7 +350,7 @@ def test_the_model_comes_first_within_80_lines_of_the_docstring(stage):
     )
     assert first_model_class.lineno - tree.body[0].end_lineno <= 80
     banner = source.index("# Everything below is the same in every stage")
-    assert source.index("def load_corpus(") > banner > source.index("def sample_prompts(")
+    assert source.index("def load_corpus(") > banner > source.index("def sample(")
 
 
 def test_shapes(stage):
@@ -943,15 +942,40 @@ def test_generate_keeps_the_mode_and_needs_no_grad(stage, training):
     assert all(m.training == training for m in model.modules())
 
 
-def test_sample_prompts_of_different_lengths(stage):
+def test_a_generator_of_its_own_draws_the_same_whatever_else_draws(stage):
+    # a playground serving several people: each request draws from its own torch.Generator, so the same seed
+    # gives the same text even when another request draws from the global generator in between
+    model, prompt = tiny_model(stage), random_ids(B=4, T=2)
+    first = model.generate(prompt, 30, generator=torch.Generator().manual_seed(7))
+    torch.manual_seed(0)
+    generator = torch.Generator().manual_seed(7)
+    for _ in range(30):
+        torch.rand(3)  # another request's draws from the global generator
+        model.generate(prompt, 1)
+    assert torch.equal(model.generate(prompt, 30, generator=generator), first)
+    assert not torch.equal(model.generate(prompt, 30, generator=torch.Generator().manual_seed(8)), first)
+    logits = torch.tensor([[2.0, 1.0, 0.0, -1.0]]).expand(50, 4)
+    draws = stage.pick_next_token(logits, 1.0, 3, torch.Generator().manual_seed(1))
+    torch.manual_seed(5)
+    assert torch.equal(stage.pick_next_token(logits, 1.0, 3, torch.Generator().manual_seed(1)), draws)
+    torch.manual_seed(0)  # and without one, the global generator draws as before: the same seed, the same text
+    default = model.generate(prompt, 30)
+    torch.manual_seed(0)
+    assert torch.equal(model.generate(prompt, 30, generator=None), default)
+
+
+def test_sample_continues_prompts_of_different_lengths_and_prints_each(stage, capsys):
     text = tiny_text()
     tokenizer = stage.CharTokenizer("".join(sorted(set(text))))
     model = tiny_model(stage, vocab_size=tokenizer.vocab_size)
-    for prompt in ["春", "往事", "the cat sat on a mat"]:  # the last is longer than block_size
-        torch.manual_seed(0)
-        out = stage.sample(model, tokenizer, prompt, 10)
+    prompts = ["春", "往事", "the cat sat on a mat"]  # the last is longer than block_size
+    torch.manual_seed(0)
+    samples = stage.sample(model, tokenizer, prompts, 10)
+    assert [prompt for prompt, _ in samples] == prompts
+    for prompt, out in samples:
         assert out.startswith(prompt) and len(out) == len(prompt) + 10
         assert set(out) <= set(tokenizer.vocab)
+    assert capsys.readouterr().out == "".join(f"\n--- {prompt} ---\n{out}\n" for prompt, out in samples)
 
 
 def test_tokenizer_round_trip_and_unknown_characters(stage):
@@ -1026,7 +1050,7 @@ def test_main_end_to_end(stage, corpus, tmp_path, capsys, monkeypatch):
     model = stage.BabyGPT(**checkpoint["model_config"])
     model.load_state_dict(checkpoint["model_state"])
     tokenizer = stage.CharTokenizer(checkpoint["vocab"])
-    assert len(stage.sample(model, tokenizer, "往事", 5)) == 7
+    assert len(stage.sample(model, tokenizer, ["往事"], 5)[0][1]) == 7
 
     with open(run / "metrics.csv", newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
