@@ -53,7 +53,7 @@ from babygpt_v12_wandb import OneLineErrorParser, pick_next_token
 CHECKPOINT_PATTERNS = ("out/*/checkpoint.pt", "out/*/best.pt", "sweeps/*/*/checkpoint.pt")  # where runs save them
 MAX_GENERATE = 2000  # characters one Generate may ask for: about a minute on a 2-core CPU at the v12 CPU size
 BAR_COUNT = 20  # characters on the bar chart: the likeliest ones
-GRADIO_MISSING = "the playground needs Gradio: pip install gradio (or pip install -r requirements.txt)"
+GRADIO_MISSING = "the playground needs Gradio: pip install gradio (or pip install -r requirements-dev.txt)"
 
 
 # ----------------------------------------------------------------------------
