@@ -5,11 +5,14 @@
   a long guide with many pictures, both languages) loads with no error in the browser's console, its images
   load (naturalWidth > 0) and its Mermaid diagrams are drawn; BABYGPT_SITE_ALL=1 visits every page instead
   (a minute more here);
-- the language switch of a page (a link in its HTML) leads to its twin in the other language;
+- the site is served as GitHub Pages serves a project site (`mkdocs gh-deploy`): under a sub-path, /BabyGPT/,
+  with the top 404.html for any missing address; the language switch is clicked both ways from the front page,
+  a lesson and the 404 page, and each language's 404 page comes in that language, with its stylesheets;
 - the search finds the v7 lesson for "residual" and for 残差 (Chinese search: jieba cuts the words).
 
-The site is built with `mkdocs build --strict` into a temporary folder, or taken from BABYGPT_SITE_DIR when
-that names a folder already built (`.ci/run` builds it first). Without mkdocs, selenium, chromium or
+The site is built with `mkdocs build --strict` into a temporary folder, for the address SITE_URL (the hooks
+read BABYGPT_SITE_URL), or taken from BABYGPT_SITE_DIR when that names a folder already built (`.ci/run` builds
+it first, for the same address). Without mkdocs, selenium, chromium or
 chromedriver the tests are skipped, since a learner needs none of them to train; under CI they fail instead.
 Install: pip install -r requirements-docs.txt; apt-get install chromium chromium-driver.
 """
@@ -19,6 +22,8 @@ import html.parser
 import http.server
 import importlib.util
 import os
+import posixpath
+import re
 import shutil
 import subprocess
 import sys
@@ -29,6 +34,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+SITE_URL = "http://127.0.0.1/BabyGPT/"  # the address the site is built for: a project site's sub-path
 WAIT = 60  # seconds a page may take to load, draw its diagrams or answer a search (a busy machine is slow)
 
 
@@ -51,25 +57,57 @@ def site_dir(tmp_path_factory):
         return Path(built)
     out = tmp_path_factory.mktemp("site")
     command = [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)]
-    result = subprocess.run(
-        command, cwd=ROOT, capture_output=True, text=True, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"}
-    )
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "BABYGPT_SITE_URL": SITE_URL}
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=env)
     assert result.returncode == 0, f"mkdocs build --strict failed:\n{result.stderr[-3000:]}"
     return out
 
 
 @pytest.fixture(scope="module")
-def server(site_dir):
-    handler = functools.partial(QuietHandler, directory=str(site_dir))
+def base(site_dir):
+    """The sub-path the site was built for ("/BabyGPT/"), read from the front page's canonical link."""
+    found = re.search(r'<link rel="canonical" href="([^"]+)"', (site_dir / "index.html").read_text("utf-8"))
+    assert found and urlsplit(found.group(1)).path.strip("/"), (
+        f"{site_dir} was built for a domain's root: build it with BABYGPT_SITE_URL={SITE_URL} (as .ci/run does)"
+    )
+    return urlsplit(found.group(1)).path
+
+
+@pytest.fixture(scope="module")
+def server(site_dir, base):
+    """The site as GitHub Pages serves a project site: under base, and the top 404.html (status 404) for any
+    other address. Yields the address of the site's root without its final slash: server + "/zh/"."""
+    handler = functools.partial(SubPathHandler, base, directory=str(site_dir))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    yield f"http://127.0.0.1:{httpd.server_address[1]}{base.rstrip('/')}"
     httpd.shutdown()
     httpd.server_close()
 
 
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
+class SubPathHandler(http.server.SimpleHTTPRequestHandler):
+    def __init__(self, base, *args, **kwargs):
+        self.base = base
+        super().__init__(*args, **kwargs)
+
+    def translate_path(self, path):
+        path = urlsplit(path).path
+        if not path.startswith(self.base):
+            return os.path.join(self.directory, "outside the site's path")
+        return super().translate_path("/" + path[len(self.base) :])
+
+    def send_error(self, code, message=None, explain=None):
+        if code != 404:
+            return super().send_error(code, message, explain)
+        body = (Path(self.directory) / "404.html").read_bytes()
+        self.send_response(404)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
     def log_message(self, format, *args):  # noqa: A002 (the base class's name)
         pass
 
@@ -122,22 +160,33 @@ ALL_DIAGRAMS_DRAWN = (
 SAMPLE = ["/", "/zh/learn/v3/", "/learn/v10/", "/zh/glossary/", "/hyperparameters/", "/zh/playground/"]
 
 
-def test_every_page_names_only_pictures_and_local_pages_that_exist(site_dir):
-    """Every page of both languages, read as HTML (no browser): a missing picture or a link to a page or file
-    the site lacks is listed. (mkdocs --strict checks the Markdown's links; this checks what it wrote.)"""
+ERROR_PAGES = ["404.html", "zh/404.html"]
+
+
+def test_every_page_names_only_pictures_and_local_pages_that_exist(site_dir, base):
+    """Every page of both languages and both 404 pages, read as HTML (no browser): a missing picture, a link to
+    a page or file the site lacks, or a link from the domain's root that leaves the site's sub-path is listed.
+    (mkdocs --strict checks the Markdown's links; this checks what it wrote.)"""
     problems = []
-    for url in pages(site_dir):
-        folder = site_dir / url.strip("/")
+    files = [url.strip("/") + "/index.html" for url in pages(site_dir)] + ERROR_PAGES
+    for name in files:
+        page = site_dir / name.lstrip("/")
         links = LinkParser()
-        links.feed((folder / "index.html").read_text(encoding="utf-8"))
-        for target in links.targets:
+        links.feed(page.read_text(encoding="utf-8"))
+        for target in links.targets + links.resources:
             parts = urlsplit(target)
             if parts.scheme or parts.netloc or not parts.path:
                 continue
-            base = site_dir if parts.path.startswith("/") else folder  # "/zh/": from the site's root
-            path = (base / unquote(parts.path).lstrip("/")).resolve()
+            if parts.path.startswith("/") and not parts.path.startswith(base):
+                problems.append(f"{name}: {target} (from the domain's root, outside {base})")
+                continue
+            # "/BabyGPT/zh/": from the site's root
+            start, path = (
+                (site_dir, parts.path[len(base) :]) if parts.path.startswith("/") else (page.parent, parts.path)
+            )
+            path = (start / unquote(path)).resolve()
             if not (path.is_file() or (path / "index.html").is_file()):
-                problems.append(f"{url}: {target}")
+                problems.append(f"{name}: {target}")
     assert not problems, "\n".join(problems)
 
 
@@ -147,6 +196,7 @@ class LinkParser(html.parser.HTMLParser):
     def __init__(self):
         super().__init__()
         self.targets = []
+        self.resources = []  # stylesheets and scripts: the href of each <link>, the src of each <script>
         self.languages = {}  # the language selector's links: hreflang -> href
 
     def handle_starttag(self, tag, attrs):
@@ -157,6 +207,10 @@ class LinkParser(html.parser.HTMLParser):
             self.targets.append(attrs["src"])
         if tag == "a" and attrs.get("href"):
             self.targets.append(attrs["href"])
+        if tag == "link" and attrs.get("href") and attrs.get("rel") in ("stylesheet", "icon"):
+            self.resources.append(attrs["href"])
+        if tag == "script" and attrs.get("src"):
+            self.resources.append(attrs["src"])
 
 
 def test_pages_load_with_their_images_and_diagrams(site_dir, server, browser):
@@ -191,16 +245,87 @@ def test_front_page_draws_its_diagram(server, browser):
         assert len(browser.execute_script(DIAGRAMS_DRAWN)) >= 1, url
 
 
-@pytest.mark.parametrize(("page", "twin"), [("/learn/v7/", "/zh/learn/v7/"), ("/zh/glossary/", "/glossary/")])
-def test_language_switch_leads_to_the_twin(site_dir, page, twin):
-    """The switch is a link in the page's HTML (Material's language selector): no browser needed to follow it."""
-    language = "zh" if twin.startswith("/zh/") else "en"
+SWITCHES = [  # (page, language clicked, where it must lead)
+    ("/", "zh", "/zh/"),
+    ("/zh/", "en", "/"),
+    ("/learn/v7/", "zh", "/zh/learn/v7/"),
+    ("/zh/glossary/", "en", "/glossary/"),
+    ("/no-such-page/", "zh", "/zh/"),  # the 404 page: its switch leads to the other language's front page
+    ("/zh/learn/v13/", "en", "/"),
+]
+
+
+@pytest.mark.parametrize(("page", "language", "twin"), SWITCHES)
+def test_language_switch_leads_to_the_twin(site_dir, base, page, language, twin):
+    """The switch is a link in the page's HTML (Material's language selector), read here without a browser;
+    a missing page is the top 404.html, or zh/404.html for a Chinese address (its script sends it there)."""
+    if (site_dir / page.strip("/") / "index.html").is_file():
+        html, folder = (site_dir / page.strip("/") / "index.html").read_text(encoding="utf-8"), page
+    else:
+        chinese = page.startswith("/zh/")
+        html, folder = (site_dir / ERROR_PAGES[chinese]).read_text(encoding="utf-8"), None
     links = LinkParser()
-    links.feed((site_dir / page.strip("/") / "index.html").read_text(encoding="utf-8"))
+    links.feed(html)
     assert language in links.languages, f"{page} has no language switch to {language}"
     target = urlsplit(links.languages[language]).path
-    base = site_dir if target.startswith("/") else site_dir / page.strip("/")
-    assert (base / target.lstrip("/")).resolve() == (site_dir / twin.strip("/")).resolve()
+    if folder is None:
+        assert target.startswith(base), f"the 404 page's switch {target} leaves {base}: it is served at any depth"
+    resolved = posixpath.normpath(posixpath.join(base + (folder or "").lstrip("/"), target))
+    assert resolved.rstrip("/") == (base + twin.lstrip("/")).rstrip("/")
+
+
+@pytest.mark.parametrize(("page", "language", "twin"), SWITCHES)
+def test_language_switch_clicked_under_the_sub_path(server, browser, page, language, twin):
+    """In Chromium, the site served under its sub-path: open the switch's menu, click the other language."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    browser.get(server + page)
+    wait_until(browser, "return document.readyState === 'complete'", "the page did not load")
+    wait_until(
+        browser,
+        f"return !location.pathname.startsWith('{urlsplit(server).path}/zh/') || "
+        "document.documentElement.lang === 'zh'",
+        "a missing Chinese page did not get the Chinese 404",
+    )
+    menu = browser.find_element(By.CSS_SELECTOR, ".md-header .md-select")
+    link = browser.find_element(By.CSS_SELECTOR, f".md-header a.md-select__link[hreflang='{language}']")
+    ActionChains(browser).move_to_element(menu).pause(0.3).move_to_element(link).click().perform()
+    wanted = server + twin
+    wait_until(
+        browser,
+        f"return location.href === {wanted!r} && document.readyState === 'complete'",
+        f"clicking {language} on {page} did not lead to {twin}",
+    )
+    assert browser.execute_script("return document.documentElement.lang") == language
+    assert "404" not in browser.find_element(By.CSS_SELECTOR, "h1").text, f"{twin} is a 404 page"
+
+
+STYLED = (
+    "return [...document.querySelectorAll('link[rel=stylesheet]')].every(l => l.sheet && l.sheet.cssRules.length)"
+    " && getComputedStyle(document.querySelector('.md-header')).position === 'sticky'"
+)
+
+
+@pytest.mark.parametrize(
+    ("missing", "language", "heading"),
+    [
+        ("/no-such-page/", "en", "404: no page here"),
+        ("/learn/v13/", "en", "404: no page here"),
+        ("/zh/no-such-page/", "zh", "404：没有这一页"),
+        ("/zh/learn/v13/", "zh", "404：没有这一页"),
+    ],
+)
+def test_missing_page_gets_a_styled_404_in_its_language(server, browser, missing, language, heading):
+    """Any missing address under the sub-path gets the 404 page of its language, with its stylesheets
+    loaded from the sub-path (Material's header is sticky only when they are)."""
+    from selenium.webdriver.common.by import By
+
+    browser.get(server + missing)
+    wait_until(browser, f"return document.documentElement.lang === {language!r}", f"{missing}: no 404 in {language}")
+    wait_until(browser, "return document.readyState === 'complete'", "the 404 page did not load")
+    assert browser.find_element(By.CSS_SELECTOR, "h1").text == heading
+    wait_until(browser, STYLED, f"{missing}: the 404 page's stylesheets did not load")
 
 
 @pytest.mark.parametrize(("page", "query"), [("/", "residual"), ("/zh/", "残差")])
@@ -214,3 +339,22 @@ def test_search_finds_the_residual_lesson(server, browser, page, query):
         "return [...document.querySelectorAll('.md-search-result__link')].some(a => a.href.includes('/learn/v7/'))",
         f"searching {query!r} did not list the v7 lesson",
     )
+
+
+@pytest.mark.parametrize(
+    ("remote", "url"),
+    [
+        ("git@github.com:ada/BabyGPT.git", "https://ada.github.io/BabyGPT/"),
+        ("https://github.com/Ada/BabyGPT\n", "https://ada.github.io/BabyGPT/"),
+        ("https://github.com/ada/ada.github.io.git", "https://ada.github.io/"),
+        ("/srv/git/BabyGPT.git", None),
+        ("", None),
+    ],
+)
+def test_site_address_from_the_git_remote(remote, url):
+    """`mkdocs gh-deploy` pushes to the git remote: without site_url, the site takes the address GitHub Pages
+    gives that repository, so its 404 page loads its stylesheets from /REPO/."""
+    spec = importlib.util.spec_from_file_location("mkdocs_hooks", ROOT / "mkdocs_hooks.py")
+    hooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hooks)
+    assert hooks.pages_url(remote) == url
