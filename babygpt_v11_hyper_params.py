@@ -16,6 +16,7 @@ Next:  babygpt_v12_wandb.py
 """
 
 import argparse
+import contextlib
 import difflib
 import math
 import os
@@ -220,52 +221,26 @@ class BabyGPT(nn.Module):
 
 # Training
 def train(model, train_data, val_data, hp, report):
-    """AdamW on random batches. Every eval_interval steps, and at the first and last step, estimate the losses and
-    pass them to report(), which may return True to stop there (a sweep's pruner); return the last such metrics.
-    tokens/s and the time left come from the last interval alone: on a busy machine the speed changes."""
+    """AdamW on random batches. Every eval_interval steps, and at the last step, estimate the losses and call
+    report(metrics) (TrainingMeter.metrics, below the banner, says what each one means); report may return True
+    to stop training there, as a sweep's pruner does. Returns the last metrics reported."""
     optimizer = torch.optim.AdamW(model.parameters(), lr=hp.learning_rate)
-    device = train_data.device
     splits = {"train": train_data, "val": val_data}
-    tokens_per_step = hp.batch_size * hp.block_size
-    start = time.perf_counter()
-    eval_seconds = 0.0  # time spent evaluating and reporting, kept out of tokens/s
-    last_step, last_elapsed, last_trained = 0, 0.0, 0.0  # at the previous evaluation
-    with progress_bar(hp.max_iters) as bar:  # on a terminal only
+    with TrainingMeter(hp, train_data.device) as meter:  # the clock and the progress bar, below the banner
         for step in range(hp.max_iters + 1):
             if step % hp.eval_interval == 0 or step == hp.max_iters:
-                synchronize(device)
-                eval_start = time.perf_counter()
-                losses = estimate_loss(model, splits, hp.eval_iters, hp.batch_size, hp.block_size)
-                check_losses(losses, step, hp.learning_rate)
-                now = time.perf_counter()
-                eval_seconds += now - eval_start
-                elapsed = now - start
-                trained = elapsed - eval_seconds  # seconds spent training so far
-                steps = step - last_step  # since the previous evaluation
-                metrics = {
-                    "step": step,
-                    "train_loss": losses["train"],
-                    "val_loss": losses["val"],
-                    "val_perplexity": math.exp(losses["val"]) if losses["val"] < 700 else math.inf,  # exp overflows
-                    "learning_rate": hp.learning_rate,
-                    "tokens_per_second": steps * tokens_per_step / (trained - last_trained) if steps else None,
-                    "elapsed_seconds": elapsed,
-                    "remaining_seconds": (elapsed - last_elapsed) / steps * (hp.max_iters - step) if steps else None,
-                    "eval_fraction": eval_seconds / elapsed,
-                }
-                bar.clear()  # the report's line goes above the bar
-                stop = report(metrics)
-                bar.unpause()  # the bar's speed leaves the evaluation out
-                eval_seconds += time.perf_counter() - now
-                last_step, last_elapsed, last_trained = step, elapsed, trained
-            if step == hp.max_iters or stop:
-                return metrics
-            x, y = get_batch(train_data, hp.batch_size, hp.block_size)
+                with meter.evaluating():  # timed apart: tokens/s counts training alone
+                    losses = estimate_loss(model, splits, hp.eval_iters, hp.batch_size, hp.block_size)
+                    check_losses(losses, step, hp.learning_rate)
+                    metrics = meter.metrics(step, losses)
+                    if report(metrics) or step == hp.max_iters:
+                        return metrics
+            x, y = get_batch(train_data, hp.batch_size, hp.block_size)  # x, y: (B, T)
             _, loss = model(x, y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            bar.update()
+            meter.step()
 
 
 def check_losses(losses, step, learning_rate):
@@ -396,6 +371,68 @@ def progress_bar(max_iters):
         dynamic_ncols=True,
         bar_format="{percentage:3.0f}%|{bar}| step {n}/{total} [{rate_fmt}, {remaining} left]",
     )
+
+
+class TrainingMeter:
+    """train()'s bookkeeping: its clock, the metrics it reports and its progress bar. Evaluating and reporting are
+    timed apart (evaluating()), so that tokens/s counts training alone; tokens/s and the time left come from the
+    last interval between evaluations alone, since on a busy machine the speed changes. A context manager: the
+    bar is closed at the end."""
+
+    def __init__(self, hp, device):
+        self.hp, self.device = hp, device
+        self.bar = progress_bar(hp.max_iters)
+        self.start = time.perf_counter()
+        self.eval_seconds = 0.0  # time spent evaluating and reporting, kept out of tokens/s
+        self.eval_start = self.start
+        self.last = (0, 0.0, 0.0)  # step, elapsed and training seconds at the previous evaluation
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.bar.close()
+
+    @contextlib.contextmanager
+    def evaluating(self):
+        """Count the time of the block as evaluating, the GPU's queued training steps finished first."""
+        synchronize(self.device)
+        self.eval_start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.eval_seconds += time.perf_counter() - self.eval_start
+            self.bar.unpause()  # the bar's speed leaves the evaluation out
+
+    def metrics(self, step, losses):
+        """What report() gets at an evaluation: step, train_loss, val_loss, val_perplexity (inf once exp
+        overflows), learning_rate, tokens_per_second and remaining_seconds (at the pace of the interval since the
+        previous evaluation, evaluating left out of tokens/s; None at the first), elapsed_seconds (since
+        training began) and eval_fraction (the part of them spent evaluating and reporting)."""
+        now = time.perf_counter()
+        elapsed = now - self.start
+        evaluating = self.eval_seconds + (now - self.eval_start)
+        trained = elapsed - evaluating  # seconds spent training so far
+        last_step, last_elapsed, last_trained = self.last
+        steps = step - last_step  # since the previous evaluation
+        tokens = steps * self.hp.batch_size * self.hp.block_size
+        self.last = (step, elapsed, trained)
+        self.bar.clear()  # the report's line goes above the bar
+        return {
+            "step": step,
+            "train_loss": losses["train"],
+            "val_loss": losses["val"],
+            "val_perplexity": math.exp(losses["val"]) if losses["val"] < 700 else math.inf,
+            "learning_rate": self.hp.learning_rate,
+            "tokens_per_second": tokens / (trained - last_trained) if steps else None,
+            "elapsed_seconds": elapsed,
+            "remaining_seconds": (elapsed - last_elapsed) / steps * (self.hp.max_iters - step) if steps else None,
+            "eval_fraction": evaluating / elapsed,
+        }
+
+    def step(self):
+        """One training step done."""
+        self.bar.update()
 
 
 def format_seconds(seconds):

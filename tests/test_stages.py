@@ -290,6 +290,7 @@ SHARED = [
     "train",
     "check_losses",
     "format_seconds",
+    "TrainingMeter",
     "print_report",
     "pick_next_token",
     "sample",
@@ -351,6 +352,23 @@ def test_the_model_comes_first_within_80_lines_of_the_docstring(stage):
     assert first_model_class.lineno - tree.body[0].end_lineno <= 80
     banner = source.index("# Everything below is the same in every stage")
     assert source.index("def load_corpus(") > banner > source.index("def sample(")
+
+
+def test_train_shows_the_loop_and_nothing_else(stage):
+    # the loop a learner reads: evaluate, then batch, loss, backward, step; the timing bookkeeping lives below the
+    # banner, in TrainingMeter (issue 28)
+    train = source_of(stage, "train")
+    assert len(train.splitlines()) <= 25
+    assert "perf_counter" not in train and "TrainingMeter" in train
+
+
+def test_v1s_lesson_half_fits_in_200_lines():
+    lines = inspect.getsource(load_stage("v1")).splitlines()  # the module docstring counts
+    assert next(i for i, line in enumerate(lines) if line.startswith("# ====")) <= 200
+
+
+def test_v12_knows_nothing_of_the_trainers_files():
+    assert "best.pt" not in inspect.getsource(load_stage("v12"))  # babygpt_train.py handles its own best.pt
 
 
 def test_shapes(stage):

@@ -719,13 +719,18 @@ if __name__ == "__main__":  # run by torchrun in the `background` fixture: pytho
     babygpt_train.leave_process_group()  # the one ddp_updates joined, as the trainer leaves the one it joins
 
 
-def test_v12_overwrite_of_a_trainer_folder_leaves_no_stale_best_pt_and_a_resume_keeps_it(tmp_path):
+def test_the_trainer_replacing_a_folder_leaves_no_stale_best_pt_and_a_resume_keeps_it(tmp_path):
+    # the trainer's best.pt is the trainer's business: v12 knows nothing of it (issue 28), and a trainer run
+    # that replaces a folder, whoever wrote it last, replaces its best.pt too
     corpus, run = tiny_corpus(tmp_path), tmp_path / "run"
     v12_argv = run_argv(corpus, run)[:22]  # the options v12 has too (the recipe's come after them)
     with contextlib.redirect_stdout(open(os.devnull, "w")):
         babygpt_train.main(run_argv(corpus, run, "--max_iters", "8"))
         babygpt_train.main(["--resume", str(run), "--max_iters", "12"])
         assert (run / "best.pt").exists()  # a resume goes on with its own best model
+        old_run_id = torch.load(run / "best.pt", weights_only=True)["run_id"]
         v12.main([*v12_argv, "--overwrite"])
-    assert not (run / "best.pt").exists()  # the replaced run's best model goes with it
-    assert torch.load(run / "checkpoint.pt", weights_only=True)["stage"] == "babygpt_v12_wandb.py"
+        assert torch.load(run / "checkpoint.pt", weights_only=True)["stage"] == "babygpt_v12_wandb.py"
+        babygpt_train.main(run_argv(corpus, run, "--max_iters", "4", "--overwrite"))
+    best, last = (torch.load(run / name, weights_only=True) for name in ("best.pt", "checkpoint.pt"))
+    assert best["run_id"] == last["run_id"] != old_run_id and best["step"] <= 4  # the new run's best model
