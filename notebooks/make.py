@@ -1,0 +1,362 @@
+"""Write the notebooks of notebooks/, in English (NAME.ipynb) and Chinese (NAME.zh.ipynb), from one source.
+
+    python notebooks/make.py            # write them all
+    python notebooks/make.py --check    # exit 1, naming them, if a notebook in the folder is not what this writes
+
+One source, so that prose and code cannot drift: the stage notebooks (v1 ... v12) come from one template
+below, filled in for each stage; the cloud-GPU notebook (cloud_gpu) is written out below; lesson 0 (v0) is
+generated from docs/learn/v0.md and docs/learn/v0.zh.md, whose ```python blocks become its code cells, in
+order, and the rest its prose. A notebook and its Chinese twin have the same code cells, character for character:
+only the prose is in the reader's language. The notebooks use the stages' own code: they import a stage and
+call its functions, they never hold a copy.
+
+Outputs are never written (nbstripout's rule): a notebook in git holds no output, no execution count and no
+kernel state, so its diff is its source. tests/test_notebooks.py fails on a committed output, checks that the
+committed files are what this script writes, and runs every notebook top to bottom with nbclient at a tiny
+size: BABYGPT_TINY=1 in the kernel's environment, which each notebook reads in its first code cell.
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+# The repository the notebooks clone where they run alone (Colab, Kaggle): set here once, for every notebook.
+REPO_URL = "https://github.com/babygpt-tutorial/babygpt.git"
+
+KERNEL = {
+    "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+    "language_info": {"name": "python"},
+}
+
+# stage number -> (module, the idea in English, the idea in Chinese), as the README's table names them
+STAGES = {
+    1: ("babygpt_v1", "a neural bigram model", "神经网络版的二元模型"),
+    2: ("babygpt_v2_position", "a learned position embedding", "可学习的位置嵌入"),
+    3: ("babygpt_v3_self_attention", "one head of causal self-attention", "一个因果自注意力头"),
+    4: ("babygpt_v4_multihead_attention", "several heads in parallel", "几个注意力头并行计算"),
+    5: ("babygpt_v5_feedforward", "a feed-forward layer after attention", "注意力之后加一个前馈网络"),
+    6: ("babygpt_v6_block", "Blocks stacked n_layer deep", "堆叠 n_layer 个 Block"),
+    7: ("babygpt_v7_residual_connection", "residual connections", "残差连接"),
+    8: ("babygpt_v8_projection", "projections, and a 4 × wider feed-forward", "投影层，以及宽 4 倍的前馈网络"),
+    9: ("babygpt_v9_layer_norm", "layer norm", "层归一化"),
+    10: ("babygpt_v10_dropout", "dropout", "dropout"),
+    11: ("babygpt_v11_hyper_params", "only the hyperparameters: bigger", "只改超参数：更大"),
+    12: ("babygpt_v12_wandb", "experiment tracking", "实验跟踪"),
+}
+FIRST_WITH_ATTENTION = 3
+
+# Two lines of ci, repeated: the tiny text of the tests' run, holding the default prompts' characters
+TINY_TEXT = "春花秋月何时了，往事知多少。\\n春江潮水连海平，海上明月共潮生。\\n"
+
+GET_THE_CODE = f'''import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO_URL = "{REPO_URL}"  # cloned where the notebook runs alone
+TINY = os.environ.get("BABYGPT_TINY") == "1"  # the tests' run: a tiny model on a tiny text, seconds on a CPU
+
+# the repository: the folder above this notebook, the current folder, or a fresh clone
+ROOT = next((p for p in (Path.cwd().parent, Path.cwd()) if (p / "babygpt_v1.py").exists()), None)
+if ROOT is None:
+    subprocess.run(["git", "clone", "--depth", "1", REPO_URL, "babygpt"], check=True)
+    ROOT = Path("babygpt").resolve()
+sys.path.insert(0, str(ROOT))
+
+if TINY:
+    corpus = Path(tempfile.mkdtemp()) / "tiny.txt"
+    corpus.write_text("{TINY_TEXT}" * 40, encoding="utf-8")
+else:
+    corpus = ROOT / "data" / "ci.txt"  # the Song ci: 2,062,696 characters
+    if not corpus.exists():  # built once: an 85 MB download, about ten seconds
+        subprocess.run([sys.executable, str(ROOT / "data" / "prepare.py")], check=True)
+print("repository:", ROOT, "| corpus:", corpus)'''
+
+SHOW = '''import io
+
+from IPython.display import Image, display
+
+
+def png(figure):
+    """A matplotlib Figure as a picture the notebook shows (no pyplot: nothing global, no window)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=90)
+    return Image(buffer.getvalue())'''
+
+
+def stage_options(number):
+    """The options cell: the learner's run (training length, then sizes where they differ from the stage's
+    defaults), then the tests' tiny run, each as a command line."""
+    if number <= 10:
+        lines = ['options = "--max_iters 1000 --eval_interval 100 --eval_iters 20"  # a fifth of its 5,000 steps']
+    else:
+        lines = [
+            'options = "--max_iters 500 --eval_interval 50 --eval_iters 20"  # the CPU command, a third of its steps',
+            'options += " --batch_size 16 --block_size 64 --n_embed 128 --n_head 4 --n_layer 4 --learning_rate 1e-3"',
+            'options += " --dropout 0.1"',
+        ]
+    sizes = "--batch_size 4 --block_size 8 --n_embed 16" + (" --n_head 2" if number >= 4 else "")
+    sizes += " --n_layer 1" if number >= 6 else ""
+    lines += [
+        "if TINY:  # the tests' run: 10 steps of a tiny model",
+        '    options = "--max_iters 10 --eval_interval 5 --eval_iters 2"',
+        f'    options += " {sizes}"',
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def stage_cells(number):
+    """The cells of stage number's notebook: (kind, English, Chinese); a code cell's two texts are the same."""
+    module, idea, idea_zh = STAGES[number]
+    file = f"{module}.py"
+    previous = f"{STAGES[number - 1][0]}.py" if number > 1 else None
+    cells = [
+        (
+            "markdown",
+            f"# BabyGPT v{number}: {idea}\n\n"
+            f"[中文](v{number}.zh.ipynb) · [the lesson](../docs/learn/v{number}.md) · "
+            "[all notebooks](../docs/notebooks.md)\n\n"
+            f"This notebook runs `{file}` itself: it imports the stage and calls the stage's own functions "
+            "(`parse_args`, `setup`, the model class `BabyGPT`, `train`, `sample`), so what you see here is what "
+            "the script does, one step at a time. Run the cells in order, from the top; each one says what it "
+            "shows. On a laptop's CPU the whole notebook takes a minute or two, most of it training.",
+            f"# BabyGPT v{number}：{idea_zh}\n\n"
+            f"[English](v{number}.ipynb) · [这一课](../docs/learn/v{number}.zh.md) · "
+            "[所有笔记本](../docs/notebooks.zh.md)\n\n"
+            f"这个笔记本运行的就是 `{file}` 本身：它导入这个阶段，调用阶段自己的函数（`parse_args`、`setup`、"
+            "模型类 `BabyGPT`、`train`、`sample`），所以你在这里看到的就是脚本做的事，只是一步一步地做。请从上往下"
+            "依次运行每个单元格，每个单元格都说明它展示什么。"
+            "在笔记本电脑的 CPU 上，整个笔记本大约一两分钟，大部分时间在训练。",
+        ),
+        (
+            "markdown",
+            "## The code and the corpus\n\n"
+            "The first cell finds the repository (or, on Colab or Kaggle, clones it) and the corpus `data/ci.txt` "
+            "(or builds it with `data/prepare.py`).",
+            "## 代码和语料\n\n"
+            "第一个单元格找到本仓库（在 Colab 或 Kaggle 上则先克隆它），再找到语料 `data/ci.txt`"
+            "（没有就用 `data/prepare.py` 构建）。",
+        ),
+        ("code", GET_THE_CODE),
+        (
+            "markdown",
+            "## The stage and its options\n\n"
+            "Every hyperparameter of the stage is a command-line option; `parse_args` reads a list of them, as the "
+            "script reads its command line. This run trains for fewer steps than the script (and v11 and v12 at "
+            "the CPU command's size), so that it takes a minute; the rest are the stage's defaults.",
+            "## 阶段和它的选项\n\n"
+            "阶段的每个超参数都是一个命令行选项；`parse_args` 读一个选项列表，就像脚本读它的命令行一样。"
+            "这次运行训练的步数比脚本少（v11 和 v12 还用 CPU 命令的尺寸），"
+            "大约一分钟就能跑完；其余都是阶段的默认值。",
+        ),
+        (
+            "code",
+            f"import {module} as stage\n\n"
+            + stage_options(number)
+            + 'args = stage.parse_args([*options.split(), "--data", str(corpus)])\n'
+            + 'print(stage.__doc__.split("\\n\\n")[0])\n'
+            "print(args)",
+        ),
+        (
+            "markdown",
+            "## setup(): the corpus, the tokenizer, a fresh model\n\n"
+            "`setup` reads the corpus, builds the tokenizer (one id per character), splits the text into training "
+            "and validation data and builds an untrained model. Printing the model lists its layers.",
+            "## setup()：语料、分词器和一个新模型\n\n"
+            "`setup` 读入语料，建立分词器（每个字符一个编号），把文本分成训练数据和验证数据，再建一个还没训练过的模型。"
+            "打印模型就能看到它的各层。",
+        ),
+        (
+            "code",
+            "ready = stage.setup(args)\n"
+            "model, tokenizer = ready.model, ready.tokenizer\n"
+            'print(f"{len(ready.text):,} characters, vocabulary {tokenizer.vocab_size:,}, device {ready.device}")\n'
+            'print(f"{sum(p.numel() for p in model.parameters()):,} parameters")\n'
+            "model",
+        ),
+        (
+            "markdown",
+            "## Shapes: one batch through the model\n\n"
+            "A batch is `B` windows of `T` characters (`x`) and the same windows shifted by one (`y`, the "
+            "characters that come next). The model gives, at every position, a score for every character of the "
+            "vocabulary (`logits`), and the loss says how surprised it was by the real next characters. Untrained, "
+            "the loss is close to an even guess, ln(vocabulary size).",
+            "## 形状：一批数据穿过模型\n\n"
+            "一批数据是 `B` 个长 `T` 个字符的窗口（`x`），以及把它们各向后移一位得到的窗口（`y`，即紧接着的字符）。"
+            "模型在每个位置为词表里的每个字符打一个分（`logits`），损失衡量它对真正的下一个字有多意外。"
+            "没训练过时，损失接近均匀瞎猜的 ln(词表大小)。",
+        ),
+        (
+            "code",
+            "import math\n\n"
+            "x, y = stage.get_batch(ready.train_data, 4, args.block_size)\n"
+            "logits, loss = model(x, y)\n"
+            'print("x", tuple(x.shape), "y", tuple(y.shape), "logits", tuple(logits.shape))\n'
+            'print(repr(tokenizer.decode(x[0].tolist())), "->", repr(tokenizer.decode(y[0].tolist())))\n'
+            'print(f"loss {loss.item():.3f}; an even guess: ln {tokenizer.vocab_size} = '
+            '{math.log(tokenizer.vocab_size):.3f}")',
+        ),
+        (
+            "markdown",
+            "## Training, the loss curve drawn as it goes\n\n"
+            "The stage's own `train` calls `report(metrics)` at every evaluation: here `report` prints the line "
+            "the script prints and redraws the curve. The val loss is measured on text the model never trains on.",
+            "## 训练，边训练边画损失曲线\n\n"
+            "阶段自己的 `train` 每次评估时调用 `report(metrics)`：这里的 `report` 打印脚本会打印的那一行，"
+            "再重画曲线。验证损失是在模型从不训练的文本上测的。",
+        ),
+        ("code", SHOW),
+        (
+            "code",
+            "from matplotlib.figure import Figure\n\n"
+            "history = []\n"
+            'figure = Figure(figsize=(7, 3.5), layout="tight")\n'
+            "axes = figure.subplots()\n"
+            "shown = display(png(figure), display_id=True)  # one picture, redrawn at every evaluation\n\n\n"
+            "def report(metrics):\n"
+            '    """What the stage\'s train() calls at every evaluation: print its line, redraw the curve."""\n'
+            "    history.append(metrics)\n"
+            "    stage.print_report(metrics)\n"
+            "    axes.clear()\n"
+            '    steps = [m["step"] for m in history]\n'
+            '    axes.plot(steps, [m["train_loss"] for m in history], marker="o", label="train")\n'
+            '    axes.plot(steps, [m["val_loss"] for m in history], marker="o", label="val")\n'
+            f'    axes.set(xlabel="step", ylabel="loss (nats)", title="v{number}: loss as it trains")\n'
+            "    axes.legend()\n"
+            "    shown.update(png(figure))\n\n\n"
+            "final = stage.train(model, ready.train_data, ready.val_data, args, report)",
+        ),
+        (
+            "markdown",
+            "## Sampling\n\n"
+            "`sample` continues each prompt one character at a time, each drawn from the model's probabilities, "
+            "with dropout off.",
+            "## 采样\n\n"
+            "`sample` 把每个提示词一个字一个字地续写下去，每个字都按模型给出的概率抽取，采样时不用 dropout。",
+        ),
+        ("code", "samples = stage.sample(model, tokenizer, args.prompt, 100)"),
+    ]
+    if number >= FIRST_WITH_ATTENTION:
+        cells += [
+            (
+                "markdown",
+                "## Attention: where each character looks\n\n"
+                "Each head's `forward` turns its scores into weights with `F.softmax`: row *i* of a head's weights "
+                "says how much character *i* takes from each character before it (the future is masked, white). "
+                "For one forward pass the cell below hands the stage a stand-in for `F` whose `softmax` also keeps "
+                "what it returns, so these are the trained model's own weights, not a recomputation. The labels are "
+                "Chinese characters: without a CJK font (Colab has none) they show as ids.",
+                "## 注意力：每个字在看哪里\n\n"
+                "每个头的 `forward` 用 `F.softmax` 把打分变成权重：一个头的权重矩阵第 *i* 行表示第 *i* 个字从它前面的"
+                "每个字各取多少（未来被遮住，显示为白色）。下面的单元格在一次前向计算里给阶段换上一个替身 `F`，"
+                "它的 `softmax` 会顺手留下自己的结果，所以这里画的就是训练好的模型自己的权重，而不是重新算出来的。"
+                "坐标轴上的标签是汉字；没有中日韩字体（Colab 上就没有）时改用字符编号。",
+            ),
+            (
+                "code",
+                "import torch\n\n"
+                "from babygpt_sample import attention_figure, find_font, show_character\n\n\n"
+                "class KeepSoftmax:\n"
+                '    """torch.nn.functional, but softmax also keeps what it returns: one (1, T, T) per head."""\n\n'
+                "    def __init__(self):\n"
+                "        self.weights = []\n\n"
+                "    def __getattr__(self, name):\n"
+                "        return getattr(torch.nn.functional, name)\n\n"
+                "    def softmax(self, *args, **kwargs):\n"
+                "        self.weights.append(torch.nn.functional.softmax(*args, **kwargs))\n"
+                "        return self.weights[-1]\n\n\n"
+                "text = samples[0][1][: args.block_size]  # the first sample's first block_size characters\n"
+                "ids = tokenizer.encode(text)\n"
+                "keep = KeepSoftmax()\n"
+                "stage.F = keep  # the heads call F.softmax: for this one forward pass it is ours\n"
+                "model.eval()\n"
+                "with torch.no_grad():\n"
+                "    model(torch.tensor([ids], device=ready.device))\n"
+                "stage.F = torch.nn.functional\n"
+                'n_layer = len(model.blocks) if hasattr(model, "blocks") else 1\n'
+                "weights = torch.cat(keep.weights).view(n_layer, -1, len(ids), len(ids)).cpu()  # (layer, head, T, T)\n"
+                'print("attention weights", tuple(weights.shape), "(layers, heads, T, T); each row sums to 1")\n'
+                "fonts = find_font(text)\n"
+                "labels = [show_character(ch) for ch in text] if fonts else [str(i) for i in ids]\n"
+                f'title = "v{number}: attention over " + "".join(labels)\n'
+                "display(png(attention_figure(weights, labels, title, fonts)))",
+            ),
+        ]
+    next_step_en = (
+        f"Next: `diff -u {previous} {file}` shows everything this stage adds to the one before. " if previous else ""
+    )
+    next_step_zh = f"接下来：`diff -u {previous} {file}` 显示这个阶段在上一个阶段之上加了什么。" if previous else ""
+    cells.append(
+        (
+            "markdown",
+            "## Try\n\n"
+            f"{next_step_en}Change one option in the options cell (a larger `--max_iters`, another "
+            "`--learning_rate`) and run the notebook again from the top: the curve and the samples show what it "
+            f"changed. The lesson, [v{number}](../docs/learn/v{number}.md), has exercises with measured answers."
+            + (f" Then the next stage: [v{number + 1}](v{number + 1}.ipynb)." if number < 12 else ""),
+            "## 动手试试\n\n"
+            f"{next_step_zh}在选项单元格里改一个选项（加大 `--max_iters`，或换一个 `--learning_rate`），"
+            "再从头运行一遍：曲线和生成的文字会告诉你它改变了什么。"
+            f"[v{number} 这一课](../docs/learn/v{number}.zh.md)里有带实测答案的练习。"
+            + (f"然后是下一个阶段：[v{number + 1}](v{number + 1}.zh.ipynb)。" if number < 12 else ""),
+        )
+    )
+    return cells
+
+
+def notebook(cells, language, metadata=None):
+    """The notebook's JSON text: cells (kind, English, Chinese) in one language, no outputs, stable cell ids."""
+    items = []
+    for index, (kind, *texts) in enumerate(cells):
+        source = texts[0] if kind == "code" or language == "en" else texts[1]
+        cell = {"cell_type": kind, "id": f"cell-{index}", "metadata": {}, "source": source.splitlines(keepends=True)}
+        if kind == "code":
+            cell.update(execution_count=None, outputs=[])
+        items.append(cell)
+    document = {"cells": items, "metadata": {**KERNEL, **(metadata or {})}, "nbformat": 4, "nbformat_minor": 5}
+    return json.dumps(document, ensure_ascii=False, indent=1, sort_keys=True) + "\n"  # as ruff writes it
+
+
+def all_notebooks():
+    """{file name: JSON text} of every notebook this script writes."""
+    written = {}
+    for number in STAGES:
+        cells = stage_cells(number)
+        written[f"v{number}.ipynb"] = notebook(cells, "en")
+        written[f"v{number}.zh.ipynb"] = notebook(cells, "zh")
+    return written
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
+    parser.add_argument("--check", action="store_true", help="compare with the folder instead of writing")
+    args = parser.parse_args(argv)
+    written = all_notebooks()
+    present = {path.name for path in HERE.glob("*.ipynb")}
+    if args.check:
+        stale = sorted(
+            name
+            for name, text in written.items()
+            if not (HERE / name).exists() or (HERE / name).read_text(encoding="utf-8") != text
+        )
+        extra = sorted(present - set(written))
+        if stale or extra:
+            print(f"not what notebooks/make.py writes: {', '.join(stale + extra)} (run: python notebooks/make.py)")
+            return 1
+        print(f"{len(written)} notebooks, each what notebooks/make.py writes")
+        return 0
+    for name, text in written.items():
+        (HERE / name).write_text(text, encoding="utf-8")
+    for name in sorted(present - set(written)):
+        (HERE / name).unlink()
+    print(f"wrote {len(written)} notebooks in notebooks/")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,154 @@
+"""The notebooks of notebooks/: stripped in git, written by notebooks/make.py, twins with the same code, and runnable.
+
+- No committed notebook holds an output, an execution count or a widget's state (nbstripout's rule): a
+  notebook's diff in git is its source.
+- Each is exactly what `python notebooks/make.py` writes, so its prose and code come from one source.
+- A Chinese notebook (NAME.zh.ipynb) has the same code cells as its English twin, character for character.
+- Every English notebook runs top to bottom under nbclient at the tiny size (BABYGPT_TINY=1 in the kernel's
+  environment), on the CPU, and a cell that raises fails its test. The Chinese twins are not run again: the
+  check above makes their code the English one. One kernel serves all of them (its start and `import torch`
+  cost more than a tiny notebook), with the notebook's variables cleared (%reset -f) before each.
+"""
+
+import importlib.util
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FOLDER = ROOT / "notebooks"
+
+
+def load_make():
+    spec = importlib.util.spec_from_file_location("notebooks_make", FOLDER / "make.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+make = load_make()
+COMMITTED = sorted(path.name for path in FOLDER.glob("*.ipynb"))
+ENGLISH = [name for name in COMMITTED if not name.endswith(".zh.ipynb")]
+
+
+def order(name):
+    """v0, v1, ..., v12, then the rest: the order a learner meets them."""
+    stem = name.split(".")[0]
+    return (0, int(stem[1:])) if stem[1:].isdigit() else (1, stem)
+
+
+def leftovers(text):
+    """What a committed notebook must not hold: outputs, execution counts, widget state. [] when stripped."""
+    document = json.loads(text)
+    found = [f"metadata {key}" for key in ("widgets",) if key in document.get("metadata", {})]
+    for index, cell in enumerate(document["cells"]):
+        if cell.get("outputs"):
+            found.append(f"cell {index}: outputs")
+        if cell.get("execution_count") is not None:
+            found.append(f"cell {index}: execution_count {cell['execution_count']}")
+    return found
+
+
+def code_cells(name):
+    return [
+        cell["source"]
+        for cell in json.loads((FOLDER / name).read_text(encoding="utf-8"))["cells"]
+        if cell["cell_type"] == "code"
+    ]
+
+
+def test_every_notebook_the_generator_writes_is_committed_and_nothing_else():
+    assert sorted(make.all_notebooks()) == COMMITTED, "run: python notebooks/make.py"
+    assert {"v1.ipynb", "v12.ipynb", "v12.zh.ipynb"} <= set(COMMITTED)
+
+
+@pytest.mark.parametrize("name", COMMITTED)
+def test_committed_notebook_is_stripped_and_what_make_py_writes(name):
+    text = (FOLDER / name).read_text(encoding="utf-8")
+    assert leftovers(text) == [], f"{name} holds outputs: run python notebooks/make.py (it writes none)"
+    assert text == make.all_notebooks()[name], f"{name} is not what notebooks/make.py writes: run it"
+
+
+def test_an_output_or_a_count_is_found():
+    text = make.all_notebooks()["v1.ipynb"]
+    document = json.loads(text)
+    code = next(cell for cell in document["cells"] if cell["cell_type"] == "code")
+    code["outputs"] = [{"output_type": "stream", "name": "stdout", "text": ["hello\n"]}]
+    code["execution_count"] = 3
+    assert len(leftovers(json.dumps(document))) == 2
+    assert leftovers(text) == []
+
+
+@pytest.mark.parametrize("name", [name for name in ENGLISH if name.replace(".ipynb", ".zh.ipynb") in COMMITTED])
+def test_chinese_twin_has_the_same_code(name):
+    twin = name.replace(".ipynb", ".zh.ipynb")
+    assert code_cells(twin) == code_cells(name)
+    prose = [
+        cell
+        for cell in json.loads((FOLDER / twin).read_text(encoding="utf-8"))["cells"]
+        if cell["cell_type"] == "markdown"
+    ]
+    assert any("的" in "".join(cell["source"]) for cell in prose), f"{twin}: its prose is not Chinese"
+
+
+def test_every_english_notebook_has_its_chinese_twin():
+    assert [name for name in ENGLISH if name.replace(".ipynb", ".zh.ipynb") not in COMMITTED] == []
+
+
+@pytest.fixture(scope="module")
+def kernel():
+    """One Python kernel for every notebook of this file, started in notebooks/ with BABYGPT_TINY=1."""
+    from jupyter_client.manager import KernelManager
+
+    manager = KernelManager(kernel_name="python3")
+    env = {**os.environ, "BABYGPT_TINY": "1", "OMP_NUM_THREADS": "1", "MPLBACKEND": "agg"}
+    manager.start_kernel(cwd=str(FOLDER), env=env)
+    yield manager
+    manager.shutdown_kernel(now=True)
+
+
+def run(notebook, kernel):
+    """Execute a notebook (nbformat node) top to bottom in the shared kernel, its variables cleared first."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    notebook.cells.insert(0, nbformat.v4.new_code_cell("%reset -f"))
+    NotebookClient(notebook, km=kernel, timeout=120, allow_errors=False).execute()
+    return notebook
+
+
+@pytest.mark.parametrize("name", sorted(ENGLISH, key=order), ids=lambda name: name.split(".")[0])
+def test_notebook_runs_top_to_bottom_at_the_tiny_size(name, kernel):
+    import nbformat
+
+    notebook = run(nbformat.reads(make.all_notebooks()[name], as_version=4), kernel)
+    printed = "".join(
+        output.get("text", "")
+        for cell in notebook.cells
+        for output in cell.get("outputs", [])
+        if output.get("output_type") == "stream"
+    )
+    if name.startswith("v") and name[1:].split(".")[0].isdigit() and name != "v0.ipynb":
+        assert "step    10 | train loss" in printed  # trained to the end, reporting as it went
+        pictures = [o for cell in notebook.cells for o in cell.get("outputs", []) if "image/png" in o.get("data", {})]
+        assert pictures, f"{name} showed no picture"
+
+
+def test_a_notebook_that_raises_fails(kernel):
+    import nbformat
+    from nbclient.exceptions import CellExecutionError
+
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_code_cell("1 / 0")])
+    with pytest.raises(CellExecutionError, match="ZeroDivisionError"):
+        run(notebook, kernel)
+
+
+def test_variables_do_not_leak_from_one_notebook_to_the_next(kernel):
+    import nbformat
+    from nbclient.exceptions import CellExecutionError
+
+    run(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("leaked = 1")]), kernel)
+    with pytest.raises(CellExecutionError, match="NameError"):
+        run(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("leaked")]), kernel)
