@@ -447,16 +447,49 @@ def console_safe_output():
             stream.reconfigure(errors="replace")
 
 
+# The names other code uses for these options (nanoGPT's n_embd, the usual lr and bs), for the hint of a mistyped
+# option: --lr gets "did you mean --learning_rate?"; a name a later stage or another tool has is named as absent
+OPTION_ALIASES = {
+    **dict.fromkeys(["lr", "learningrate", "lrate"], "learning_rate"),
+    **dict.fromkeys(["bs", "batch", "batchsize"], "batch_size"),
+    **dict.fromkeys(["iters", "steps", "max_steps", "num_steps", "iterations"], "max_iters"),
+    **dict.fromkeys(["embed", "n_embd", "d_model", "n_embedding", "hidden_size", "emb"], "n_embed"),
+    **dict.fromkeys(["heads", "n_heads", "num_heads"], "n_head"),
+    **dict.fromkeys(["layers", "n_layers", "num_layers", "depth"], "n_layer"),
+    **dict.fromkeys(["context", "context_length", "seq_len", "ctx", "max_seq_len"], "block_size"),
+    **dict.fromkeys(["drop", "dropout_rate", "p_dropout"], "dropout"),
+    **dict.fromkeys(["eval_every", "eval_freq"], "eval_interval"),
+    **dict.fromkeys(["out", "output_dir", "outdir"], "out_dir"),
+    **dict.fromkeys(["temp", "t"], "temperature"),
+    **dict.fromkeys(["topk"], "top_k"),
+    **dict.fromkeys(["tokens", "n_tokens", "max_tokens", "length"], "max_new_tokens"),
+}
+
+
 class OneLineErrorParser(argparse.ArgumentParser):
     def error(self, message):
-        """One line; a mistyped option also gets the closest real one: --max_iter: did you mean --max_iters?"""
+        """One line; a mistyped option also gets the real one a learner could have meant: --max_iter: did you mean
+        --max_iters? --lr: did you mean --learning_rate? (OPTION_ALIASES)."""
         if message.startswith("unrecognized arguments:"):
-            options = [name for action in self._actions for name in action.option_strings]
-            for word in message.split()[2:]:
-                close = difflib.get_close_matches(word.split("=")[0], options, n=1)
-                if word.startswith("--") and close:
-                    message += f"; {word.split('=')[0]}: did you mean {close[0]}?"
+            words = message.split()[2:]
+            for i, word in enumerate(words):
+                if word.startswith("--"):  # given a value (--lr 0.01, --lr=0.01): only options that take one
+                    given_a_value = "=" in word or (i + 1 < len(words) and not words[i + 1].startswith("--"))
+                    message += self.hint(word.split("=")[0], given_a_value)
         sys.exit(f"{self.prog}: error: {message} (see --help)")
+
+    def hint(self, name, given_a_value):
+        """'; --lr: did you mean --learning_rate?', '; --n_heads: babygpt_v1.py has no --n_head', or ''."""
+        options = [o for a in self._actions for o in a.option_strings if a.nargs != 0 or not given_a_value]
+        key = name[2:].lower().replace("-", "_")
+        known = {f"--{o}" for o in OPTION_ALIASES.values()} - set(options)  # elsewhere: a later stage, a tool
+        meant = f"--{OPTION_ALIASES.get(key, key)}"
+        close = [meant] if meant in options or meant in known else difflib.get_close_matches(meant, options, n=1)
+        if not close:
+            return ""
+        if close[0] in known:
+            return f"; {name}: {self.prog} has no {close[0]}"
+        return f"; {name}: did you mean {close[0]}?"
 
 
 DEFAULT_PROMPTS = ["春江", "往事"]

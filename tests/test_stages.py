@@ -252,14 +252,50 @@ def test_bad_option_is_a_one_line_error(stage, argv, words, capsys):
         (["--max_iter", "5"], "--max_iter: did you mean --max_iters?"),
         (["--lerning_rate=0.1"], "--lerning_rate: did you mean --learning_rate?"),
         (["--sed", "3", "--max_iter", "5"], "--sed: did you mean --seed?; --max_iter: did you mean --max_iters?"),
+        (["--lr", "0.01"], "--lr: did you mean --learning_rate?"),  # was --help: the closest string, not meaning
+        (["--lr=0.01"], "--lr: did you mean --learning_rate?"),
+        (["--n_embd", "64"], "--n_embd: did you mean --n_embed?"),  # nanoGPT's name
+        (["--bs", "8", "--iters", "9"], "--bs: did you mean --batch_size?; --iters: did you mean --max_iters?"),
+        (["--learning-rate", "0.1"], "--learning-rate: did you mean --learning_rate?"),
+        (["--hlep"], "--hlep: did you mean --help?"),  # no value: a flag may be meant
     ],
-    ids=["space", "equals", "two"],
+    ids=["space", "equals", "two", "alias", "alias_equals", "nanogpt", "two_aliases", "hyphen", "flag"],
 )
 def test_a_mistyped_option_gets_the_closest_real_one(stage, argv, hint):
     with pytest.raises(SystemExit) as exit_info:
         stage.parse_args(argv)
     message = exit_info.value.code
     assert hint in message and "unrecognized arguments" in message and "\n" not in message
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--lr", "0.01"], ["--hel", "3"], ["--sed", "-5"], ["--overwrit", "3"]],
+    ids=["lr", "hel", "negative", "flag"],
+)
+def test_an_option_given_a_value_is_never_taken_for_a_flag(stage, argv):
+    with pytest.raises(SystemExit) as exit_info:
+        stage.parse_args(argv)
+    flags = [o for a in stage.make_parser()._actions if a.nargs == 0 for o in a.option_strings]  # --help, ...
+    assert not [flag for flag in flags if f"did you mean {flag}?" in exit_info.value.code]
+
+
+def test_an_option_of_another_stage_is_named_as_absent(stage):
+    with pytest.raises(SystemExit) as exit_info:
+        stage.parse_args(["--n_heads", "4", "--temp", "0.5"])
+    message = exit_info.value.code
+    has_heads = "n_head" in stage.MODEL_HYPERPARAMETERS  # from v4 on
+    assert ("--n_heads: did you mean --n_head?" in message) == has_heads
+    assert (f"--n_heads: {stage.make_parser().prog} has no --n_head" in message) != has_heads
+    assert "--temp: " in message and "has no --temperature" in message  # babygpt_sample.py's option
+
+
+def test_a_mistyped_flag_gets_the_flag_but_not_when_given_a_value():
+    v12 = load_stage("v12")
+    for argv, hint in [(["--overwrit"], "did you mean --overwrite?"), (["--overwrit", "3"], None)]:
+        with pytest.raises(SystemExit) as exit_info:
+            v12.parse_args(argv)
+        assert (hint in exit_info.value.code) if hint else "did you mean" not in exit_info.value.code
 
 
 def test_an_unknown_option_far_from_any_gets_no_guess(stage):
