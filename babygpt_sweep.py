@@ -38,6 +38,7 @@ import glob
 import importlib.util
 import inspect
 import io
+import json
 import math
 import multiprocessing
 import os
@@ -49,6 +50,7 @@ import signal
 import socket
 import statistics
 import sys
+import threading
 import time
 import traceback
 import warnings
@@ -56,6 +58,7 @@ import warnings
 import optuna
 import torch
 from optuna.storages import RetryHeartbeatStaleTrialCallback
+from optuna.storages.journal import JournalFileSymlinkLock
 from optuna.trial import TrialState
 
 from babygpt_sample import find_font
@@ -85,6 +88,7 @@ PRUNER_STARTUP_TRIALS = 2  # --prune compares with at least this many finished t
 SAMPLE_OPENING_CHARACTERS = 40
 IMPORTANCE_MIN_TRIALS = 20  # below this Optuna's importances swing from one sweep to the next: means say more
 ORPHAN_SECONDS = 60  # a FILE.PID.tmp this old was left by a killed process: no write takes that long
+LOCK_NOTE_SECONDS = 3  # a wait for a storage's lock longer than this is said (Optuna's own waits are silent)
 
 
 # ============================================================================
@@ -440,13 +444,163 @@ def open_storage(url):
     if "://" not in url:  # a journal file: appended to by every worker, safe on a shared disk; no heartbeat
         from optuna.storages.journal import JournalFileBackend, JournalStorage
 
-        return JournalStorage(JournalFileBackend(url))
+        return JournalStorage(JournalFileBackend(url, lock_obj=AnnouncedLock(url)))
+    announce_slow_database_answers()
     return optuna.storages.RDBStorage(
         url,
         engine_kwargs={"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None,  # wait for a lock
         heartbeat_interval=HEARTBEAT_SECONDS,
         grace_period=GRACE_SECONDS,
         heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES_AFTER_A_DEATH),
+    )
+
+
+class AnnouncedLock(JournalFileSymlinkLock):
+    """Optuna's lock on a journal file (a link FILE.lock that a worker makes while it writes; one left older than
+    30 s by a killed worker is taken over), which says so when a wait lasts longer than LOCK_NOTE_SECONDS."""
+
+    def acquire(self):
+        started = time.monotonic()
+        said = threading.Event()
+
+        def note():
+            said.set()
+            print(
+                f"waiting for the journal's lock {self._lock_file}: another worker is writing, or one was killed"
+                f" while writing (its lock is taken over once it is {self.grace_period} s old)",
+                flush=True,
+            )
+
+        timer = threading.Timer(LOCK_NOTE_SECONDS, note)
+        timer.daemon = True
+        timer.start()
+        try:
+            return super().acquire()
+        finally:
+            timer.cancel()
+            if said.is_set():
+                print(f"got the journal's lock after {time.monotonic() - started:.0f} s", flush=True)
+
+
+def announce_slow_database_answers():
+    """A database storage waits for a lock another worker holds inside the driver (SQLite: up to its 60 s
+    timeout), silently: a statement that has not answered after LOCK_NOTE_SECONDS is said, and its answer."""
+    import sqlalchemy
+
+    if sqlalchemy.event.contains(sqlalchemy.engine.Engine, "before_cursor_execute", start_statement_timer):
+        return
+    sqlalchemy.event.listen(sqlalchemy.engine.Engine, "before_cursor_execute", start_statement_timer)
+    sqlalchemy.event.listen(sqlalchemy.engine.Engine, "after_cursor_execute", stop_statement_timer)
+    sqlalchemy.event.listen(
+        sqlalchemy.engine.Engine, "handle_error", lambda context: stop_statement_timer(context.connection)
+    )
+
+
+def start_statement_timer(connection, *args):
+    started, said = time.monotonic(), threading.Event()
+
+    def note():
+        said.set()
+        print(
+            f"waiting for the study storage: no answer for {LOCK_NOTE_SECONDS} s"
+            " (another worker holds its lock; SQLite gives up after 60 s)",
+            flush=True,
+        )
+
+    timer = threading.Timer(LOCK_NOTE_SECONDS, note)
+    timer.daemon = True
+    connection.info["babygpt_timer"] = (timer, started, said)
+    timer.start()
+
+
+def stop_statement_timer(connection, *args):
+    timer, started, said = (
+        connection.info.pop("babygpt_timer", (None, 0, None)) if connection is not None else (None, 0, None)
+    )
+    if timer is not None:
+        timer.cancel()
+        if said.is_set():
+            print(f"the study storage answered after {time.monotonic() - started:.0f} s", flush=True)
+
+
+def journal_damage(data):
+    """Where a journal file (one JSON object a line, each line ending in a newline) is damaged: None when it is
+    whole, else (kept, removed, bad_line): kept, the bytes to keep (None if it cannot be mended here); removed,
+    the bytes to take out; bad_line, the first damaged line's number (from 1).
+
+    Optuna appends each write under a lock, so a line can be torn only where a write stopped: a worker killed
+    in mid-write, or a full disk, leaves half a line at the end without its newline; the next worker's write
+    then lands behind it, and Optuna reads that line as broken JSON ("Expecting ':' delimiter") from then on.
+    Both halves are recognised: the last half-line goes, and a half-line in front of a whole operation goes."""
+    lines = data.split(b"\n")  # the last piece is what follows the last newline: b"" in a whole file
+    kept, removed, bad_line = [], [], None
+    for number, line in enumerate(lines, start=1):
+        if number == len(lines):  # no newline after it: a write that stopped half-way
+            if line:
+                removed.append(line)
+                bad_line = bad_line or number
+            break
+        if is_operation(line):
+            kept.append(line + b"\n")
+            continue
+        bad_line = bad_line or number
+        start = next((i for i in range(1, len(line)) if line.startswith(b"{", i) and is_operation(line[i:])), None)
+        if start is None:  # not a torn write: a line edited or damaged some other way
+            return None, None, number
+        removed.append(line[:start])
+        kept.append(line[start:] + b"\n")
+    return None if bad_line is None else (b"".join(kept), b"".join(removed), bad_line)
+
+
+def is_operation(line):
+    """One whole line of Optuna's journal: a JSON object with an op_code."""
+    try:
+        operation = json.loads(line)
+    except ValueError:
+        return False
+    return isinstance(operation, dict) and "op_code" in operation
+
+
+def repair_journal(path):
+    """Find and mend a torn line in the journal file at path (journal_damage), holding the journal's lock so
+    that no worker writes meanwhile; the removed bytes are appended to PATH.torn. Returns a line saying what
+    was repaired, or None when the journal is whole. ValueError: damage that is not a torn write."""
+    try:
+        with open(path, "rb") as f:
+            if journal_damage(f.read()) is None:
+                return None
+    except OSError:  # no journal yet, or one Optuna cannot open either: it says why
+        return None
+    lock = AnnouncedLock(path)
+    try:
+        lock.acquire()
+    except OSError as e:
+        raise ValueError(f"cannot repair the journal {path}: {e.strerror} (its lock {lock._lock_file})") from None
+    try:
+        with open(path, "rb") as f:
+            damage = journal_damage(f.read())  # again under the lock: another worker may have mended it
+        if damage is None:
+            return None
+        kept, removed, line = damage
+        if kept is None:
+            raise ValueError(
+                f"the journal {path} is damaged at line {line}, and not by a torn write: restore it from a copy,"
+                f" or delete that line (losing what it held) with: sed -i '{line}d' {shlex.quote(path)}"
+            )
+        try:
+            with open(f"{path}.torn", "ab") as f:
+                f.write(removed + b"\n")
+            write_atomically(path, kept)
+        except OSError as e:
+            raise ValueError(
+                f"cannot repair the journal {path} (half a line at line {line}): {e.strerror} on"
+                f" {e.filename or path}; free some space, or let it be written, and run again"
+            ) from None
+    finally:
+        lock.release()
+    return (
+        f"repaired the journal {path}: took out half a line at line {line} ({len(removed)} bytes, left by a worker"
+        f" killed while writing or by a full disk; kept in {path}.torn)"
     )
 
 
@@ -506,6 +660,13 @@ def open_study(sweep, create_folder, requeue=True):
         except OSError as e:
             remove_created(created)
             raise ValueError(f"cannot create the sweep folder {sweep.folder}: {e.strerror}") from None
+    try:
+        repaired = None if has_heartbeat(sweep) else repair_journal(sweep.storage)
+    except ValueError:
+        remove_created(created)
+        raise
+    if repaired:
+        print(repaired)
     try:
         study = create_or_load_study(sweep)
         saved = study.user_attrs.get("sweep")

@@ -7,10 +7,13 @@ from the start (each of its two processes pays ~2 s to import torch and optuna).
 import contextlib
 import csv
 import io
+import json
 import os
 import shlex
+import sqlite3
 import subprocess
 import sys
+import threading
 import time
 
 import optuna
@@ -618,3 +621,106 @@ def test_a_killed_worker_process_is_named_with_its_trial_and_how_to_run_it_again
     assert "(above)" not in out and "running in another worker" not in out  # it is not running: it was killed
     rows = read_csv(folder / "sweeps" / "test_stage_learning_rate" / "summary.csv")
     assert sorted(row["state"] for row in rows) == ["finished", "running"]
+
+
+# ----------------------------------------------------------------------------
+# A torn journal, and waits on a storage's lock
+
+
+def whole_operations(path):
+    """The journal's lines as Optuna reads them: every one a JSON object ending in a newline, or an error."""
+    data = path.read_bytes()
+    assert data.endswith(b"\n"), f"{path} ends in half a line"
+    return [json.loads(line) for line in data.splitlines()]
+
+
+def one_trial_in_a_journal(folder, monkeypatch, capsys):
+    argv = ["--param", "n_layer=1", "--storage", "journal.log"]
+    assert sweep(folder, *argv, monkeypatch=monkeypatch) == 0
+    capsys.readouterr()
+    return argv, folder / "journal.log"
+
+
+def test_a_journal_torn_at_its_end_is_repaired(folder, monkeypatch, capsys):
+    """A worker killed while it wrote (or a full disk) leaves half a line at the end of the journal: the next
+    command takes it out (kept in journal.log.torn) and says so, before writing behind it would break the file."""
+    argv, journal = one_trial_in_a_journal(folder, monkeypatch, capsys)
+    last = journal.read_bytes().splitlines(keepends=True)[-1]
+    with open(journal, "ab") as f:
+        f.write(last[:30])
+    assert sweep(folder, *argv, "--trials", "2", monkeypatch=monkeypatch) == 0
+    out = capsys.readouterr().out
+    lines = len(whole_operations(journal))
+    assert "repaired the journal journal.log: took out half a line at line" in out, out
+    assert "1 done already" in out
+    assert (folder / "journal.log.torn").read_bytes() == last[:30] + b"\n"
+    assert lines > 0
+
+
+def test_a_journal_written_behind_a_torn_line_is_repaired(folder, monkeypatch, capsys):
+    """The state learners meet: another worker wrote behind the half-line, and every later command failed with
+    "Expecting ':' delimiter". The half-line is taken out and the operation written behind it is kept."""
+    from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+    argv, journal = one_trial_in_a_journal(folder, monkeypatch, capsys)
+    create = json.loads(journal.read_bytes().splitlines()[0])  # the operation that created the study
+    assert create["op_code"] == 0
+    create["study_name"] = "written_behind"
+    with open(journal, "ab") as f:  # half a line, then another worker's writes behind it
+        f.write(b'{"op_code":6,"worker_id":' + json.dumps(create, separators=(",", ":")).encode() + b"\n")
+        f.write(json.dumps({**create, "study_name": "written_after"}, separators=(",", ":")).encode() + b"\n")
+    with pytest.raises(ValueError, match="Expecting"):  # what every command met before
+        optuna.get_all_study_names(JournalStorage(JournalFileBackend(str(journal))))
+    assert sweep(folder, *argv, monkeypatch=monkeypatch) == 0
+    out = capsys.readouterr().out
+    assert "repaired the journal journal.log: took out half a line at line" in out, out
+    assert "1 done already" in out
+    names = optuna.get_all_study_names(JournalStorage(JournalFileBackend(str(journal))))
+    assert {"written_behind", "written_after"} <= set(names)  # the other worker's writes are kept
+    assert (folder / "journal.log.torn").read_bytes() == b'{"op_code":6,"worker_id":\n'
+    assert whole_operations(journal)
+
+
+def test_a_journal_damaged_otherwise_gets_one_line_that_says_how_to_mend_it(folder, monkeypatch, capsys):
+    argv, journal = one_trial_in_a_journal(folder, monkeypatch, capsys)
+    lines = journal.read_bytes().splitlines(keepends=True)
+    lines[2] = b"edited by hand\n"
+    journal.write_bytes(b"".join(lines))
+    code = sweep(folder, *argv, monkeypatch=monkeypatch)
+    assert (
+        code == "error: the journal journal.log is damaged at line 3, and not by a torn write: restore it from a "
+        "copy, or delete that line (losing what it held) with: sed -i '3d' journal.log"
+    )
+    assert journal.read_bytes() == b"".join(lines)  # left as it was
+
+
+def test_a_wait_for_the_journal_lock_is_said(tmp_path, monkeypatch, capsys):
+    """Optuna waits silently for the journal's lock (up to 30 s for one a killed worker left): said after 3 s."""
+    monkeypatch.setattr(babygpt_sweep, "LOCK_NOTE_SECONDS", 0.3)
+    journal = str(tmp_path / "journal.log")
+    storage = babygpt_sweep.open_storage(journal)
+    os.symlink(journal, journal + ".lock")  # held by another worker, which lets go after 1.5 s
+    release = threading.Timer(1.5, os.unlink, [journal + ".lock"])
+    release.start()
+    optuna.create_study(storage=storage, study_name="waits")
+    release.join()
+    out = capsys.readouterr().out
+    assert f"waiting for the journal's lock {journal}.lock: another worker is writing" in out
+    assert "got the journal's lock after" in out
+
+
+def test_a_wait_for_the_database_lock_is_said(tmp_path, monkeypatch, capsys):
+    """SQLite waits silently (up to 60 s) while another worker holds the database's lock: said after 3 s."""
+    monkeypatch.setattr(babygpt_sweep, "LOCK_NOTE_SECONDS", 0.3)
+    database = tmp_path / "study.db"
+    storage = babygpt_sweep.open_storage(f"sqlite:///{database}")
+    holder = sqlite3.connect(database, check_same_thread=False)
+    holder.execute("BEGIN EXCLUSIVE")  # another worker in the middle of a write, done after 1.5 s
+    release = threading.Timer(1.5, holder.rollback)
+    release.start()
+    optuna.create_study(storage=storage, study_name="waits")
+    release.join()
+    holder.close()
+    out = capsys.readouterr().out
+    assert "waiting for the study storage: no answer for 0.3 s (another worker holds its lock" in out
+    assert "the study storage answered after" in out
