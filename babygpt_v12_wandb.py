@@ -460,10 +460,10 @@ class TrainingMeter:
             self.bar.unpause()  # the bar's speed leaves the evaluation out
 
     def metrics(self, step, losses):
-        """What report() gets at an evaluation: step, train_loss, val_loss, val_perplexity (inf once exp
-        overflows), learning_rate, tokens_per_second and remaining_seconds (at the pace of the interval since the
-        previous evaluation, evaluating left out of tokens/s; None at the first), elapsed_seconds (since
-        training began) and eval_fraction (the part of them spent evaluating and reporting)."""
+        """What report() gets at an evaluation (call it inside evaluating()): step, train_loss, val_loss,
+        val_perplexity (inf once exp overflows), learning_rate, tokens_per_second and remaining_seconds (at the pace
+        of the interval since the previous evaluation, evaluating left out of tokens/s; None at the first),
+        elapsed_seconds (since training began) and eval_fraction (the part of them spent evaluating and reporting)."""
         now = time.perf_counter()
         elapsed = now - self.start
         evaluating = self.eval_seconds + (now - self.eval_start)
