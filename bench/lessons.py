@@ -112,11 +112,11 @@ WORDS = {
     },
     "zh": {
         "diff": "下面的差异由 `python bench/lessons.py` 从两个文件生成：`{a}` 和 `{b}` 的代码，去掉了模块文档字符串"
-        "（它介绍各自的阶段，所以总是不同），共 {n} 处改动，行号就是文件里的行号。想看完整的差异：`diff -u {a} {b}`"
+        "（它介绍各自的阶段，所以总是不同），共 {n} 个差异块，行号就是文件里的行号。想看完整的差异：`diff -u {a} {b}`"
         "（Windows 上：`git diff --no-index {a} {b}`）。",
         "key_code": "下面的代码由 `python bench/lessons.py` 从 `{b}` 生成。第一个阶段没有上一阶段可比，所以这里列出让它"
         "成为模型的 {n} 段代码，行号就是文件里的行号。文件里其余的代码在十二个阶段中都一样。",
-        "hunk": "第 {k} 处改动（共 {n} 处）：`{b}` {lines}",
+        "hunk": "第 {k} 个差异块（共 {n} 个）：`{b}` {lines}",
         "piece": "第 {k} 段（共 {n} 段）：`{b}` {lines}",
         "lines": "第 {a} 行",
         "lines_range": "第 {a}–{b} 行",
@@ -310,7 +310,7 @@ def diff_block(stage, language):
     if stage == "v1":
         return words["key_code"].format(b=stage_file(stage), n=n)
     previous = STAGES[STAGES.index(stage) - 1]
-    hunk_count = f"{n} hunk" if n == 1 else f"{n} hunks"  # the Chinese says 处, one or many
+    hunk_count = f"{n} hunk" if n == 1 else f"{n} hunks"  # the Chinese says 个, one or many
     return words["diff"].format(a=stage_file(previous), b=stage_file(stage), n=n, hunks=hunk_count)
 
 
