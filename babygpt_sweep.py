@@ -87,6 +87,7 @@ OVERFIT_GAP = 0.1  # val loss this far above train loss is flagged: the model le
 PRUNER_STARTUP_TRIALS = 2  # --prune compares with at least this many finished trials
 SAMPLE_OPENING_CHARACTERS = 40
 IMPORTANCE_MIN_TRIALS = 20  # below this Optuna's importances swing from one sweep to the next: means say more
+DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}  # no space left, or over the disk quota
 ORPHAN_SECONDS = 60  # a FILE.PID.tmp this old was left by a killed process: no write takes that long
 LOCK_NOTE_SECONDS = 3  # a wait for a storage's lock longer than this is said (Optuna's own waits are silent)
 
@@ -960,6 +961,12 @@ def run_trial(sweep, study, trial, console):
                 reason = first_line(e)
             except (torch.cuda.OutOfMemoryError, MemoryError):
                 reason = "out of memory: try a smaller batch_size, block_size or model"
+            except OSError as e:
+                if e.errno in DISK_FULL:  # every next trial would fail too: the sweep stops (write_error)
+                    e.filename = e.filename or folder  # a failed write() names no file: the trial's folder
+                    raise
+                traceback.print_exc(file=log)
+                reason = f"{type(e).__name__}: {first_line(e)}"
             except Exception as e:  # a crash in the stage: the sweep goes on, the log keeps the traceback
                 traceback.print_exc(file=log)
                 reason = f"{type(e).__name__}: {first_line(e)}"
@@ -1112,6 +1119,19 @@ def worker_main(argv, threads, deadline, stop):
         sys.exit(130)
     except ValueError as e:
         sys.exit(f"error: {e}")
+    except OSError as e:
+        sys.exit(write_error(sweep, e))
+
+
+def write_error(sweep, error):
+    """The one line a sweep stops with when a write fails (a full disk, a folder taken away): the file, why,
+    and that nothing finished is lost (the study holds every finished trial)."""
+    where = f" {error.filename}" if error.filename else f" in {sweep.folder}"
+    why = error.strerror or first_line(error)
+    return (
+        f"error: cannot write{where}: {why}; the finished trials are kept in the study {sweep.shown_storage}:"
+        " free some space, then run the same command to go on"
+    )
 
 
 def hold_ctrl_c(hold):
@@ -1338,7 +1358,7 @@ def write_summary(sweep, study, pictures):
     writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     writer.writerows(table)
-    write_atomically(os.path.join(sweep.folder, "summary.csv"), buffer.getvalue().encode("utf-8"))
+    write_file(os.path.join(sweep.folder, "summary.csv"), buffer.getvalue().encode("utf-8"))
 
     means = mean_val_loss_by_value(sweep, rows)
     buffer = io.StringIO()
@@ -1348,12 +1368,23 @@ def write_summary(sweep, study, pictures):
         for group in groups:
             mean = "" if group["mean"] is None else f"{group['mean']:.4f}"
             writer.writerow([name, group["label"], mean, group["trials"], "; ".join(group["left_out"])])
-    write_atomically(os.path.join(sweep.folder, "means.csv"), buffer.getvalue().encode("utf-8"))
+    write_file(os.path.join(sweep.folder, "means.csv"), buffer.getvalue().encode("utf-8"))
 
     importances = parameter_importances(sweep, study, rows)
     charts = draw_charts(sweep, rows, means) if pictures else []
     markdown = summary_markdown(sweep, rows, table, means, importances, charts)
-    write_atomically(os.path.join(sweep.folder, "summary.md"), markdown.encode("utf-8"))
+    write_file(os.path.join(sweep.folder, "summary.md"), markdown.encode("utf-8"))
+
+
+def write_file(path, data):
+    """write_atomically, with the file's name on its OSError: a write() that fails (a full disk) names none,
+    and the temporary file's name would mean nothing to a learner."""
+    try:
+        write_atomically(path, data)
+    except OSError as e:
+        if not e.filename or str(e.filename).endswith(".tmp"):
+            e.filename = path
+        raise
 
 
 def markdown_cell(text):
@@ -1437,7 +1468,7 @@ def trial_label(row, sweep):
 def save_figure(figure, path):
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=120)
-    write_atomically(path, buffer.getvalue())
+    write_file(path, buffer.getvalue())
 
 
 def draw_charts(sweep, rows, means):
@@ -1557,6 +1588,7 @@ def main(argv=None):
         print(note)
     interrupted = False
     stopped = []
+    unwritten = []  # an OSError of writing: a full disk, a folder taken away
     previous_handler = signal.signal(signal.SIGINT, interrupt_once)
     try:
         if sweep.jobs > 1:
@@ -1565,11 +1597,18 @@ def main(argv=None):
             run_trials(sweep, study, deadline, sys.stdout)
     except KeyboardInterrupt:
         interrupted = True
+    except OSError as e:
+        unwritten.append(e)
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        write_summary(sweep, study, pictures=True)
+        try:
+            write_summary(sweep, study, pictures=True)
+        except OSError as e:
+            unwritten.append(e)
         remove_orphaned_temporary_files(sweep.folder)
         signal.signal(signal.SIGINT, previous_handler)
+    if unwritten:
+        sys.exit(write_error(sweep, unwritten[0]))
 
     summary = os.path.join(sweep.folder, "summary.md")
     if interrupted:

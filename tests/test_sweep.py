@@ -724,3 +724,66 @@ def test_a_wait_for_the_database_lock_is_said(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "waiting for the study storage: no answer for 0.3 s (another worker holds its lock" in out
     assert "the study storage answered after" in out
+
+
+# ----------------------------------------------------------------------------
+# A full disk: /dev/full answers every write with ENOSPC, as a full disk does
+
+
+def writes_to_a_full_disk(real_write, *names):
+    """write_atomically, except that files with these names go to /dev/full (ENOSPC, and no file name)."""
+
+    def write(path, data):
+        if os.path.basename(path) not in names:
+            return real_write(path, data)
+        with open("/dev/full", "wb") as f:
+            f.write(data)
+
+    return write
+
+
+needs_dev_full = pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full here (not Linux)")
+
+
+@needs_dev_full
+def test_a_full_disk_while_writing_the_summary_is_one_line(folder, monkeypatch, capsys):
+    monkeypatch.setattr(
+        babygpt_sweep, "write_atomically", writes_to_a_full_disk(babygpt_sweep.write_atomically, "summary.csv")
+    )
+    code = sweep(folder, "--param", "n_layer=1", "--storage", "journal.log", monkeypatch=monkeypatch)
+    assert code == (
+        "error: cannot write sweeps/v12_n_layer/summary.csv: No space left on device; the finished trials are kept in"
+        " the study journal.log: free some space, then run the same command to go on"
+    )
+    monkeypatch.undo()
+    assert sweep(folder, "--param", "n_layer=1", "--storage", "journal.log", monkeypatch=monkeypatch) == 0
+    assert "1 done already" in capsys.readouterr().out  # the finished trial was kept
+
+
+@needs_dev_full
+def test_a_full_disk_during_a_trial_stops_the_sweep_in_one_line(folder, monkeypatch, capsys):
+    """Every next trial would fail too: the sweep stops, and the interrupted trial runs again when it goes on."""
+    load_stage = babygpt_sweep.load_stage
+
+    def stage_on_a_full_disk(path):  # the stage the sweep loads, its checkpoint.pt written to /dev/full
+        stage = load_stage(path)
+        stage.write_atomically = writes_to_a_full_disk(stage.write_atomically, "checkpoint.pt")
+        return stage
+
+    monkeypatch.setattr(babygpt_sweep, "load_stage", stage_on_a_full_disk)
+    argv = ["--param", "n_layer=1,2", "--storage", "journal.log"]
+    code = sweep(folder, *argv, monkeypatch=monkeypatch)
+    assert code.startswith("error: cannot write sweeps/v12_n_layer/000_n_layer=")
+    assert code.endswith(
+        ": No space left on device; the finished trials are kept in the study journal.log: free"
+        " some space, then run the same command to go on"
+    )
+    assert len(trained_trials(capsys.readouterr().out)) == 1  # it stopped at the first trial
+    monkeypatch.setattr(babygpt_sweep, "load_stage", load_stage)
+    assert sweep(folder, *argv, monkeypatch=monkeypatch) == 0
+    rows = read_csv(folder / "sweeps" / "v12_n_layer" / "summary.csv")
+    assert [row["state"] for row in rows] == ["finished", "finished"]
+
+
+def trained_trials(out):
+    return [line for line in out.splitlines() if line.startswith("trial ") and line.endswith(".txt)")]
