@@ -158,6 +158,7 @@ ALL_DIAGRAMS_DRAWN = (
 # one page of each kind, both languages among them: the front page (its map is a diagram), lessons with a
 # picture and a diagram, the glossary (a long table), the longest guide (many pictures), the playground's
 SAMPLE = ["/", "/zh/learn/v3/", "/learn/v10/", "/zh/glossary/", "/hyperparameters/", "/zh/playground/"]
+SAMPLE += ["/learn/v0/"]  # formulas (KaTeX) on every other section
 
 
 ERROR_PAGES = ["404.html", "zh/404.html"]
@@ -213,6 +214,15 @@ class LinkParser(html.parser.HTMLParser):
             self.resources.append(attrs["src"])
 
 
+# KaTeX draws each formula (an element of class arithmatex) into a span of class katex; one it cannot read stays
+# as its source, marked katex-error (docs/assets/javascripts/katex-when-needed.js)
+ALL_FORMULAS_DRAWN = (
+    "return [...document.querySelectorAll('.arithmatex')]"
+    ".every(f => f.querySelector('.katex') || f.classList.contains('katex-error'))"
+)
+FORMULA_ERRORS = "return [...document.querySelectorAll('.katex-error')].map(e => e.textContent)"
+
+
 def test_pages_load_with_their_images_and_diagrams(site_dir, server, browser):
     urls = pages(site_dir)
     if not os.environ.get("BABYGPT_SITE_ALL"):
@@ -225,6 +235,10 @@ def test_pages_load_with_their_images_and_diagrams(site_dir, server, browser):
         browser.get(server + url)
         wait_until(browser, ALL_IMAGES_LOADED, "the images did not finish loading")
         wait_until(browser, ALL_DIAGRAMS_DRAWN, "a Mermaid diagram was not drawn")
+        wait_until(browser, ALL_FORMULAS_DRAWN, "a formula was not drawn")
+        unread = browser.execute_script(FORMULA_ERRORS)
+        if unread:
+            problems.append(f"{url}: formulas KaTeX could not read: {unread}")
         broken = browser.execute_script(BROKEN_IMAGES)
         if broken:
             problems.append(f"{url}: images that did not load: {broken}")
