@@ -84,6 +84,7 @@ FIGURES = {
     "val_last": lambda ns: _round(ns["last"]["val"], 4),
     "memorised_train": lambda ns: _round(ns["memorised"]["train"], 4),
     "memorised_val": lambda ns: _round(ns["memorised"]["val"], 4),
+    "max_iters": lambda ns: f"{ns['v1'].TRAINING_HYPERPARAMETERS['max_iters'][0]:,}",
 }
 
 # the notes of the page that quote figures, by language; {name} is a figure above
@@ -103,6 +104,8 @@ NOTES = {
         "memorised": "On the 2,000 characters it trained on: {memorised_train}. On val: {memorised_val}, far "
         "worse than a fresh model's even guess ({ln_vocab_short}). It learned those 2,000 characters by heart, "
         "and nothing that carries over to other text.",
+        "sample": "Pairs that are real, lines that end in 。, no sense: a bigram model after 300 steps. At its "
+        "defaults v1 trains the same model for {max_iters} steps.",
         "run": "Every output on this page was printed by the cells above it when `{command}` ran them in order "
         "on {machine}, one thread. The same cells print the same numbers in a notebook; with another torch "
         "version or processor the last digits may differ.",
@@ -120,6 +123,8 @@ NOTES = {
         "开始时两者都约为 ln {vocab_size} = {ln_vocab_short}。",
         "memorised": "在它训练过的那 2,000 个字上，损失是 {memorised_train}；在验证集上是 {memorised_val}，"
         "比刚初始化时均匀瞎猜的 {ln_vocab_short} 还差得多。它把那 2,000 个字背了下来，却没学到能用在别的文本上的东西。",
+        "sample": "有真实的字对，行以“。”结尾，但没有意思：这是一个只训练了 300 步的二元模型。"
+        "v1 按默认设置会把同样的模型训练 {max_iters} 步。",
         "run": "本页每段输出都是 `{command}` 按顺序运行它上面的代码时打印出来的，运行在 {machine} 上，一个线程。"
         "在 notebook 里运行同样的代码会打印同样的数；换一个 torch 版本或处理器，最后几位可能不同。",
     },
@@ -187,6 +192,9 @@ def load_results(path=RESULTS):
 
 def notes(results, language):
     """name -> the generated note block (with its marker lines)."""
+    missing = sorted(set(FIGURES) - set(results["figures"]))
+    if missing:  # a figure added to FIGURES after the run
+        raise SystemExit(f"error: the recorded run has no figure {', '.join(missing)}; run: {COMMAND}")
     texts = {name: text.format(**results["figures"]) for name, text in NOTES[language].items() if name != "run"}
     texts["run"] = NOTES[language]["run"].format(command=COMMAND, machine=machine(results["machine"], language))
     return {
@@ -204,7 +212,7 @@ def render(text, results, language):
         following = OUTPUT.match(text, at)
         if following:  # the old output block goes; the new one takes its place
             at = following.end()
-        printed = outputs[number - 1].rstrip("\n") if number <= len(outputs) else ""
+        printed = outputs[number - 1].strip("\n") if number <= len(outputs) else ""
         if printed:
             pieces.append(f"\n<!-- measured: v0-out-{number} -->\n\n```text\n{printed}\n```\n\n<!-- end measured -->\n")
     pieces.append(text[at:])

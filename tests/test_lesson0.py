@@ -40,7 +40,7 @@ def test_every_cell_that_prints_has_its_output_under_it():
     text = Path(lesson0.PAGES["en"]).read_text(encoding="utf-8")
     for number, printed in enumerate(results["outputs"], start=1):
         if printed.strip():
-            assert f"<!-- measured: v0-out-{number} -->\n\n```text\n{printed.rstrip()}\n```" in text
+            assert f"<!-- measured: v0-out-{number} -->\n\n```text\n{printed.strip(chr(10))}\n```" in text
 
 
 def test_an_edited_cell_a_changed_output_or_a_lost_note_is_caught(tmp_path):
