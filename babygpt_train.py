@@ -38,10 +38,12 @@ From Python:  babygpt_train.run(babygpt_train.parse_args(ARGV))  does what the c
 import argparse
 import contextlib
 import dataclasses
+import glob
 import hashlib
 import math
 import os
 import re
+import shlex
 import shutil
 import signal
 import sys
@@ -635,11 +637,29 @@ class TrainingRecorder(v12.RunRecorder):
     def finish(self, samples):
         with plain_text_output():  # wandb's closing lines, without colour codes in a log file
             super().finish(samples)
+        if self.run is not None and self.hyperparameters.get("wandb_mode") == "offline":
+            print(offline_sync_note(self.out_dir, self.run.id))
 
     def save_stopped(self, state):
         """Ctrl-C: a checkpoint of the step reached, whatever the last evaluation was."""
         last = state.history[-1] if state.history else {"val_loss": math.nan}
         self.save_checkpoint(os.path.join(self.out_dir, "checkpoint.pt"), {**last, "step": state.step})
+
+
+def offline_sync_note(out_dir, run_id):
+    """How to upload an offline run, every sitting of it, as one wandb run. Offline, wandb cannot resume: each
+    sitting (the first, and each --resume) writes its own folder OUT_DIR/wandb/offline-run-DATE-ID, all with the
+    run's id and the steps following on; wandb's closing line names only this sitting's folder. `wandb sync --id
+    ID` with all of them uploads them one after another, in order of start time, into the one run ID."""
+    pattern = f"{shlex.quote(os.path.join(out_dir, 'wandb'))}/offline-run-*-{run_id}"
+    sittings = len(glob.glob(os.path.join(glob.escape(os.path.join(out_dir, "wandb")), f"offline-run-*-{run_id}")))
+    command = f"wandb sync --id {run_id} {pattern}"
+    if sittings > 1:
+        return (
+            f"wandb (offline): this run's {sittings} sittings are {sittings} folders with the run id {run_id};"
+            f" upload them together, as one run, with: {command}"
+        )
+    return f"wandb (offline): upload with: {command} (after a --resume it uploads every sitting as one run)"
 
 
 # ----------------------------------------------------------------------------

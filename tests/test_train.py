@@ -8,6 +8,7 @@ two-process torchrun of the script itself.
 import argparse
 import contextlib
 import csv
+import glob
 import hashlib
 import json
 import os
@@ -474,6 +475,56 @@ def test_a_resumed_run_goes_on_in_its_own_wandb_run_and_log_lines_carry_no_colou
     assert wandb.inits[1]["config"]["wandb_mode"] == "offline"
     err = capsys.readouterr().err
     assert err.count("wandb: Synced 5 W&B file(s)") == 2 and "\x1b" not in err
+
+
+def offline_history_steps(folder):
+    """The steps a wandb offline folder logged: its run-ID.wandb file is records in LevelDB's log format (blocks
+    of 32 KiB, each record with a 7-byte header: checksum, length, type), each record a wandb protobuf Record."""
+    import struct
+
+    from wandb.proto import wandb_internal_pb2
+
+    (path,) = folder.glob("run-*.wandb")
+    data, position, pieces, steps = path.read_bytes(), 7, b"", []  # 7: the file's own header
+    while position + 7 <= len(data):
+        if 32768 - position % 32768 < 7:  # a block's tail too short for a header is padding
+            position += 32768 - position % 32768
+            continue
+        _, length, kind = struct.unpack("<IHB", data[position : position + 7])
+        if length == 0 and kind == 0:
+            break
+        pieces += data[position + 7 : position + 7 + length]
+        position += 7 + length
+        if kind in (1, 4):  # a whole record, or the last piece of one
+            record = wandb_internal_pb2.Record()
+            record.ParseFromString(pieces)
+            pieces = b""
+            if record.WhichOneof("record_type") == "history":
+                items = {item.key or "/".join(item.nested_key): item.value_json for item in record.history.item}
+                steps.append(int(items["_step"]))
+    return steps
+
+
+def test_an_offline_run_resumed_is_one_run_id_and_the_note_gives_the_command_that_uploads_it_whole(
+    corpus, tmp_path, capsys
+):
+    """Real wandb, offline (no network): each sitting writes its own folder, with the run's id and the steps
+    following on; wandb's own closing line names one folder, the trainer's names all of them."""
+    pytest.importorskip("wandb")
+    run = tmp_path / "run"
+    babygpt_train.main(run_argv(corpus, run, "--max_iters", "4", "--wandb_mode", "offline"))
+    babygpt_train.main(["--resume", str(run), "--max_iters", "8"])
+    folders = sorted((run / "wandb").glob("offline-run-*"))
+    run_id = torch.load(run / "checkpoint.pt", weights_only=True)["wandb_run_id"]
+    assert len(folders) == 2 and all(folder.name.endswith(f"-{run_id}") for folder in folders)
+    first, second = (offline_history_steps(folder) for folder in folders)
+    assert first == [0, 4] and second == [8]  # steps follow on: nothing logged twice when uploaded as one run
+    out = capsys.readouterr().out
+    command = f"wandb sync --id {run_id} {run}/wandb/offline-run-*-{run_id}"
+    assert f"wandb (offline): upload with: {command} (after a --resume" in out
+    assert f"wandb (offline): this run's 2 sittings are 2 folders with the run id {run_id}; upload them" in out
+    assert out.rstrip().splitlines()[-2].endswith(command)
+    assert sorted(glob.glob(command.split()[-1])) == [str(folder) for folder in folders]
 
 
 def test_resuming_onto_another_corpus_is_refused_unless_allowed(corpus, tmp_path, capsys):
