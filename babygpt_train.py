@@ -621,22 +621,34 @@ class TrainingRecorder(v12.RunRecorder):
         return os.path.join(self.out_dir, "best.pt")
 
     def report(self, metrics):
-        super().report(metrics)
+        with naming(os.path.join(self.out_dir, "metrics.csv")):  # checkpoint.pt's own failure is named inside
+            super().report(metrics)
         norm = metrics["grad_norm"]
         print(
             f"{'':12}learning rate {metrics['learning_rate']:.2e} | grad norm {'-' if norm is None else f'{norm:.3f}'}"
         )
         if self.state.improved:
-            with open(os.path.join(self.out_dir, "checkpoint.pt"), "rb") as f:
+            with naming(self.best_path), open(os.path.join(self.out_dir, "checkpoint.pt"), "rb") as f:
                 v12.write_atomically(self.best_path, f.read())
+
+    def save_checkpoint(self, path, metrics):
+        with naming(path):
+            super().save_checkpoint(path, metrics)
 
     def checkpoint(self, metrics):
         # v12's babygpt-checkpoint-v1 fields, which babygpt_sample.py reads, and the training state
         return {**super().checkpoint(metrics), **self.state.checkpoint_fields()}
 
     def finish(self, samples):
-        with plain_text_output():  # wandb's closing lines, without colour codes in a log file
-            super().finish(samples)
+        curve = os.path.join(self.out_dir, "loss_curve.png")
+        before = os.stat(curve).st_mtime_ns if os.path.exists(curve) else None
+        try:
+            with plain_text_output():  # wandb's closing lines, without colour codes in a log file
+                super().finish(samples)
+        except OSError as e:  # v12 writes loss_curve.png, then samples.txt: the one still as it was failed
+            written = os.path.exists(curve) and os.stat(curve).st_mtime_ns != before
+            name_the_file(e, os.path.join(self.out_dir, "samples.txt") if written else curve)
+            raise
         if self.run is not None and self.hyperparameters.get("wandb_mode") == "offline":
             print(offline_sync_note(self.out_dir, self.run.id))
 
@@ -644,6 +656,37 @@ class TrainingRecorder(v12.RunRecorder):
         """Ctrl-C: a checkpoint of the step reached, whatever the last evaluation was."""
         last = state.history[-1] if state.history else {"val_loss": math.nan}
         self.save_checkpoint(os.path.join(self.out_dir, "checkpoint.pt"), {**last, "step": state.step})
+
+
+def name_the_file(error, path):
+    """Put path on an OSError that names no file, or only write_atomically's temporary one: a write() that fails
+    (a full disk) names none."""
+    if not error.filename or str(error.filename).endswith(".tmp"):
+        error.filename = path
+
+
+@contextlib.contextmanager
+def naming(path):
+    """An OSError of the block names path (name_the_file)."""
+    try:
+        yield
+    except OSError as e:
+        name_the_file(e, path)
+        raise
+
+
+def cannot_write(error, out_dir):
+    """The one line a run ends with when a file of its run folder cannot be written (a full disk, as v12 says for
+    its own folder): which file, why, and that the last good checkpoint is kept (written atomically: a failed
+    write leaves the one before it whole), with the command that goes on from it."""
+    where = error.filename or out_dir
+    checkpoint = os.path.join(out_dir, "checkpoint.pt")
+    kept = (
+        f"the last good checkpoint {checkpoint} is kept: free some space, then continue with --resume {out_dir}"
+        if os.path.exists(checkpoint)
+        else "no checkpoint was written yet: free some space, then run the same command again"
+    )
+    return f"error: cannot write {where}: {error.strerror or first_line(error)}; {kept}"
 
 
 def offline_sync_note(out_dir, run_id):
@@ -1130,6 +1173,8 @@ def main(argv=None):
         sys.exit(f"error: {e}" if int(os.environ.get("LOCAL_RANK", 0)) == 0 else 1)
     except KeyboardInterrupt:
         sys.exit(130)
+    except OSError as e:  # a full disk, a run folder taken away: rank 0 writes the run folder
+        sys.exit(cannot_write(e, args.resume or args.out_dir))
 
 
 if __name__ == "__main__":

@@ -785,3 +785,43 @@ def test_the_trainer_replacing_a_folder_leaves_no_stale_best_pt_and_a_resume_kee
         babygpt_train.main(run_argv(corpus, run, "--max_iters", "4", "--overwrite"))
     best, last = (torch.load(run / name, weights_only=True) for name in ("best.pt", "checkpoint.pt"))
     assert best["run_id"] == last["run_id"] != old_run_id and best["step"] <= 4  # the new run's best model
+
+
+def full_disk_on(name, occurrence, real_write):
+    """v12's write_atomically, whose occurrence-th write of a file called name goes to /dev/full: ENOSPC from
+    the kernel, as on a full disk, and a failed write() that names no file."""
+    calls = []
+
+    def write(path, data):
+        if os.path.basename(path) == name:
+            calls.append(path)
+            if len(calls) == occurrence:
+                with open("/dev/full", "wb") as f:
+                    f.write(data)
+        return real_write(path, data)
+
+    return write
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full here (not Linux)")
+@pytest.mark.parametrize(
+    ("name", "occurrence"),
+    [("checkpoint.pt", 3), ("metrics.csv", 3), ("best.pt", 1), ("loss_curve.png", 1), ("samples.txt", 1)],
+)
+def test_a_full_disk_is_one_line_naming_the_file_and_the_last_good_checkpoint_is_kept(
+    corpus, tmp_path, monkeypatch, name, occurrence
+):
+    run = tmp_path / "run"
+    monkeypatch.setattr(v12, "write_atomically", full_disk_on(name, occurrence, v12.write_atomically))
+    with pytest.raises(SystemExit) as stopped:
+        babygpt_train.main(run_argv(corpus, run, "--max_iters", "8"))
+    assert stopped.value.code == (
+        f"error: cannot write {run / name}: No space left on device; the last good checkpoint"
+        f" {run / 'checkpoint.pt'} is kept: free some space, then continue with --resume {run}"
+    )
+    step = torch.load(run / "checkpoint.pt", weights_only=True)["step"]  # whole, and loadable
+    assert step == (4 if name in ("checkpoint.pt", "metrics.csv") else 8 if name != "best.pt" else 0)
+    assert not list(run.glob("*.tmp"))
+    monkeypatch.undo()
+    babygpt_train.main(["--resume", str(run), "--max_iters", "12"])
+    assert torch.load(run / "checkpoint.pt", weights_only=True)["step"] == 12
