@@ -18,6 +18,7 @@ this file adds only what a page needs. Nothing here writes to disk: a checkpoint
 """
 
 import csv
+import hashlib
 import html
 import json
 import math
@@ -26,6 +27,8 @@ import re
 import sys
 import threading
 import time
+from collections import OrderedDict
+from concurrent.futures import Future
 from glob import glob
 
 import torch
@@ -53,6 +56,9 @@ from babygpt_v12_wandb import OneLineErrorParser, pick_next_token
 CHECKPOINT_PATTERNS = ("out/*/checkpoint.pt", "out/*/best.pt", "sweeps/*/*/checkpoint.pt")  # where runs save them
 MAX_GENERATE = 2000  # characters one Generate may ask for: about a minute on a 2-core CPU at the v12 CPU size
 BAR_COUNT = 20  # characters on the bar chart: the likeliest ones
+LOAD_SECONDS = 60.0  # the longest a page event waits for one checkpoint to load (a slow disk); then a message
+EVENTS_AT_ONCE = 16  # page events of one kind (Generate, say) served side by side; more wait in Gradio's queue
+REMEMBERED_LOGITS = 64  # (checkpoint, text) pairs whose next-character scores are kept: a slider move runs no model
 GRADIO_MISSING = "the playground needs Gradio: pip install gradio (or pip install -r requirements-dev.txt)"
 
 
@@ -77,17 +83,31 @@ def discover_checkpoints(root=".", given=()):
     return given + [path for path in found if os.path.abspath(path) not in {os.path.abspath(p) for p in given}]
 
 
-class Loaded:
-    """A loaded checkpoint: model (eval mode), tokenizer, the checkpoint dict, and how to run it fast."""
+def file_identity(path):
+    """What tells one content of the file at path from another without reading it: (path, device, inode, size,
+    modification and change times in ns). A run that rewrites its checkpoint changes it, whether it writes a new
+    file and renames it over the old one (a new inode) or writes in place (new times). OSError if there is none."""
+    status = os.stat(path)
+    return (path, status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns)
 
-    def __init__(self, path, model, tokenizer, checkpoint):
+
+class Loaded:
+    """A loaded checkpoint: model (eval mode), tokenizer, the checkpoint dict, and how to run it fast.
+
+    identity (file_identity) names the content it was loaded from: what is remembered about this model (its scores
+    for a text) is remembered under it, never under id(), which Python gives again to a later object."""
+
+    def __init__(self, path, model, tokenizer, checkpoint, identity=None):
         self.path, self.model, self.tokenizer, self.checkpoint = path, model, tokenizer, checkpoint
+        self.identity = identity or (os.path.realpath(path),)
         self.device = next(model.parameters()).device
         self.stage = stage_of(checkpoint)[0]  # the stage file: babygpt_v6_block.py
         # The KV cache runs v9's block on (pre-norm, projection); earlier stages recompute the context, as generate().
         self.cached = CachedBabyGPT(model) if uses_cache(checkpoint) else None
         self.n_params = sum(p.numel() for p in model.parameters())
-        self.lock = threading.Lock()  # one page event at a time runs this model (and the shared random generator)
+        # one model run at a time: attention_weights hooks the heads, and another run would pass through its hooks.
+        # Each draw has a generator of its own, so the lock decides only who waits, never which character is drawn.
+        self.lock = threading.Lock()
 
     def new_context(self, idx):
         """A babygpt_sample context over idx (1, T): cached where the stage allows, else recomputed."""
@@ -105,30 +125,74 @@ class Loaded:
 
 
 class CheckpointCache:
-    """Loaded checkpoints by path, reloaded when the file changes (a run still training rewrites it)."""
+    """Loaded checkpoints by file, reloaded when the file changes (a run still training rewrites it).
 
-    def __init__(self, device="cpu"):
-        self.device, self.entries, self.lock = torch.device(device), {}, threading.Lock()
+    A load runs in a thread of its own, with no lock held: a slow file keeps waiting only the events that asked for
+    it, for LOAD_SECONDS at most, and two events asking for the same file at once share one load."""
+
+    def __init__(self, device="cpu", load_seconds=LOAD_SECONDS):
+        self.device, self.load_seconds = torch.device(device), load_seconds
+        self.entries = {}  # real path -> the Loaded last read from it
+        self.loading = {}  # file_identity -> Future of the Loaded being read
+        self.lock = threading.Lock()  # guards the two dicts, never held while a file is read
 
     def get(self, path):
-        """The Loaded for path; ValueError with one line for a missing, damaged or foreign file."""
+        """The Loaded for path; ValueError with one line for a missing, damaged, foreign or too slow file."""
         if not path:
             raise ValueError("choose a checkpoint (or pass --checkpoint PATH)")
         path = checkpoint_file(path)  # a run folder's checkpoint.pt; ValueError if there is none
         try:
-            stat = os.stat(path)
+            identity = file_identity(os.path.realpath(path))
         except OSError:
             raise ValueError(f"checkpoint {path} not found; {TRAIN_HINT}") from None
-        key = os.path.abspath(path)
         with self.lock:
-            entry = self.entries.get(key)
-            if entry is None or entry[0] != (stat.st_mtime_ns, stat.st_size):
-                model, tokenizer, checkpoint = load_checkpoint(path, self.device)  # ValueError for a bad file
-                entry = self.entries[key] = (
-                    (stat.st_mtime_ns, stat.st_size),
-                    Loaded(path, model, tokenizer, checkpoint),
-                )
-            return entry[1]
+            loaded = self.entries.get(identity[0])
+            if loaded is not None and loaded.identity == identity:
+                return loaded
+            future = self.loading.get(identity)
+            if future is None:
+                future = self.loading[identity] = Future()
+                threading.Thread(target=self._load, args=(path, identity, future), daemon=True).start()
+        try:
+            return future.result(timeout=self.load_seconds)
+        except TimeoutError:
+            raise ValueError(f"checkpoint {path} took more than {self.load_seconds:g} s to load; try again") from None
+
+    def _load(self, path, identity, future):
+        """Read path (whose file_identity was identity) into future; a file rewritten while it was read is read
+        again, so a Loaded's identity is always the content it holds."""
+        try:
+            for _ in range(3):
+                try:
+                    model, tokenizer, checkpoint = load_checkpoint(path, self.device)  # ValueError for a bad file
+                    failed = None
+                except ValueError as e:
+                    failed = e
+                try:
+                    after = file_identity(identity[0])
+                except OSError:
+                    raise ValueError(f"checkpoint {path} not found; {TRAIN_HINT}") from None
+                if after == identity:
+                    if failed:
+                        raise failed
+                    break
+                identity = after  # rewritten meanwhile: what was read may be either content, or half of each
+            else:
+                raise ValueError(f"checkpoint {path} is being rewritten as it is read; try again in a moment")
+            loaded = Loaded(path, model, tokenizer, checkpoint, identity)
+            with self.lock:
+                newest = self.entries.get(identity[0])
+                if newest is None or newest.identity[4:] <= identity[4:]:  # never replace a newer content
+                    self.entries[identity[0]] = loaded
+            future.set_result(loaded)
+        except ValueError as e:
+            future.set_exception(e)
+        except Exception as e:  # never leave a waiting event without an answer
+            future.set_exception(ValueError(f"cannot load checkpoint {path}: {type(e).__name__}"))
+        finally:
+            with self.lock:
+                for key in [key for key, value in self.loading.items() if value is future]:
+                    del self.loading[key]
 
 
 def read_loss_curve(checkpoint_path):
@@ -228,28 +292,54 @@ def check_length(n):
     return int(n)
 
 
-def draw_next(loaded, logits, temperature, top_k, greedy=False):
+def check_seed(seed):
+    if seed is None or not float(seed).is_integer() or not 0 <= int(seed) < 2**63:
+        raise ValueError(f"the seed must be a whole number between 0 and 2**63 - 1 (got {seed})")
+    return int(seed)
+
+
+def new_generator(seed, device="cpu"):
+    """A torch.Generator of one request's own, on device, seeded with seed. Every draw on the page comes from one:
+    torch's global generator is shared by every event running at once, and a draw of one would move the others'."""
+    generator = torch.Generator(device=device)
+    generator.manual_seed(check_seed(seed))
+    return generator
+
+
+def next_seed(seed, text):
+    """The seed Next (drawn) uses after text: the page's seed and the text mixed by SHA-256, so the same seed and text
+    give the same character, whoever else is drawing, and the next character's draw is a new one."""
+    digest = hashlib.sha256(f"{check_seed(seed)}\n{text}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") % 2**63
+
+
+def draw_next(loaded, logits, temperature, top_k, seed, greedy=False):
     """The character after a text whose next_logits are `logits`: the likeliest if greedy, else drawn as
-    pick_next_token draws (torch's generator)."""
-    next_id = pick_next_token(logits[None], 0 if greedy else temperature, top_k)
+    pick_next_token draws, from a generator of its own seeded with seed."""
+    next_id = pick_next_token(logits[None], 0 if greedy else temperature, top_k, new_generator(seed, logits.device))
     return loaded.tokenizer.decode([next_id.item()])
 
 
-def stream_continuation(loaded, prompt, n, temperature, top_k, seed=None, every=None):
+def stream_continuation(loaded, prompt, n, temperature, top_k, seed, every=None):
     """Yield the continuation so far (without the prompt) as it grows to n characters, every `every` characters
-    (default: about 20 updates) and at the end. seed, if given, seeds torch's generator first: same seed, same text."""
+    (default: about 20 updates) and at the end. The draws come from a generator of this call's own, seeded with
+    seed: the same seed gives the same text, whatever else runs meanwhile."""
     idx = loaded.encode(prompt)
     every = every or max(1, n // 20)
-    if seed is not None:
-        torch.manual_seed(int(seed))
+    generator = new_generator(seed, loaded.device)
+    with loaded.lock:
+        context = loaded.new_context(idx)
+    tokens = generate_tokens(context, n, temperature, top_k, generator)
     text = ""
-    for count, next_id in enumerate(generate_tokens(loaded.new_context(idx), n, temperature, top_k), start=1):
+    for count in range(1, n + 1):
+        with loaded.lock:  # one model run at a time, and other events' runs between two of ours
+            next_id = next(tokens)
         text += loaded.tokenizer.decode([next_id.item()])
         if count % every == 0 or count == n:
             yield text
 
 
-def continuation(loaded, prompt, n, temperature, top_k, seed=None):
+def continuation(loaded, prompt, n, temperature, top_k, seed):
     """The whole continuation of prompt, n characters (stream_continuation's last value)."""
     return next(stream_continuation(loaded, prompt, n, temperature, top_k, seed, every=n))
 
@@ -359,24 +449,29 @@ class Playground:
     """What the page does, event by event. Every method takes the page's current values and returns new ones;
     bad input becomes a message for the page (never an exception), so the page keeps working."""
 
-    def __init__(self, checkpoints, device="cpu", seed=1337):
+    def __init__(self, checkpoints, device="cpu", seed=1337, load_seconds=LOAD_SECONDS):
         self.checkpoints = list(checkpoints)
-        self.models = CheckpointCache(device)
-        self.logits = {}  # (checkpoint, mtime, prompt) -> logits: a slider move needs no model run
-        torch.manual_seed(seed)  # "Next (drawn)" continues this generator; Generate and Compare seed it themselves
+        self.models = CheckpointCache(device, load_seconds)
+        self.seed = check_seed(seed)  # the seed box's first value: Next (drawn), Generate and Compare draw from it
+        self.logits = OrderedDict()  # (file_identity, prompt) -> logits, the most recently used last
+        self.logits_lock = threading.Lock()
 
     # -- helpers
 
     def scores(self, loaded, prompt):
-        """next_logits, remembered for the last 64 (checkpoint, prompt) pairs."""
-        key = (os.path.abspath(loaded.path), id(loaded), prompt)
-        if key not in self.logits:
-            with loaded.lock:
-                logits = next_logits(loaded, prompt)
-            if len(self.logits) >= 64:
-                self.logits.pop(next(iter(self.logits)))
+        """next_logits, remembered for the last REMEMBERED_LOGITS (checkpoint content, prompt) pairs."""
+        key = (loaded.identity, prompt)
+        with self.logits_lock:
+            if key in self.logits:
+                self.logits.move_to_end(key)
+                return self.logits[key]
+        with loaded.lock:
+            logits = next_logits(loaded, prompt)
+        with self.logits_lock:
             self.logits[key] = logits
-        return self.logits[key]
+            while len(self.logits) > REMEMBERED_LOGITS:
+                self.logits.popitem(last=False)
+        return logits
 
     def distribution(self, loaded, prompt, temperature, top_k):
         """(rows, summary) of the bar chart: bar_rows and one line saying what temperature and top_k did."""
@@ -431,13 +526,15 @@ class Playground:
         shown = f"<p>the last {len(labels)} characters (block_size)</p>" if len(labels) < len(prompt) else ""
         return shown + attention_html(labels, weights)
 
-    def step(self, path, prompt, temperature, top_k, greedy=False):
-        """(prompt with one more character, message)."""
+    def step(self, path, prompt, temperature, top_k, seed=None, greedy=False):
+        """(prompt with one more character, message). The draw's seed mixes the page's seed with the text
+        (next_seed): the same seed and text give the same character, whatever else runs."""
         try:
             loaded = self.models.get(path)
             temperature, k = check_temperature(temperature), parse_top_k(top_k, loaded.tokenizer.vocab_size)
+            seed = next_seed(self.seed if seed is None else seed, prompt)
             # the logits the chart shows for this text, remembered: Next costs no model run of its own
-            return prompt + draw_next(loaded, self.scores(loaded, prompt), temperature, k, greedy), ""
+            return prompt + draw_next(loaded, self.scores(loaded, prompt), temperature, k, seed, greedy), ""
         except ValueError as e:
             return prompt, f"⚠️ {e}"
 
@@ -446,15 +543,14 @@ class Playground:
         try:
             loaded = self.models.get(path)
             temperature, k = check_temperature(temperature), parse_top_k(top_k, loaded.tokenizer.vocab_size)
-            n = check_length(n)
+            n, seed = check_length(n), check_seed(seed)
             loaded.encode(prompt)  # a bad prompt is refused before anything streams
         except ValueError as e:
             yield prompt, f"⚠️ {e}"
             return
-        with loaded.lock:
-            start = time.perf_counter()
-            for text in stream_continuation(loaded, prompt, n, temperature, k, seed):
-                yield prompt + text, f"generating: {len(text)} of {n} characters"
+        start = time.perf_counter()
+        for text in stream_continuation(loaded, prompt, n, temperature, k, seed):
+            yield prompt + text, f"generating: {len(text)} of {n} characters"
         seconds = time.perf_counter() - start
         yield prompt + text, f"{n} characters in {seconds:.2f} s ({n / seconds:,.0f} characters/s), seed {seed}"
 
@@ -463,13 +559,12 @@ class Playground:
         (info A, rows A, text A, info B, rows B, text B, message)."""
         panels = []
         try:
-            temperature, n = check_temperature(temperature), check_length(n)
+            temperature, n, seed = check_temperature(temperature), check_length(n), check_seed(seed)
             for path in (path_a, path_b):
                 loaded = self.models.get(path)
                 rows, summary = self.distribution(loaded, prompt, temperature, top_k)
                 k = parse_top_k(top_k, loaded.tokenizer.vocab_size)
-                with loaded.lock:
-                    text = continuation(loaded, prompt, n, temperature, k, seed)
+                text = continuation(loaded, prompt, n, temperature, k, seed)
                 panels += [f"{model_info(loaded)}\n\n{summary}", rows, prompt + text]
         except ValueError as e:
             return ("", [], "", "", [], "", f"⚠️ {e}")
@@ -554,7 +649,8 @@ def build_page(playground):
                                         info="below 1 sharpens, above 1 flattens; 0 is greedy")  # fmt: skip
                 top_k = gr.Slider(0, 200, value=0, step=1, label="top_k", elem_id="top_k",
                                   info="draw only from the k likeliest; 0 is all")  # fmt: skip
-                seed = gr.Number(1337, label="seed (Generate)", precision=0, minimum=0)
+                seed = gr.Number(playground.seed, label="seed", precision=0, minimum=0, elem_id="seed",
+                                 info="the same seed and text draw the same characters")  # fmt: skip
             with gr.Row():
                 next_drawn = gr.Button("Next (drawn)", variant="primary", elem_id="next")
                 next_best = gr.Button("Next (likeliest)", elem_id="next_best")
@@ -582,18 +678,19 @@ def build_page(playground):
                     b_text = gr.Textbox(label="B continues", lines=6)
             gr.Markdown("Temperature, top_k and seed are the ones on the Next character tab.")
 
-        # Events. The public API (gradio_client, the tests, bench/playground.py) names six: show, attention_map, step,
-        # redraw (the chart and the attention map after Next), generate and compare; the others are private.
+        # Events. The public API (gradio_client, the tests, bench/playground.py) names seven: load (a checkpoint
+        # chosen), show, attention_map, step, redraw (the chart and the attention map after Next), generate and
+        # compare; the others are private.
         view = [checkpoint, prompt, temperature, top_k]
         private = {"show_progress": "hidden", "api_visibility": "private"}
         redraw = dict(fn=on_show, inputs=view, outputs=[chart, message], **private)
         # after a new text (loaded, Next, Generate), both panels in one event: each event is a round trip
         redraw_both = dict(fn=on_redraw, inputs=view, outputs=[chart, message, attention], show_progress="hidden")
-        loaded = dict(fn=on_load, inputs=checkpoint, outputs=[info, curve, top_k, message], **private)
+        chosen = dict(fn=on_load, inputs=checkpoint, outputs=[info, curve, top_k, message], show_progress="hidden")
         first_prompt = dict(fn=playground.default_prompt, inputs=checkpoint, outputs=prompt, **private)
 
-        page.load(**loaded).then(**first_prompt).then(**redraw_both, api_visibility="private")
-        checkpoint.change(**loaded).then(**first_prompt).then(**redraw_both, api_visibility="private")
+        page.load(**chosen, api_visibility="private").then(**first_prompt).then(**redraw_both, api_visibility="private")
+        checkpoint.change(**chosen, api_name="load").then(**first_prompt).then(**redraw_both, api_visibility="private")
         prompt.input(
             on_show, view, [chart, message], api_name="show", show_progress="hidden", trigger_mode="always_last"
         )
@@ -607,12 +704,12 @@ def build_page(playground):
         )
         for slider in (temperature, top_k):  # a slider move needs no model run: the logits are remembered
             slider.change(**redraw, trigger_mode="always_last")
-        next_drawn.click(playground.step, view, [prompt, message], api_name="step", show_progress="hidden").then(
-            **redraw_both, api_name="redraw"
-        )
-        next_best.click(lambda *values: playground.step(*values, greedy=True), view, [prompt, message], **private).then(
-            **redraw_both, api_visibility="private"
-        )
+        next_drawn.click(
+            playground.step, [*view, seed], [prompt, message], api_name="step", show_progress="hidden"
+        ).then(**redraw_both, api_name="redraw")
+        next_best.click(
+            lambda *values: playground.step(*values, greedy=True), [*view, seed], [prompt, message], **private
+        ).then(**redraw_both, api_visibility="private")
         generate.click(
             playground.generate, [*view, length, seed], [prompt, message], api_name="generate", show_progress="minimal"
         ).then(**redraw_both, api_visibility="private")
@@ -623,6 +720,9 @@ def build_page(playground):
             api_name="compare",
         )
         prompt.change(lambda text: text, prompt, compare_prompt, **private)  # Compare starts from the same prompt
+    # Events run side by side (Gradio runs one at a time of each kind by default): one learner's long Generate must not
+    # keep a whole class from generating. Their model runs take turns (Loaded.lock), a character at a time.
+    page.queue(default_concurrency_limit=EVENTS_AT_ONCE)
     return page
 
 
@@ -686,7 +786,11 @@ def parse_args(argv=None):
     parser.add_argument("--port", type=int, default=7860, help="port to serve on (default: %(default)s)")
     parser.add_argument("--device", default="cpu", help="cpu (default), auto, cuda, cuda:N or mps")
     parser.add_argument(
-        "--seed", type=int, default=1337, help="random seed of Next (drawn) at start (default: %(default)s)"
+        "--seed",
+        type=int,
+        default=1337,
+        help="the page's seed at start: Next (drawn), Generate and Compare draw from a generator of their own"
+        " seeded with it, so the same seed gives the same text (default: %(default)s)",
     )
     return parser.parse_args(argv)
 

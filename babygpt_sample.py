@@ -306,13 +306,14 @@ class CachedContext:
         return self.logits
 
 
-def generate_tokens(context, max_new_tokens, temperature=1.0, top_k=None):
-    """Yield max_new_tokens token ids, each (B, 1), one at a time as soon as each is chosen."""
+def generate_tokens(context, max_new_tokens, temperature=1.0, top_k=None, generator=None):
+    """Yield max_new_tokens token ids, each (B, 1), one at a time as soon as each is chosen. generator: the
+    torch.Generator the draws come from (None: torch's global one), on the context's device."""
     next_id = None
     for _ in range(max_new_tokens):
         if next_id is not None:  # appended only when another token is asked for: no work after the last one
             context.append(next_id)
-        next_id = pick_next_token(context.next_logits(), temperature, top_k)
+        next_id = pick_next_token(context.next_logits(), temperature, top_k, generator)
         yield next_id
 
 

@@ -12,6 +12,7 @@ import re
 import shutil
 import socket
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -260,6 +261,100 @@ def test_bad_input_gets_a_message_and_the_page_keeps_working(playground, checkpo
 
 
 # ----------------------------------------------------------------------------
+# Several things at once: a class on one page, or Next pressed during a Generate
+
+
+def test_the_same_seed_gives_the_same_text_whatever_else_draws_meanwhile(playground, checkpoint):
+    """Every draw has a generator of its own: draws elsewhere (torch's global generator, another event) between two
+    of its characters change nothing."""
+    alone = list(playground.generate(checkpoint, "春江", 1.0, 0, 40, 7))[-1][0]
+    alone_next = playground.step(checkpoint, "春江", 1.0, 0, 7)[0]
+    alone_compare = playground.compare(checkpoint, checkpoint, "春江", 1.0, 0, 7, 20)
+    texts = []
+    for text, _ in playground.generate(checkpoint, "春江", 1.0, 0, 40, 7):  # about 20 updates
+        texts.append(text)
+        torch.manual_seed(len(texts))
+        torch.rand(5)  # what another event's draw does to the global generator
+        other = threading.Thread(target=playground.step, args=(checkpoint, text, 1.0, 0, len(texts)), daemon=True)
+        other.start()  # and another event's Next, on the same model
+        other.join(5)
+    assert texts[-1] == alone and len(texts) > 3
+    torch.rand(5)
+    assert playground.step(checkpoint, "春江", 1.0, 0, 7)[0] == alone_next
+    assert playground.compare(checkpoint, checkpoint, "春江", 1.0, 0, 7, 20) == alone_compare
+    assert list(playground.generate(checkpoint, "春江", 1.0, 0, 40, 8))[-1][0] != alone  # the seed does matter
+
+
+def write_in_place(path, data, mtime_ns):
+    """Overwrite the file's bytes without a new file (same inode), and give it this modification time."""
+    with open(path, "r+b") as f:
+        f.write(data)
+        f.truncate()
+    os.utime(path, ns=(mtime_ns, mtime_ns))
+
+
+def test_a_checkpoint_rewritten_in_place_never_shows_the_previous_ones_chart(tmp_path, monkeypatch):
+    """A run still training rewrites its checkpoint: same size, new time. The chart (and Next) must come from what
+    the file holds now, never from scores remembered for an earlier content. Scores remembered under id() of the
+    loaded model were found again when Python gave the new one the id of a freed one (6 charts in 40 rewrites
+    through the page); here every load gets the same id, the worst case, so that such a key fails every time."""
+    path = tmp_path / "out" / "run" / "checkpoint.pt"
+    versions = []
+    for seed in (2, 3):
+        tiny_checkpoint(path, seed=seed)
+        versions.append(path.read_bytes())
+    assert len(versions[0]) == len(versions[1]) and versions[0] != versions[1]
+    expected = []
+    for data in versions:
+        path.write_bytes(data)
+        expected.append(pg.Playground([str(path)]).show(str(path), "春江", 1.0, 0))
+    assert expected[0] != expected[1]
+
+    class Recycled(pg.Loaded):  # one object, initialised again by every load: id() is always the same
+        def __new__(cls, *args, **kwargs):
+            return recycled.setdefault("one", object.__new__(cls))
+
+    recycled = {}
+    monkeypatch.setattr(pg, "Loaded", Recycled)
+    playground = pg.Playground([str(path)])
+    mtime = path.stat().st_mtime_ns
+    for i in range(6):
+        write_in_place(path, versions[i % 2], mtime + (i + 1) * 1_000_000_000)
+        assert playground.show(str(path), "春江", 1.0, 0) == expected[i % 2], f"rewrite {i + 1}"
+
+
+def test_a_load_that_hangs_keeps_no_one_else_waiting(tmp_path, monkeypatch):
+    """A checkpoint that never finishes loading (a named pipe, a stalled disk) answers with a message after the time
+    limit, and meanwhile every other checkpoint loads: no lock is held while a file is read."""
+    fast = tiny_checkpoint(tmp_path / "out" / "fast" / "checkpoint.pt")
+    slow = tiny_checkpoint(tmp_path / "out" / "slow" / "checkpoint.pt", seed=3)
+    release = threading.Event()
+    real_load = pg.load_checkpoint
+
+    def load(path, device):
+        if "slow" in str(path):
+            release.wait(30)
+        return real_load(path, device)
+
+    monkeypatch.setattr(pg, "load_checkpoint", load)
+    playground = pg.Playground([fast, slow], load_seconds=1.0)
+    answers = {}
+    waiting = threading.Thread(target=lambda: answers.setdefault("slow", playground.load(slow)))
+    waiting.start()
+    time.sleep(0.2)  # the slow load has begun
+    started = time.monotonic()
+    answers["fast"] = playground.load(fast)
+    fast_seconds = time.monotonic() - started
+    waiting.join(10)
+    release.set()
+    assert not waiting.is_alive()
+    assert fast_seconds < 0.9 and answers["fast"][3] == ""  # not behind the slow one
+    assert "took more than 1 s to load" in answers["slow"][3]
+    time.sleep(0.2)
+    assert playground.load(slow)[3] == ""  # once the disk answers, it loads
+
+
+# ----------------------------------------------------------------------------
 # The command line
 
 
@@ -371,6 +466,81 @@ def test_every_font_file_of_the_page_draws_every_latin_letter_and_digit():
         drawn = TTFont(Path(gr.__file__).parent / "templates" / "frontend" / "static" / file).getBestCmap()
         missing = [ch for ch in string.ascii_letters + string.digits if ord(ch) not in drawn]
         assert not missing, f"{file} lacks {''.join(missing)}"
+
+
+def test_eight_users_at_once_through_the_served_page(tmp_path):
+    """Eight gradio_client users on one page for a few seconds, each with a session of its own: Generate, Next and
+    Compare on two checkpoints, checkpoint switches, and a run rewriting its checkpoint in place (same size, new
+    time) then asking for its chart. Every text equals the one user alone gets, every chart is the file's current
+    one, no event fails and none hangs."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gradio_client import Client
+
+    try:
+        gr = pg.import_gradio()
+    except ImportError:
+        pytest.skip(pg.GRADIO_MISSING)
+    a, b, d = (tiny_checkpoint(tmp_path / "out" / name / "checkpoint.pt", seed=seed) for name, seed in
+               (("a", 2), ("b", 3), ("d", 4)))  # fmt: skip
+    rewritten = tmp_path / "out" / "training" / "checkpoint.pt"
+    versions = [Path(tiny_checkpoint(rewritten, seed=seed)).read_bytes() for seed in (5, 6)]
+    alone = pg.Playground([a, b, d])  # the single user's answers, computed here
+    charts = []
+    for data in versions:
+        rewritten.write_bytes(data)
+        charts.append(
+            {label: p for label, p, _ in pg.Playground([str(rewritten)]).show(str(rewritten), "春江", 1, 0)[0]}
+        )
+    assert charts[0] != charts[1]
+
+    page = pg.build_page(pg.Playground([a, b, d, str(rewritten)]))
+    port = free_port()
+    page.launch(**pg.launch_options("127.0.0.1", port, gr), prevent_thread_lock=True, quiet=True)
+    mtime = rewritten.stat().st_mtime_ns
+    everyone_in = threading.Barrier(8)
+    deadline = []
+
+    def user(number):
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        if everyone_in.wait(60) == 0:
+            deadline.append(time.monotonic() + 3)  # seconds of traffic once all eight are connected
+        while not deadline:
+            time.sleep(0.01)
+        done = 0
+        while done < 2 or time.monotonic() < deadline[0]:
+            seed, path = 10 * number + done, (a, b)[done % 2]
+            role = number % 4
+            if number == 7:  # the run that trains: rewrites its checkpoint, then looks at its chart
+                write_in_place(rewritten, versions[done % 2], mtime + (done + 1) * 1_000_000_000)
+                chart, message = client.submit(str(rewritten), "春江", 1.0, 0, api_name="/show").result(timeout=60)
+                assert {row[0]: row[1] for row in chart["data"]} == pytest.approx(charts[done % 2]), done
+            elif role == 0:  # Generate
+                text, message = client.submit(path, "春江", 1.0, 3, 15, seed, api_name="/generate").result(timeout=60)
+                assert text == "春江" + pg.continuation(alone.models.get(path), "春江", 15, 1.0, 3, seed)
+            elif role == 1:  # Next, from a text of its own
+                prompt = "春江花月夜"[: 1 + done % 5]
+                text, message = client.submit(path, prompt, 1.0, 0, seed, api_name="/step").result(timeout=60)
+                assert text == alone.step(path, prompt, 1.0, 0, seed)[0]
+            elif role == 2:  # Compare
+                _, _, a_text, _, _, b_text, message = client.submit(
+                    a, b, "江", 0.8, 0, seed, 10, api_name="/compare"
+                ).result(timeout=60)
+                assert (a_text, b_text) == tuple(alone.compare(a, b, "江", 0.8, 0, seed, 10)[i] for i in (2, 5))
+            else:  # checkpoint switches
+                chosen = (a, b, d)[done % 3]
+                info, _, _, message = client.submit(chosen, api_name="/load").result(timeout=60)
+                assert f"**{chosen}**" in info
+            assert "⚠" not in message, message
+            done += 1
+        return done
+
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            done = list(pool.map(user, range(8), timeout=120))
+    finally:
+        page.close()
+    assert min(done) >= 2, done
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
