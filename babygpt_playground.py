@@ -24,6 +24,7 @@ import json
 import math
 import os
 import re
+import stat
 import sys
 import threading
 import time
@@ -54,6 +55,7 @@ from babygpt_sample import (
 from babygpt_v12_wandb import OneLineErrorParser, pick_next_token
 
 CHECKPOINT_PATTERNS = ("out/*/checkpoint.pt", "out/*/best.pt", "sweeps/*/*/checkpoint.pt")  # where runs save them
+FOLDERS = ("out", "sweeps")  # the folders whose checkpoints the page may open, besides --folder and --checkpoint
 MAX_GENERATE = 2000  # characters one Generate may ask for: about a minute on a 2-core CPU at the v12 CPU size
 BAR_COUNT = 20  # characters on the bar chart: the likeliest ones
 LOAD_SECONDS = 60.0  # the longest a page event waits for one checkpoint to load (a slow disk); then a message
@@ -66,14 +68,15 @@ GRADIO_MISSING = "the playground needs Gradio: pip install gradio (or pip instal
 # Checkpoints: found, loaded once, described
 
 
-def discover_checkpoints(root=".", given=()):
-    """The checkpoints given (first, in order), then those under root matching CHECKPOINT_PATTERNS, the most recently
-    written first (the page opens the first: the run just trained, not the alphabetically first), equal times by path.
-    """
+def discover_checkpoints(root=".", given=(), folders=()):
+    """The checkpoints given (first, in order), then those under root matching CHECKPOINT_PATTERNS and every *.pt
+    file under the folders given, the most recently written first (the page opens the first: the run just trained,
+    not the alphabetically first), equal times by path."""
     found = {}  # path -> modification time
-    for pattern in CHECKPOINT_PATTERNS:
-        for path in glob(pattern, root_dir=root):
-            path = os.path.normpath(os.path.join(root, path))  # out/v12/checkpoint.pt, not ./out/v12/checkpoint.pt
+    patterns = [(root, pattern) for pattern in CHECKPOINT_PATTERNS] + [(folder, "**/*.pt") for folder in folders]
+    for folder, pattern in patterns:
+        for path in glob(pattern, root_dir=folder, recursive=True):
+            path = os.path.normpath(os.path.join(folder, path))  # out/v12/checkpoint.pt, not ./out/v12/checkpoint.pt
             try:
                 found[path] = os.path.getmtime(path)
             except OSError:  # removed since glob listed it
@@ -89,6 +92,44 @@ def file_identity(path):
     file and renames it over the old one (a new inode) or writes in place (new times). OSError if there is none."""
     status = os.stat(path)
     return (path, status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns)
+
+
+def is_within(path, folder):
+    """Whether path lies in folder or below it (both real paths: no symbolic link, no '..')."""
+    return os.path.commonpath([path, folder]) == folder
+
+
+class CheckpointPolicy:
+    """Which files the page may open: the checkpoints given at start and regular files under the folders it scans.
+
+    A path typed into the checkpoint box is opened on the server, by whoever can reach the page (with --host 0.0.0.0,
+    anyone on the network). So anything else, and anything that fails to load, gets one message that tells nothing
+    about the file system: not whether the path exists, nor what it holds. The reason goes to the terminal running
+    the playground, for the person who started it."""
+
+    def __init__(self, folders=FOLDERS, files=()):
+        self.folders = [os.path.realpath(folder) for folder in folders]
+        self.files = {os.path.realpath(path) for path in files}
+
+    def refusal(self, path):
+        return (
+            f"cannot open {path!r} here: choose a checkpoint from the list (the page opens only checkpoints in the"
+            " folders it scans; the terminal running the playground says why)"
+        )
+
+    def check(self, path):
+        """The file to load for path (a run folder: its checkpoint.pt), as the page names it; ValueError otherwise."""
+        name = os.path.join(path, "checkpoint.pt") if os.path.isdir(path) else path
+        real = os.path.realpath(name)
+        if real not in self.files and not any(is_within(real, folder) for folder in self.folders):
+            raise ValueError(f"{name} is outside the folders the playground scans ({', '.join(self.folders)})")
+        try:
+            mode = os.stat(real).st_mode
+        except OSError as e:
+            raise ValueError(f"{name}: {e.strerror}") from None
+        if not stat.S_ISREG(mode):  # a named pipe would block the read; a device never ends
+            raise ValueError(f"{name} is not a regular file")
+        return name
 
 
 class Loaded:
@@ -124,6 +165,10 @@ class Loaded:
         return torch.tensor([ids], dtype=torch.long, device=self.device)
 
 
+class SlowLoad(ValueError):
+    """A load past its time limit: it goes on, and the same checkpoint asked for again waits for it."""
+
+
 class CheckpointCache:
     """Loaded checkpoints by file, reloaded when the file changes (a run still training rewrites it).
 
@@ -156,7 +201,7 @@ class CheckpointCache:
         try:
             return future.result(timeout=self.load_seconds)
         except TimeoutError:
-            raise ValueError(f"checkpoint {path} took more than {self.load_seconds:g} s to load; try again") from None
+            raise SlowLoad(f"checkpoint {path} took more than {self.load_seconds:g} s to load; try again") from None
 
     def _load(self, path, identity, future):
         """Read path (whose file_identity was identity) into future; a file rewritten while it was read is read
@@ -449,14 +494,29 @@ class Playground:
     """What the page does, event by event. Every method takes the page's current values and returns new ones;
     bad input becomes a message for the page (never an exception), so the page keeps working."""
 
-    def __init__(self, checkpoints, device="cpu", seed=1337, load_seconds=LOAD_SECONDS):
+    def __init__(self, checkpoints, device="cpu", seed=1337, load_seconds=LOAD_SECONDS, folders=FOLDERS):
+        """checkpoints: the dropdown's paths (each may be opened); folders: where else a typed path may point."""
         self.checkpoints = list(checkpoints)
+        self.policy = CheckpointPolicy(folders, self.checkpoints)
         self.models = CheckpointCache(device, load_seconds)
         self.seed = check_seed(seed)  # the seed box's first value: Next (drawn), Generate and Compare draw from it
         self.logits = OrderedDict()  # (file_identity, prompt) -> logits, the most recently used last
         self.logits_lock = threading.Lock()
 
     # -- helpers
+
+    def open(self, path):
+        """The Loaded for path, if the policy lets the page open it and it loads; else ValueError with the one
+        refusal (the reason on stderr, for the terminal)."""
+        if not path:
+            raise ValueError("choose a checkpoint (or pass --checkpoint PATH)")
+        try:
+            return self.models.get(self.policy.check(path))
+        except SlowLoad:  # in a folder the page may open: a big checkpoint on a slow disk; the learner may retry
+            raise
+        except ValueError as e:
+            print(f"playground: refused {path!r}: {e}", file=sys.stderr, flush=True)
+            raise ValueError(self.policy.refusal(path)) from None
 
     def scores(self, loaded, prompt):
         """next_logits, remembered for the last REMEMBERED_LOGITS (checkpoint content, prompt) pairs."""
@@ -495,14 +555,14 @@ class Playground:
     def load(self, path):
         """(info Markdown, loss-curve rows, top_k maximum, message) for the chosen checkpoint."""
         try:
-            loaded = self.models.get(path)
+            loaded = self.open(path)
         except ValueError as e:
             return "", [], None, f"⚠️ {e}"
         return model_info(loaded), read_loss_curve(loaded.path), loaded.tokenizer.vocab_size, ""  # a folder's file
 
     def default_prompt(self, path):
         try:
-            loaded = self.models.get(path)
+            loaded = self.open(path)
         except ValueError:
             return ""
         return default_prompts(loaded.checkpoint, loaded.tokenizer)[0]
@@ -510,7 +570,7 @@ class Playground:
     def show(self, path, prompt, temperature, top_k):
         """(chart rows, message) for the prompt at this temperature and top_k."""
         try:
-            rows, summary = self.distribution(self.models.get(path), prompt, temperature, top_k)
+            rows, summary = self.distribution(self.open(path), prompt, temperature, top_k)
         except ValueError as e:
             return [], f"⚠️ {e}"
         return rows, summary
@@ -518,7 +578,7 @@ class Playground:
     def attention(self, path, prompt):
         """The attention map's HTML, or a message in its place."""
         try:
-            loaded = self.models.get(path)
+            loaded = self.open(path)
             with loaded.lock:
                 labels, weights = text_attention(loaded, prompt)
         except ValueError as e:
@@ -530,7 +590,7 @@ class Playground:
         """(prompt with one more character, message). The draw's seed mixes the page's seed with the text
         (next_seed): the same seed and text give the same character, whatever else runs."""
         try:
-            loaded = self.models.get(path)
+            loaded = self.open(path)
             temperature, k = check_temperature(temperature), parse_top_k(top_k, loaded.tokenizer.vocab_size)
             seed = next_seed(self.seed if seed is None else seed, prompt)
             # the logits the chart shows for this text, remembered: Next costs no model run of its own
@@ -541,7 +601,7 @@ class Playground:
     def generate(self, path, prompt, temperature, top_k, n, seed):
         """Yield (prompt + the continuation so far, message) while n characters are generated."""
         try:
-            loaded = self.models.get(path)
+            loaded = self.open(path)
             temperature, k = check_temperature(temperature), parse_top_k(top_k, loaded.tokenizer.vocab_size)
             n, seed = check_length(n), check_seed(seed)
             loaded.encode(prompt)  # a bad prompt is refused before anything streams
@@ -561,7 +621,7 @@ class Playground:
         try:
             temperature, n, seed = check_temperature(temperature), check_length(n), check_seed(seed)
             for path in (path_a, path_b):
-                loaded = self.models.get(path)
+                loaded = self.open(path)
                 rows, summary = self.distribution(loaded, prompt, temperature, top_k)
                 k = parse_top_k(top_k, loaded.tokenizer.vocab_size)
                 text = continuation(loaded, prompt, n, temperature, k, seed)
@@ -591,8 +651,25 @@ Your own model, thinking: pick a checkpoint, type a prompt, and watch the next-c
 the temperature and top_k sliders; point at a character in the attention map to see where each head looks."""
 
 
-def build_page(playground):
-    """The Gradio Blocks page over playground (a Playground). Needs Gradio; the caller has checked it is there."""
+def exposure(host):
+    """What the page says about who can reach it, served on host."""
+    local = host in ("127.0.0.1", "localhost", "::1")
+    where = (
+        f"Served on {host}: only this computer can open this page."
+        if local
+        else f"Served on {host}: anyone who can reach this computer on the network can open this page."
+    )
+    return (
+        f"**Who can open this page.** {where} With `--host 0.0.0.0` anyone on the network can, with no password:"
+        " they see the checkpoints listed (their paths), run them on this computer's processor, and may type paths;"
+        " the page opens only checkpoints in the folders it scans (`out/`, `sweeps/` and those given with"
+        " `--folder`) and tells nothing of any other file. No share link is made."
+    )
+
+
+def build_page(playground, host="127.0.0.1"):
+    """The Gradio Blocks page over playground (a Playground), as served on host. Needs Gradio; the caller has checked
+    it is there."""
     gr = import_gradio()
     choices = playground.checkpoints
     first = choices[0] if choices else None
@@ -677,6 +754,7 @@ def build_page(playground):
                     b_info, b_chart = gr.Markdown(), bars("B: the next character")
                     b_text = gr.Textbox(label="B continues", lines=6)
             gr.Markdown("Temperature, top_k and seed are the ones on the Next character tab.")
+        gr.Markdown(exposure(host), elem_id="exposure")
 
         # Events. The public API (gradio_client, the tests, bench/playground.py) names seven: load (a checkpoint
         # chosen), show, attention_map, step, redraw (the chart and the attention map after Next), generate and
@@ -779,9 +857,17 @@ def parse_args(argv=None):
         " (default: the ones found under out/ and sweeps/, the most recently written first)",
     )
     parser.add_argument(
+        "--folder",
+        action="append",
+        default=[],
+        help="a folder whose checkpoints (every *.pt file in it and below) the page lists and may open, besides"
+        " out/ and sweeps/; repeat for more. The page opens nothing outside these folders and the --checkpoint files",
+    )
+    parser.add_argument(
         "--host",
         default="127.0.0.1",
-        help="address to serve on; 0.0.0.0 opens it to your network (default: %(default)s)",
+        help="address to serve on; 0.0.0.0 opens the page to everyone who can reach this computer, with no password"
+        " (they run the listed checkpoints; nothing outside the scanned folders opens) (default: %(default)s)",
     )
     parser.add_argument("--port", type=int, default=7860, help="port to serve on (default: %(default)s)")
     parser.add_argument("--device", default="cpu", help="cpu (default), auto, cuda, cuda:N or mps")
@@ -801,6 +887,9 @@ def check_args(args):
     if not 0 <= args.seed < 2**63:
         raise ValueError(f"--seed must be between 0 and 2**63 - 1, got {args.seed}")
     args.checkpoint = [checkpoint_file(path) for path in args.checkpoint]  # run folders: their checkpoint.pt
+    for folder in args.folder:
+        if not os.path.isdir(folder):
+            raise ValueError(f"--folder {folder}: no such folder")
 
 
 def main(argv=None):
@@ -811,16 +900,16 @@ def main(argv=None):
         device = babygpt_v12_wandb.pick_device(args.device)
     except ValueError as e:
         sys.exit(f"error: {e}")
-    checkpoints = discover_checkpoints(given=args.checkpoint)
+    checkpoints = discover_checkpoints(given=args.checkpoint, folders=args.folder)
     if not checkpoints:  # a page with nothing to show: say what to do instead
         sys.exit(f"error: no checkpoint under out/ or sweeps/ in {os.getcwd()}; {TRAIN_HINT}")
     try:
         gr = import_gradio()
     except ImportError:
         sys.exit(f"error: {GRADIO_MISSING}")
-    playground = Playground(checkpoints, device, args.seed)
+    playground = Playground(checkpoints, device, args.seed, folders=(*FOLDERS, *args.folder))
     print(f"checkpoints, the page opens the first: {', '.join(checkpoints)}")
-    page = build_page(playground)
+    page = build_page(playground, args.host)
     try:
         page.launch(**launch_options(args.host, args.port, gr), prevent_thread_lock=True, quiet=True)
     except OSError:  # the port is taken, or the address is not this machine's (Gradio's own words name its API)

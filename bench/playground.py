@@ -193,7 +193,7 @@ def through_client(playground, path, texts, repeats):
         client = Client(f"http://127.0.0.1:{port}/", verbose=False)
 
         def next_character(i):  # as the page chains them: Next, then one redraw of the chart and the attention map
-            text, _ = client.predict(path, texts[i], 1.0, 0, api_name="/step")
+            text, _ = client.predict(path, texts[i], 1.0, 0, 1337, api_name="/step")
             client.predict(path, text, 1.0, 0, api_name="/redraw")
 
         def chart_shown(i):

@@ -63,8 +63,8 @@ def checkpoint(tmp_path):
 
 
 @pytest.fixture
-def playground(checkpoint):
-    return pg.Playground([checkpoint])
+def playground(checkpoint, tmp_path):
+    return pg.Playground([checkpoint], folders=[tmp_path])  # a typed path may point anywhere in tmp_path
 
 
 def reference_logits(path, prompt):
@@ -224,29 +224,30 @@ def test_a_run_folder_is_read_as_its_checkpoint_pt(playground, checkpoint, tmp_p
     args = pg.parse_args(["--checkpoint", folder])
     pg.check_args(args)
     assert args.checkpoint == [os.path.join(folder, "checkpoint.pt")]  # the dropdown shows the file
-    message = playground.load(str(tmp_path))[3]
-    assert f"the folder {tmp_path} holds no checkpoint.pt" in message and "python babygpt_v12_wandb.py" in message
+    assert playground.load(str(tmp_path))[3] == f"⚠️ {playground.policy.refusal(str(tmp_path))}"  # none in it
 
 
 def snapshot(folder):
     return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(Path(folder).rglob("*")) if p.is_file()}
 
 
-def test_bad_input_gets_a_message_and_the_page_keeps_working(playground, checkpoint, tmp_path):
+def test_bad_input_gets_a_message_and_the_page_keeps_working(playground, checkpoint, tmp_path, capsys):
     truncated = tmp_path / "truncated.pt"
     truncated.write_bytes(Path(checkpoint).read_bytes()[:1000])
     foreign = tmp_path / "foreign.pt"
     torch.save({"weights": torch.zeros(3)}, foreign)
     before = snapshot(tmp_path)
-    cases = {
-        str(tmp_path / "missing.pt"): "not found",
+    cases = {  # the page says only that it cannot open it; the terminal that started the playground says why
+        str(tmp_path / "missing.pt"): "No such file or directory",
         str(truncated): "truncated or damaged",
         str(foreign): "not a BabyGPT checkpoint",
     }
-    for path, expected in cases.items():
-        assert expected in playground.load(path)[3]
-        assert expected in playground.show(path, "春江", 1.0, 0)[1]
-        assert expected in playground.attention(path, "春江")
+    for path, reason in cases.items():
+        capsys.readouterr()
+        assert playground.load(path)[3] == f"⚠️ {playground.policy.refusal(path)}"
+        assert playground.show(path, "春江", 1.0, 0)[1] == f"⚠️ {playground.policy.refusal(path)}"
+        assert "cannot open" in playground.attention(path, "春江")
+        assert reason in capsys.readouterr().err
     assert "'Z'" in playground.show(checkpoint, "春江Z", 1.0, 0)[1]  # names the unknown character
     assert playground.step(checkpoint, "春江Z", 1.0, 0) == ("春江Z", playground.show(checkpoint, "春江Z", 1, 0)[1])
     assert "at least one character" in playground.show(checkpoint, "", 1.0, 0)[1]
@@ -255,9 +256,44 @@ def test_bad_input_gets_a_message_and_the_page_keeps_working(playground, checkpo
         assert text == "春江" and "between 1 and" in message and not rest
     assert "between 1 and" in playground.compare(checkpoint, checkpoint, "春江", 1.0, 0, 1, 10**9)[6]
     assert "temperature" in playground.show(checkpoint, "春江", -1, 0)[1]
+    assert "seed" in list(playground.generate(checkpoint, "春江", 1.0, 0, 5, -1))[0][1]
     assert snapshot(tmp_path) == before  # nothing on disk touched
     rows, message = playground.show(checkpoint, "春江", 1.0, 0)  # and the page still works
     assert len(rows) == pg.BAR_COUNT and "⚠" not in message
+
+
+def test_the_page_opens_only_checkpoints_in_the_folders_it_scans_and_says_nothing_of_the_rest(tmp_path):
+    """Whoever reaches the page types paths that are opened on the server. Outside the folders scanned, missing, not a
+    checkpoint, a folder, a named pipe (which blocked the read, and every other load behind it): one message, the
+    same but for the path typed back, and at once."""
+    scanned = tmp_path / "out"
+    given = tiny_checkpoint(scanned / "run" / "checkpoint.pt")
+    elsewhere = tiny_checkpoint(tmp_path / "elsewhere" / "checkpoint.pt", seed=3)  # a real checkpoint, outside
+    (scanned / "notes.pt").write_text("not a checkpoint")
+    (scanned / "empty").mkdir()
+    os.mkfifo(scanned / "pipe.pt")
+    (scanned / "link.pt").symlink_to(elsewhere)
+    playground = pg.Playground([given], folders=[scanned], load_seconds=30)
+    assert playground.load(given)[3] == "" and playground.load(str(scanned / "run"))[3] == ""  # a run folder too
+    refused = [
+        elsewhere,
+        os.path.dirname(elsewhere),
+        str(scanned / ".." / "elsewhere" / "checkpoint.pt"),
+        str(scanned / "link.pt"),
+        str(scanned / "missing.pt"),
+        str(scanned / "notes.pt"),
+        str(scanned / "empty"),
+        str(scanned / "pipe.pt"),
+        "/etc/passwd",
+        "/etc/nothing-here",
+        "/proc/self/environ",
+    ]
+    started = time.monotonic()
+    messages = {path: playground.load(path)[3].replace(repr(path), "PATH") for path in refused}
+    assert time.monotonic() - started < 10  # the pipe did not wait for its 30 s
+    assert len(set(messages.values())) == 1, messages
+    assert "cannot open PATH here" in messages["/etc/passwd"]
+    assert playground.load(given)[3] == ""  # and the page keeps working
 
 
 # ----------------------------------------------------------------------------
@@ -337,7 +373,7 @@ def test_a_load_that_hangs_keeps_no_one_else_waiting(tmp_path, monkeypatch):
         return real_load(path, device)
 
     monkeypatch.setattr(pg, "load_checkpoint", load)
-    playground = pg.Playground([fast, slow], load_seconds=1.0)
+    playground = pg.Playground([fast, slow], load_seconds=1.0, folders=[])
     answers = {}
     waiting = threading.Thread(target=lambda: answers.setdefault("slow", playground.load(slow)))
     waiting.start()
@@ -349,7 +385,7 @@ def test_a_load_that_hangs_keeps_no_one_else_waiting(tmp_path, monkeypatch):
     release.set()
     assert not waiting.is_alive()
     assert fast_seconds < 0.9 and answers["fast"][3] == ""  # not behind the slow one
-    assert "took more than 1 s to load" in answers["slow"][3]
+    assert "took more than 1 s to load; try again" in answers["slow"][3]  # its own folder: a message of its own
     time.sleep(0.2)
     assert playground.load(slow)[3] == ""  # once the disk answers, it loads
 
@@ -364,6 +400,7 @@ def test_command_line_refuses_bad_options_in_one_line(tmp_path, monkeypatch):
         (["--checkpoint", str(tmp_path / "none.pt")], "not found"),
         (["--checkpoint", str(tmp_path)], "holds no checkpoint.pt"),
         (["--port", "70000"], "--port must be"),
+        (["--folder", str(tmp_path / "none")], "--folder"),
         (["--prot", "1"], "unrecognized arguments"),
     ):
         with pytest.raises(SystemExit) as exit:  # sys.exit(message): the message on stderr, exit status 1
