@@ -16,11 +16,14 @@ is filled too, so a new page needs only the start lines):
                    the module docstrings left out (they describe each stage, so they always differ), with the
                    files' own line numbers; a note written by hand follows each hunk
   lesson-measured  the stage's row of the progression and the previous stage's (bench/results/progression.jsonl:
-                   mean [lowest-highest] of three seeds, at the stage's defaults and at the equal budget), with
-                   the commands
+                   mean [lowest-highest] of three seeds, at the stage's defaults and at the equal budget), then
+                   the lesson's one collapsed "How this was measured" note: machine, threads, seeds, and the
+                   commands of the table's runs, of the sample and of figures the prose quotes (EXTRA_COMMANDS)
   lesson-sample    what the stage writes after the prompt 春江 when trained at the equal budget, seed 1337,
-                   one thread (bench/results/lessons.jsonl, from bench/lesson_runs.py), with the command that
-                   prints the same text
+                   one thread (bench/results/lessons.jsonl, from bench/lesson_runs.py); its command is in the note
+  lesson-nav       the links to the previous and the next lesson, relative .md links that work on GitHub too
+                   (v1's previous is lesson 0 where docs/learn/v0.md exists, else the learning path; v12's next
+                   is the sampling page); a page without the block gets it at its end
 
 When a stage file changes so that its diff has more or fewer hunks than the page, the page gets (or loses)
 hunk blocks after its last one, a line `NOTE NEEDED` marks each new hunk, and the script names the page
@@ -58,6 +61,26 @@ TRY = {
     "v5": {"lesson-try-full": ("runs", [("progression", "defaults/v4/1337"), ("progression", "defaults/v5/1337")])},
     "v6": {"lesson-try-full": ("runs", [("progression", "defaults/v5/1337"), ("progression", "defaults/v6/1337")])},
 }
+# Commands of figures a lesson's own prose quotes, beside the table's in its "How this was measured" note (one
+# note per lesson): stage -> [(comment in English, comment in Chinese, command), ...]
+EXTRA_COMMANDS = {
+    "v3": [
+        (
+            "# the equal budget with context 8 (5.990)",
+            "# 同一预算，但上下文长度为 8（5.990）",
+            "OMP_NUM_THREADS=1 python babygpt_v3_self_attention.py --max_iters 1500 --eval_interval 250 "
+            "--eval_iters 20 --batch_size 16 --block_size 8 --n_embed 128 --learning_rate 1e-3 --seed 1337 "
+            "--device cpu",
+        ),
+        (
+            "# the equal budget with PyTorch's default initialisation (5.596), and with the stages' own",
+            "# 同一预算，用 PyTorch 的默认初始化（5.596），以及用各阶段自己的初始化",
+            "python bench/init.py --stages v3 --inits pytorch gpt2_pytorch_head --seeds 1337 "
+            '--results bench/results/init_equal.jsonl --options="--max_iters 1500 --eval_interval 250 '
+            '--eval_iters 20 --batch_size 16 --block_size 64 --n_embed 128 --learning_rate 1e-3"',
+        ),
+    ],
+}
 # The machine of the committed results (bench/progression.py and bench/lesson_runs.py ran there)
 MACHINE = {
     "en": "a 2-core AMD EPYC VM (no GPU, Python 3.11, torch 2.13.0+cpu)",
@@ -76,16 +99,24 @@ WORDS = {
         "lines": "line {a}",
         "lines_range": "lines {a}–{b}",
         "table": "| stage | at its defaults: val loss | equal budget: val loss |",
-        "measured": "Val loss on the val set (the last tenth of data/ci.txt): mean of seeds {seeds} "
-        "[lowest–highest], measured with `python bench/progression.py` on {machine}, one thread per run. A "
-        "fresh model that guesses evenly scores ln 6,103 ≈ {fresh:.2f}; lower is better. One run of each "
-        "column (seed 1337):",
+        "measured": "Val loss, mean of three seeds [lowest–highest]; lower is better, and a fresh model that guesses "
+        "evenly scores ln 6,103 ≈ {fresh:.2f}. The two budgets: "
+        "[the learning path](../learning-path.md#the-equal-budget).",
+        "how_title": "How this was measured",
+        "how": "With `python bench/progression.py` on {machine}, one thread per run, seeds {seeds}; the val loss "
+        "is measured on the val split, the last tenth of data/ci.txt ([what it holds](../corpus.md#the-val-split)). "
+        "Each line below repeats one run of seed 1337; on another processor or thread count the last digits differ.",
+        "sample_command": "# the sample below (the same run, with this stage's file)",
         "defaults": "# at its defaults",
         "equal": "# the equal budget",
-        "sample": "Trained at the equal budget, seed 1337, one thread (final val loss {loss:.3f}); the same "
-        "command prints this text after its training log, then a second sample for the prompt 往事:",
+        "sample": "Written at the end of the equal-budget run, seed 1337 (final val loss {loss:.3f}). Its command, "
+        "in “How this was measured” above, prints this text after its training log, then a second one for 往事.",
         "sample_as": "At the equal budget {stage} trains exactly as {run}, so this is {run}'s run (final val loss "
-        "{loss:.3f}); the same command with `{file}` prints the same text after its training log:",
+        "{loss:.3f}); the last command in “How this was measured” above prints it with `{file}`.",
+        "previous": "Previous",
+        "next": "Next",
+        "path": "The learning path",
+        "after": "Sampling and attention maps",
         "start": "Step 0 of the run above, before any training: train loss {train:.4f}, val loss {val:.4f} "
         "(ln 6,103 ≈ {fresh:.2f}).",
         "runs": "Measured on {machine}, one thread, seed 1337; final losses:",
@@ -121,17 +152,24 @@ WORDS = {
         "lines": "第 {a} 行",
         "lines_range": "第 {a}–{b} 行",
         "table": "| 阶段 | 默认值：验证损失 | 同一预算：验证损失 |",
-        "measured": "验证损失在验证集（data/ci.txt 的最后十分之一）上计算，取种子 {seeds} 的平均值 [最低–最高]，"
-        "由 `python bench/progression.py` 在{machine}上测得，每次运行一个线程。"
-        "刚初始化的模型在 6,103 个字里均匀地瞎猜，损失是 ln 6,103 ≈ {fresh:.2f}，越低越好。"
-        "下面两条命令分别复现表中两列里种子 1337 的那次运行：",
+        "measured": "表中是验证损失，取三个种子的平均值 [最低–最高]，越低越好；刚初始化的模型均匀地瞎猜，"
+        "损失是 ln 6,103 ≈ {fresh:.2f}。两种预算是什么，见[学习路线](../learning-path.zh.md#同一预算)。",
+        "how_title": "这些数字是怎么测的",
+        "how": "用 `python bench/progression.py` 在{machine}上测得，每次运行一个线程，种子为 {seeds}。"
+        "验证损失在验证集上计算，也就是 data/ci.txt 的最后十分之一（[里面有什么](../corpus.zh.md#验证集)）。"
+        "下面每条命令复现种子 1337 的一次运行；换一颗处理器或换一个线程数，末几位会不同。",
+        "sample_command": "# 下面那段文字（同一次运行，换成这个阶段的文件）",
         "defaults": "# 默认设置",
         "equal": "# 同一预算",
-        "sample": "在同一预算下训练，种子 1337，一个线程（最终验证损失 {loss:.3f}）。下面这条命令训练完后先打印这段"
-        "（提示词“春江”），再打印以“往事”开头的另一段：",
+        "sample": "这是同一预算下种子 1337 那次运行结束时写的（最终验证损失 {loss:.3f}）。"
+        "它的命令在上面的“这些数字是怎么测的”里，训练日志之后先打印这段，再打印以“往事”开头的另一段。",
         "sample_as": "在同一预算下 {stage} 的训练和 {run} 完全一样，所以这是 {run} 那次运行"
         "（最终验证损失 {loss:.3f}）。"
-        "把命令里的文件换成 `{file}`，训练日志之后打印的是同一段文字：",
+        "上面“这些数字是怎么测的”里的最后一条命令用 `{file}` 打印的就是这段文字。",
+        "previous": "上一课",
+        "next": "下一课",
+        "path": "学习路线",
+        "after": "采样和注意力图",
         "start": "上面那次运行第 0 步、还没有训练时：训练损失 {train:.4f}，验证损失 {val:.4f}"
         "（ln 6,103 ≈ {fresh:.2f}）。",
         "runs": "在{machine}上测得，一个线程，种子 1337；最终损失：",
@@ -331,7 +369,7 @@ def command_line(argv, file):
     return "OMP_NUM_THREADS=1 python " + " ".join([file, *argv])
 
 
-def measured_block(stage, language, results):
+def measured_block(stage, language, results, samples=None):
     words = WORDS[language]
     index = STAGES.index(stage)
     rows = [words["table"], "|---|--:|--:|"]
@@ -347,15 +385,22 @@ def measured_block(stage, language, results):
         name = f"**{s} {idea}**" if s == stage else f"{s} {idea}"
         rows.append(f"| {name} | {cells[0]} | {cells[1]} |")
     seeds = ("、" if language == "zh" else ", ").join(map(str, SEEDS))
-    text = "\n".join(rows) + "\n\n"
-    text += words["measured"].format(seeds=seeds, machine=MACHINE[language], fresh=FRESH_LOSS["data/ci.txt"])
+    text = "\n".join(rows) + "\n\n" + words["measured"].format(fresh=FRESH_LOSS["data/ci.txt"])
     run_stage = "v11" if stage == "v12" else stage
     equal_key = f"equal/{run_stage}/1337" if run_stage != "v11" else "defaults/v11/1337"
     commands = [
         command_line(results[f"defaults/{run_stage}/1337"]["argv"], stage_file(stage)) + "  " + words["defaults"],
         command_line(results[equal_key]["argv"], stage_file(stage)) + "  " + words["equal"],
     ]
-    return text + "\n\n```bash\n" + "\n".join(commands) + "\n```"
+    run = (samples or {}).get(SAMPLE_RUN.get(stage, stage))
+    if run is not None and run["argv"] != results[equal_key]["argv"]:
+        commands.append(words["sample_command"] + "\n" + command_line(run["argv"], stage_file(stage)))
+    for english, chinese, command in EXTRA_COMMANDS.get(stage, []):
+        commands.append((english if language == "en" else chinese) + "\n" + command)
+    how = words["how"].format(seeds=seeds, machine=MACHINE[language])
+    note = f"{how}\n\n```bash\n" + "\n".join(commands) + "\n```"
+    # one collapsed note per lesson: the reproduction detail stays out of the way of the idea
+    return text + f'\n\n??? note "{words["how_title"]}"\n' + indented("\n" + note, "    ").lstrip("\n")
 
 
 def sample_block(stage, language, samples):
@@ -366,7 +411,7 @@ def sample_block(stage, language, samples):
         intro = words["sample_as"].format(stage=stage, run=run["stage"], loss=run["val_loss"], file=stage_file(stage))
     else:
         intro = words["sample"].format(loss=run["val_loss"])
-    return f"```text\n{text}\n```\n\n{intro}\n\n```bash\n{command_line(run['argv'], stage_file(stage))}\n```"
+    return f"```text\n{text}\n```\n\n{intro}"
 
 
 def try_block(spec, language, sources):
@@ -391,6 +436,36 @@ def try_block(spec, language, sources):
     return "\n".join(rows)
 
 
+def page_title(path, fallback):
+    """A page's first-level heading ("v3: self-attention"), or fallback where the page is not there."""
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("# "):
+                    return line[2:].strip()
+    return fallback
+
+
+def nav_block(stage, language):
+    """The links to the previous and the next lesson (relative, so that they work on GitHub as on the site)."""
+    words = WORDS[language]
+    suffix = ".md" if language == "en" else ".zh.md"
+    index = STAGES.index(stage)
+
+    def lesson(name):
+        return f"[{page_title(os.path.join(LESSONS, name + suffix), name)}]({name}{suffix})"
+
+    if index > 0:
+        previous = lesson(STAGES[index - 1])
+    elif os.path.exists(os.path.join(LESSONS, f"v0{suffix}")):
+        previous = lesson("v0")
+    else:
+        previous = f"[{words['path']}](../learning-path{suffix})"
+    following = lesson(STAGES[index + 1]) if index + 1 < len(STAGES) else f"[{words['after']}](../sampling{suffix})"
+    separator = "：" if language == "zh" else ": "
+    return f"{words['previous']}{separator}{previous} · {words['next']}{separator}{following}"
+
+
 def blocks_for(stage, language, results=None, samples=None):
     """Every generated block of one lesson page, by name, each with its marker lines."""
     results = load_results(PROGRESSION) if results is None else results
@@ -403,7 +478,7 @@ def blocks_for(stage, language, results=None, samples=None):
     }
     for k, text in enumerate(hunk_blocks(stage, language), start=1):
         texts[f"lesson-hunk-{k}"] = text
-    texts["lesson-measured"] = measured_block(stage, language, results)
+    texts["lesson-measured"] = measured_block(stage, language, results, samples)
     has_run = SAMPLE_RUN.get(stage, stage) in samples
     texts["lesson-sample"] = (
         sample_block(stage, language, samples)
@@ -412,6 +487,7 @@ def blocks_for(stage, language, results=None, samples=None):
     )
     for name, spec in TRY.get(stage, {}).items():
         texts[name] = try_block(spec, language, sources)
+    texts["lesson-nav"] = nav_block(stage, language)
     # blank lines around the text, so that Markdown never reads it as part of the HTML comment lines
     return {name: f"<!-- measured: {name} -->\n\n{text}\n\n<!-- end measured -->" for name, text in texts.items()}
 
@@ -504,6 +580,10 @@ def write_page(path, blocks):
         )
     with open(path, encoding="utf-8") as f:
         text = f.read()
+    if "lesson-nav" in blocks and "<!-- measured: lesson-nav -->" not in text:  # the links go at the page's end
+        text = text.rstrip("\n") + "\n\n<!-- measured: lesson-nav -->\n"
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
     for name in blocks:
         match = re.search(f"<!-- measured: {re.escape(name)} -->", text)
         if match and marker_indent(text, match.start()):

@@ -125,3 +125,18 @@ def test_hunks_get_blocks_and_ask_for_notes_and_an_edited_stage_makes_its_lesson
     lessons.write_page(str(page), blocks)
     assert lessons.problems(str(page), blocks) == [NOTE_MISSING]
     assert f"lesson-hunk-{n + 1} -->" not in page.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("stage", WRITTEN)
+def test_each_lesson_ends_with_links_to_the_previous_and_next_that_work_on_github(stage):
+    """The lesson-nav block is the page's last block, and its relative links name files that exist (GitHub
+    follows them as they are; the site turns them into its pages), as does the one "How this was measured"."""
+    for language in ("en", "zh"):
+        path = Path(lessons.page_path(stage, language))
+        text = path.read_text(encoding="utf-8")
+        nav = lessons.page_blocks(text).get("lesson-nav", "")
+        targets = test_docs.LINK.findall(nav)
+        assert len(targets) == 2, f"{path.name}: the links to the previous and next lesson are missing"
+        assert all((path.parent / target).exists() for target in targets), f"{path.name}: {targets}"
+        title = lessons.WORDS[language]["how_title"]
+        assert text.count(f'??? note "{title}"') == 1, f"{path.name}: one note '{title}' per lesson"
