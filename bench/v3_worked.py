@@ -4,6 +4,7 @@
                                          # missing: about 8 minutes on one thread), record, write both pages
     python bench/v3_worked.py --write    # write both pages from the recorded numbers only (no model, no torch)
     python bench/v3_worked.py --check    # write nothing; exit 1 if a page differs from what --write writes
+    python bench/v3_worked.py --picture  # only draw docs/learn/v3-worked.png and .zh.png from the recorded numbers
 
 The model is v3 as the lesson trains it (bench/lesson_runs.py: the equal budget, seed 1337, one thread, the
 stage's own setup() and train(); its weights in bench/out/lessons/v3.pt, not committed), and the text is the
@@ -17,8 +18,9 @@ Head.forward computes them:
   weights    softmax of each row: what each character takes from each earlier one, summing to 1
   output     weights @ v: each character's mix of the values (the first VALUE_COLUMNS of head_size numbers shown)
 
-and the head's own output Head.forward(x) for the same x, which must equal the mix computed here. All of it is
-recorded in bench/results/v3_worked.json and written into docs/learn/v3.md and v3.zh.md between the lines
+and the head's own output Head.forward(x) for the same x, which must equal the mix computed here. Steps 3 and 4
+are also drawn, each cell with its number (docs/learn/v3-worked.png, and v3-worked.zh.png with Chinese labels).
+All of it is recorded in bench/results/v3_worked.json and written into docs/learn/v3.md and v3.zh.md between the lines
 `<!-- measured: v3-worked -->` and `<!-- end measured -->`. tests/test_v3_worked.py checks that the pages hold
 what --write writes and that the recorded numbers follow from each other (scaled = scores/sqrt(d), each row
 of weights is the softmax of its masked row and sums to 1, output = weights @ values).
@@ -38,6 +40,10 @@ RESULTS = os.path.join(ROOT, "bench", "results", "v3_worked.json")
 MODEL = os.path.join(ROOT, "bench", "out", "lessons", "v3.pt")
 LESSON_RUNS = os.path.join(ROOT, "bench", "results", "lessons.jsonl")
 PAGES = {"en": os.path.join(ROOT, "docs", "learn", "v3.md"), "zh": os.path.join(ROOT, "docs", "learn", "v3.zh.md")}
+PICTURE = {
+    "en": os.path.join(ROOT, "docs", "learn", "v3-worked.png"),
+    "zh": os.path.join(ROOT, "docs", "learn", "v3-worked.zh.png"),
+}
 TEXT = "春花秋月"  # the first four characters of 春花秋月何时了，往事知多少？ (李煜, 虞美人), in the val set
 VALUE_COLUMNS = 4  # of the values and the output, how many of the head_size numbers the tables show
 COMMAND = "python bench/v3_worked.py"
@@ -63,6 +69,11 @@ WORDS = {
         "`forward` gives the same output for all {head_size} numbers of all four characters (largest "
         "difference {diff:.1e}).",
         "character": "looks ↓ at →",
+        "picture_title": "v3's one head on 春花秋月: from scores to weights",
+        "picture_scores": "3. scaled and masked scores",
+        "picture_weights": "4. softmax of each row: the weights",
+        "picture_x": "character looked at (key)",
+        "picture_y": "character looking (query)",
         "number": "number {k}",
     },
     "zh": {
@@ -81,6 +92,11 @@ WORDS = {
         "sum": "以“{last}”为例，它的输出的第一个数是 {terms} = {total}。这个头自己的 `forward` 算出的输出，"
         "四个字的全部 {head_size} 个数都和这里一样（最大差 {diff:.1e}）。",
         "character": "在看的字 ↓ 被看的字 →",
+        "picture_title": "v3 的注意力头读“春花秋月”：从分数到权重",
+        "picture_scores": "3. 缩放并掩码后的分数",
+        "picture_weights": "4. 每行做 softmax：注意力权重",
+        "picture_x": "被看的字（键）",
+        "picture_y": "在看的字（查询）",
         "number": "第 {k} 个数",
     },
 }
@@ -131,6 +147,58 @@ def compute():
         "output": output[:, :VALUE_COLUMNS].tolist(),
         "forward_difference": difference,
     }
+
+
+def draw(results):
+    """docs/learn/v3-worked.png and v3-worked.zh.png: the masked scores and the weights of the recorded run,
+    each cell with its number, labels in the page's language (a CJK font found as babygpt_sample.py finds it)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    sys.path.insert(0, ROOT)
+    from babygpt_sample import find_font
+
+    chars = list(results["text"])
+    n = len(chars)
+    scaled = np.array(results["scaled"])
+    future = np.triu(np.ones((n, n), dtype=bool), k=1)
+    weights = np.array(results["weights"])
+    for language, words in WORDS.items():
+        fonts = find_font("".join(str(v) for v in words.values()) + results["text"])
+        if fonts is None:
+            sys.exit("error: no installed font draws Chinese; install one (Debian/Ubuntu: apt install fonts-noto-cjk)")
+        plt.rcParams["font.family"] = fonts
+        plt.rcParams["axes.unicode_minus"] = False
+        fig, axes = plt.subplots(1, 2, figsize=(9.6, 4.6))
+        panels = [
+            (np.ma.masked_array(scaled, future), "cividis", words["picture_scores"], 2),
+            (np.ma.masked_array(weights, future), "viridis", words["picture_weights"], 3),
+        ]
+        for ax, (values, cmap, title, digits) in zip(axes, panels, strict=True):
+            colours = plt.get_cmap(cmap).copy()
+            colours.set_bad("#d9d9d9")  # the masked pairs: grey
+            image = ax.imshow(values, cmap=colours, vmin=0 if digits == 3 else None, vmax=1 if digits == 3 else None)
+            for i in range(n):
+                for j in range(n):
+                    masked_text = "−∞" if digits == 2 else "0"  # after softmax a masked pair weighs 0
+                    text = masked_text if future[i, j] else number(values[i, j], digits)
+                    light = not future[i, j] and image.norm(values[i, j]) < 0.5
+                    ax.text(j, i, text, ha="center", va="center", fontsize=12, color="white" if light else "black")
+            ax.set_xticks(range(n), chars, fontsize=13)
+            ax.set_yticks(range(n), chars, fontsize=13)
+            ax.set_xlabel(words["picture_x"])
+            ax.set_ylabel(words["picture_y"])
+            ax.set_title(title)
+        fig.suptitle(words["picture_title"])
+        fig.tight_layout()
+        path = PICTURE[language]
+        fig.savefig(path + ".tmp.png", dpi=100)
+        os.replace(path + ".tmp.png", path)
+        plt.close(fig)
+        print(f"drew {os.path.relpath(path, ROOT)}")
 
 
 def table(header, rows, cells):
@@ -236,7 +304,11 @@ def main(argv=None):
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--write", action="store_true", help="write the pages from the recorded numbers only")
     mode.add_argument("--check", action="store_true", help="write nothing; exit 1 if a page would change")
+    mode.add_argument("--picture", action="store_true", help="only draw the picture from the recorded numbers")
     args = parser.parse_args(argv)
+    if args.picture:
+        draw(load())
+        return
     if not (args.write or args.check):
         results = compute()
         with open(RESULTS, "w", encoding="utf-8") as f:
@@ -251,6 +323,8 @@ def main(argv=None):
         return
     for language, path in PAGES.items():
         fill_measured(path, {NAME: block(results, language)})
+    if not args.write:
+        draw(results)
 
 
 if __name__ == "__main__":
