@@ -90,7 +90,7 @@ FIGURES = {
 # the notes of the page that quote figures, by language; {name} is a figure above
 NOTES = {
     "en": {
-        "softmax": "月 has the highest score, {target_logit}, and gets the largest share: e^{target_logit} = "
+        "softmax": "月 has the highest score, {target_logit}, and gets the largest share: $e^{{{target_logit}}}$ = "
         "{target_exp} out of a total of {exp_sum}, that is {target_p}. The loss when 月 is the right answer is "
         "−ln {target_p} = {loss5}: by hand and by `F.cross_entropy`, the same.",
         "nats": "An even guess among 5 characters scores ln 5 = {ln5} nats, among the corpus's {vocab_size} "
@@ -111,7 +111,7 @@ NOTES = {
         "version or processor the last digits may differ.",
     },
     "zh": {
-        "softmax": "“月”的分数最高（{target_logit}），分到的概率也最大：e^{target_logit} = {target_exp}，"
+        "softmax": "“月”的分数最高（{target_logit}），分到的概率也最大：$e^{{{target_logit}}}$ = {target_exp}，"
         "总和是 {exp_sum}，占 {target_p}。正确答案是“月”时，损失就是 −ln {target_p} = {loss5}。"
         "手算和 `F.cross_entropy` 算出的完全一样。",
         "nats": "在 5 个字里均匀瞎猜，损失是 ln 5 = {ln5} 奈特；在语料的 {vocab_size} 个字里均匀瞎猜，是 "
