@@ -388,10 +388,8 @@ def run_all(stages, n_jobs):
 
 WORDS = {
     "en": {
-        "measured": "Measured on the 2-core AMD EPYC VM of [Benchmarks](../benchmarks.md) (one thread,"
-        " `OMP_NUM_THREADS=1`; with more threads or on another processor the figures differ, mostly in the last"
-        " digits, by up to about 0.1 in a run that overfits), by"
-        " `python bench/lesson_experiments.py`:",
+        "measured": "Measured by `python bench/lesson_experiments.py`, on the machine and with the one thread of"
+        " “How this was measured” above (on another processor an overfitting run can differ by about 0.1):",
         "losses": "| command | parameters | train loss | val loss | lowest val loss (step) |",
         "diverged": "stopped: {error}",
         "cost": "| change from the CPU command | parameters | expected memory (CPU) | time per step |",
@@ -402,17 +400,16 @@ WORDS = {
         "base": "none (the CPU command)",
         "all": "all of them, with `--n_head 6`: v11's defaults",
         "not_timed": "not run here (a GPU's job)",
-        "progression": "Measured by `python bench/progression.py` on the 2-core AMD EPYC VM of"
-        " [Benchmarks](../benchmarks.md) (one thread each), which ran these commands:",
+        "progression": "Measured by `python bench/progression.py` (see “How this was measured” above), which ran"
+        " these commands:",
         "progression_table": "| command | final train loss | final val loss |",
         "missing": "(not measured yet: run `python bench/lesson_experiments.py`)",
         "printed": "It printed:",
         "rounded": "(The time columns are left out here and the numbers rounded to four decimals; the file has all.)",
     },
     "zh": {
-        "measured": "在[基准测试](../benchmarks.zh.md)那台 2 核 AMD EPYC 虚拟机上用"
-        " `python bench/lesson_experiments.py` 测得（单线程，`OMP_NUM_THREADS=1`；"
-        "线程数不同或换一颗处理器，结果会有出入：多数只差在末几位，过拟合的训练可能差到 0.1 左右）：",
+        "measured": "由 `python bench/lesson_experiments.py` 测得，机器和单线程同上面的“这些数字是怎么测的”"
+        "（换一颗处理器，过拟合的训练可能差到 0.1 左右）：",
         "losses": "| 命令 | 参数量 | 训练损失 | 验证损失 | 最低验证损失（步数） |",
         "diverged": "中途停止：{error}",
         "cost": "| 相对 CPU 命令的改动 | 参数量 | 预计内存（CPU） | 每步时间 |",
@@ -423,8 +420,8 @@ WORDS = {
         "base": "不改（CPU 命令本身）",
         "all": "全部改，再加 `--n_head 6`：v11 的默认值",
         "not_timed": "这里没有跑（要用 GPU）",
-        "progression": "由 `python bench/progression.py` 在[基准测试](../benchmarks.zh.md)那台 2 核 AMD EPYC"
-        " 虚拟机上测得（各用一个线程），它运行的就是这几条命令：",
+        "progression": "由 `python bench/progression.py` 测得（见上面的“这些数字是怎么测的”），"
+        "它运行的就是这几条命令：",
         "progression_table": "| 命令 | 最终训练损失 | 最终验证损失 |",
         "missing": "（还没有测：运行 `python bench/lesson_experiments.py`）",
         "printed": "输出：",
