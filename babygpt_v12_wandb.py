@@ -555,7 +555,8 @@ def loss_curve_png(history, out_dir):
     steps = [m["step"] for m in history]
     ax.plot(steps, [m["train_loss"] for m in history], marker="o", label="train")
     ax.plot(steps, [m["val_loss"] for m in history], marker="o", label="val")
-    ax.set(xlabel="step", ylabel="cross-entropy loss", title=f"BabyGPT: {out_dir}")
+    ax.set(xlabel="step", ylabel="cross-entropy loss")
+    ax.set_title(f"BabyGPT: {out_dir}", parse_math=False)  # a folder name, never math: its $ signs stay
     ax.legend()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=120)
