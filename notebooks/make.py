@@ -24,8 +24,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
-# The repository the notebooks clone where they run alone (Colab, Kaggle): set here once, for every notebook.
-REPO_URL = "https://github.com/babygpt-tutorial/babygpt.git"
+# The repository the notebooks clone where they run alone (Colab, Kaggle), set here once for every notebook:
+# OWNER is to be replaced by its owner when the repository is published (it has no public address yet).
+REPO_URL = "https://github.com/OWNER/BabyGPT.git"
 
 KERNEL = {
     "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
@@ -309,6 +310,247 @@ def stage_cells(number):
     return cells
 
 
+# ----------------------------------------------------------------------------
+# The cloud-GPU notebook: the whole path on one GPU, in the order a GPU user meets it
+
+CLOUD_SETUP = f'''import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+REPO_URL = "{REPO_URL}"  # the one place this notebook names it
+TINY = os.environ.get("BABYGPT_TINY") == "1"  # the tests' run: every step at a tiny size, on the CPU
+
+if torch.cuda.is_available():
+    gpu = torch.cuda.get_device_properties(0)
+    capability = torch.cuda.get_device_capability(0)
+    print(f"GPU: {{gpu.name}}, {{gpu.total_memory / 2**30:.0f}} GiB, compute capability {{capability}}")
+    DTYPE = "bfloat16" if capability >= (8, 0) else "float16"  # bfloat16 from the A100 (Ampere) on
+    COMPILE = ["--compile", "--compile_mode", "reduce-overhead"] if capability >= (7, 0) else []  # Triton needs 7.0
+elif TINY:
+    print("no GPU: the tests' tiny run, on the CPU")
+    DTYPE, COMPILE = "float32", []
+else:
+    raise RuntimeError("no GPU: on Colab, Runtime > Change runtime type > a GPU; on Kaggle, Settings > Accelerator")
+print("training in", DTYPE, "with torch.compile" if COMPILE else "without compiling", "| torch", torch.__version__)
+times = {{}}  # step -> seconds, shown together at the end'''
+
+CLOUD_CODE = '''# the repository: the folder above this notebook, the current folder, or a fresh clone
+ROOT = next((p for p in (Path.cwd().parent, Path.cwd()) if (p / "babygpt_v1.py").exists()), None)
+if ROOT is None:
+    subprocess.run(["git", "clone", "--depth", "1", REPO_URL, "babygpt"], check=True)
+    ROOT = Path("babygpt").resolve()
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-r", str(ROOT / "requirements-dev.txt")], check=True)
+sys.path.insert(0, str(ROOT))
+OUT = Path(tempfile.mkdtemp()) if TINY else ROOT / "out"  # the run folders: checkpoints, metrics, loss curves
+
+import babygpt_playground  # noqa: E402
+import babygpt_sample  # noqa: E402
+import babygpt_train  # noqa: E402
+
+
+def run(script, *options):
+    """script.main() on these options: what `python SCRIPT.py OPTIONS` does, in this notebook. Its seconds."""
+    options = [str(option) for option in options]
+    print("$ python", f"{script.__name__}.py", *options, flush=True)
+    start = time.perf_counter()
+    script.main(options)
+    return time.perf_counter() - start'''
+
+CLOUD_CORPUS = """start = time.perf_counter()
+if TINY:  # two tiny texts instead of the two corpora
+    CI, SHAKESPEARE = OUT / "ci.txt", OUT / "shakespeare.txt"
+    CI.write_text("春花秋月何时了，往事知多少。\\n春江潮水连海平，海上明月共潮生。\\n" * 40, encoding="utf-8")
+    SHAKESPEARE.write_text("ROMEO:\\nBut soft, what light through yonder window breaks?\\n\\n" * 40, encoding="utf-8")
+else:
+    CI, SHAKESPEARE = ROOT / "data" / "ci.txt", ROOT / "data" / "shakespeare.txt"
+    subprocess.run([sys.executable, str(ROOT / "data" / "prepare.py")], check=True)
+    subprocess.run([sys.executable, str(ROOT / "data" / "prepare.py"), "shakespeare"], check=True)
+times["the code and the corpora"] = time.perf_counter() - start"""
+
+CLOUD_SIZE = """# the tests' run: 10 steps of a tiny model on the CPU; on a GPU, nothing: the full size
+TINY_SIZE = "--device cpu --max_iters 10 --eval_interval 5 --eval_iters 2 --batch_size 4 --block_size 16"
+TINY_SIZE = (TINY_SIZE + " --n_embed 16 --n_head 2 --n_layer 1 --warmup_iters 2").split() if TINY else []
+CHARACTERS = 20 if TINY else 500  # how much each sample writes
+RECORD = ["--wandb_mode", "disabled", "--overwrite"]  # the run folder records the run; no wandb account needed"""
+
+CLOUD_V11 = """times["v11, full size, on the ci"] = run(
+    babygpt_train, "--data", CI, "--dtype", DTYPE, *COMPILE, "--out_dir", OUT / "ci", *RECORD, *TINY_SIZE
+)"""
+
+CLOUD_LECTURE = """LECTURE = "--learning_rate 3e-4 --warmup_iters 0 --lr_decay none --grad_clip 0 --beta2 0.999"
+LECTURE = [*LECTURE.split(), "--weight_decay", "0.01"]  # the lecture's optimizer: AdamW, constant rate
+options = ["--data", SHAKESPEARE, *LECTURE, "--dtype", DTYPE, *COMPILE, "--out_dir", OUT / "lecture", *RECORD]
+times["the lecture's run, tiny shakespeare"] = run(babygpt_train, *options, *TINY_SIZE)"""
+
+CLOUD_SAMPLE = """\
+shakespeare = run(babygpt_sample, "--checkpoint", OUT / "lecture", "--prompt", "ROMEO:", "--max_new_tokens", CHARACTERS)
+times["sampling"] = shakespeare + run(babygpt_sample, "--checkpoint", OUT / "ci", "--max_new_tokens", CHARACTERS)"""
+
+CLOUD_PLAYGROUND = """gr = babygpt_playground.import_gradio()
+device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+checkpoints = [str(OUT / "lecture" / "checkpoint.pt"), str(OUT / "ci" / "checkpoint.pt")]
+page = babygpt_playground.build_page(babygpt_playground.Playground(checkpoints, device, 1337))
+options = babygpt_playground.launch_options("127.0.0.1", None, gr)
+page.launch(**{**options, "share": not TINY}, prevent_thread_lock=True)  # share: a public link, as Colab needs
+if TINY:
+    page.close()"""
+
+CLOUD_TIMES = """where = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "the CPU"
+print(f"on {where}, torch {torch.__version__}, {DTYPE}{', compiled' if COMPILE else ''}:")
+for name, seconds in times.items():
+    print(f"  {name:40} {seconds / 60:6.1f} min")"""
+
+
+def cloud_cells():
+    """The cells of the cloud-GPU notebook: (kind, English, Chinese)."""
+    return [
+        (
+            "markdown",
+            "# BabyGPT on a cloud GPU: the whole path\n\n"
+            "[中文](cloud_gpu.zh.ipynb) · [how to open the notebooks](../docs/notebooks.md)\n\n"
+            "v11 and v12 at their real size, and the lecture's run on tiny shakespeare (val loss 1.48 in Karpathy's "
+            "lecture), are GPU work: hours on a laptop, minutes on a GPU. This notebook takes one free or rented "
+            "GPU through the whole path, in order: check the GPU; get the code and the corpora; train v11's model "
+            "at its full size on the ci corpus with the trainer `babygpt_train.py` (bfloat16, all heads fused, "
+            "`torch.compile`); train the lecture's run; sample from both; open the playground on them.\n\n"
+            "**What it needs.** A CUDA GPU: on Colab, *Runtime → Change runtime type → T4 GPU* (free); on Kaggle, "
+            "*Settings → Accelerator → GPU* (free, with a verified phone number); or any rented machine with "
+            "Jupyter and PyTorch. Under 1 GB of disk (the ci corpus is an 85 MB download; each run folder holds two "
+            "checkpoints of 130 to 190 MB). A GPU older than the A100 (a T4, a P100) has no bfloat16: the notebook "
+            "trains in float16 there, and without `torch.compile` on a P100.\n\n"
+            "**How long.** Measured so far on an H100 only, with `python bench/gpu.py` (the page "
+            "[Speed](../docs/speed.md) gives its table): the lecture's run took 0.7 to 1.2 minutes and reached val "
+            "loss 1.541 and 1.544; v11's model trained at 2.5 million tokens/s, so its 5,000 steps of 16,384 "
+            "tokens are about half a minute of training, plus compiling and evaluation. On a free T4 these steps "
+            "are still to be measured: run the notebook, and its last cell prints the time of each step on your GPU. "
+            "By its FLOPs (about 8 × 10¹⁵ for v11's run) a T4 at 10 TFLOP/s would take about 15 minutes for it.\n\n"
+            "**Where a session ends.** Colab's free tier gives a machine for at most about 12 hours, fewer when it "
+            "is busy, and takes it back after about 90 minutes without activity; Kaggle gives 12 hours a session "
+            "and about 30 GPU hours a week. The runs here fit with room to spare. A longer run (a larger "
+            "`--max_iters`) can be cut: the trainer writes `checkpoint.pt` into its run folder at every "
+            "evaluation, so keep the run folder where the session's end does not delete it (Google Drive on Colab, "
+            "a saved version's output on Kaggle) and, in a new session, continue it to the same losses as a run "
+            "never stopped: `python babygpt_train.py --resume out/ci`.",
+            "# 在云端 GPU 上跑 BabyGPT：完整流程\n\n"
+            "[English](cloud_gpu.ipynb) · [怎样打开这些笔记本](../docs/notebooks.zh.md)\n\n"
+            "完整尺寸的 v11 和 v12，以及课程在 tiny shakespeare 上的那次训练（Karpathy 课程里验证损失 1.48），"
+            "都是 GPU 的活儿：在笔记本电脑上要几个小时，在 GPU 上只要几分钟。这个笔记本用一块免费或租来的 GPU，"
+            "按顺序走完整个流程：检查 GPU；获取代码和语料；"
+            "用训练脚本 `babygpt_train.py`（bfloat16、所有注意力头融合计算、"
+            "`torch.compile`）在宋词语料上训练完整尺寸的 v11 模型；再做课程的那次训练；从两个模型采样；"
+            "最后在它们上面打开演练场。\n\n"
+            "**需要什么。** 一块 CUDA GPU：在 Colab 上选 *Runtime → Change runtime type → T4 GPU*（免费）；"
+            "在 Kaggle 上选 "
+            "*Settings → Accelerator → GPU*（免费，需要验证手机号）；或者任何一台装有 Jupyter 和 PyTorch 的租用机器。"
+            "磁盘不到 1 GB（宋词语料要下载 85 MB；每个运行文件夹有两个检查点，各 130 到 190 MB）。比 A100 老的 GPU"
+            "（T4、P100）不支持 bfloat16，笔记本在上面改用 float16；在 P100 上也不用 `torch.compile`。\n\n"
+            "**要多久。** 目前只在 H100 上测过，命令是 `python bench/gpu.py`（表格见[速度](../docs/speed.zh.md)一页）："
+            "课程的那次训练用了 0.7 到 1.2 分钟，验证损失为 1.541 和 1.544；v11 的模型每秒训练 250 万个词元，"
+            "所以它的 5,000 步、每步 16,384 个词元，训练本身约半分钟，另加编译和评估的时间。在免费的 T4 上，"
+            "这几步的用时还有待实测：运行这个笔记本，最后一个单元格会打印每一步在你的 GPU 上用了多久。"
+            "按计算量估算（v11 这次训练约 8 × 10¹⁵ 次浮点运算），每秒 10 TFLOP 的 T4 大约需要 15 分钟。\n\n"
+            "**会话在哪里被切断。** Colab 免费版一次最多给一台机器用大约 12 小时，繁忙时更短，闲置约 90 分钟就会收回；"
+            "Kaggle 每次会话 12 小时，每周约 30 个 GPU 小时。这里的几次训练都绰绰有余。更长的训练（更大的 "
+            "`--max_iters`）可能被切断：训练脚本每次评估都会把 `checkpoint.pt` 写进运行文件夹，所以要把运行文件夹放在"
+            "会话结束也不会删掉的地方（Colab 上放 Google Drive，Kaggle 上保存一个版本的输出），到新的会话里接着训练，"
+            "损失和从未中断的训练完全一样：`python babygpt_train.py --resume out/ci`。",
+        ),
+        (
+            "markdown",
+            "## 1. Check the GPU\n\n"
+            "Which GPU this session got, its memory, and what it can do: bfloat16 from compute capability 8.0 "
+            "(A100, L4, H100), `torch.compile` from 7.0 (T4 on).",
+            "## 1. 检查 GPU\n\n"
+            "看看这次会话分到了哪块 GPU、多少显存、能做什么：计算能力 8.0 起（A100、L4、H100）支持 bfloat16，"
+            "7.0 起（T4 及以后）能用 `torch.compile`。",
+        ),
+        ("code", CLOUD_SETUP),
+        (
+            "markdown",
+            "## 2. The code and the corpora\n\n"
+            "On Colab or Kaggle this notebook runs alone: the cell clones the repository and installs what the tools "
+            "need (`requirements-dev.txt`: PyTorch is already there). Then `data/prepare.py` builds the ci corpus "
+            "and tiny shakespeare. Each script below runs in this notebook through its own `main()`, exactly as "
+            "its command line (printed above its output) would run it.",
+            "## 2. 代码和语料\n\n"
+            "在 Colab 或 Kaggle 上，这个笔记本是单独打开的：下面的单元格会克隆本仓库，并安装工具需要的包"
+            "（`requirements-dev.txt`；PyTorch 已经装好了）。然后 `data/prepare.py` 构建宋词语料和 tiny shakespeare。"
+            "后面每个脚本都通过它自己的 `main()` 在这个笔记本里运行，效果和它的命令行（打印在输出上方）完全一样。",
+        ),
+        ("code", CLOUD_CODE),
+        ("code", CLOUD_CORPUS),
+        ("code", CLOUD_SIZE),
+        (
+            "markdown",
+            "## 3. v11 at its real size, on the ci corpus\n\n"
+            "v11's model (6 layers, 6 heads, `n_embed` 384, context 256 characters: 15,432,151 parameters on this "
+            "vocabulary) for v11's 5,000 steps, through the trainer: the nanoGPT recipe (warmup, cosine decay, "
+            "weight decay, clipping), all heads of a layer computed at once, bfloat16 autocast, `torch.compile` "
+            "with CUDA graphs. The run folder `out/ci` gets `metrics.csv`, `loss_curve.png`, `samples.txt`, "
+            "`checkpoint.pt` and `best.pt`. [The training recipe](../docs/training.md) explains each option.",
+            "## 3. 完整尺寸的 v11，在宋词语料上\n\n"
+            "v11 的模型（6 层、6 个头、`n_embed` 384、上下文 256 个字符：在这份词表下共 15,432,151 个参数），"
+            "按 v11 的 5,000 步，用训练脚本来训练：nanoGPT 的训练配方（预热、余弦衰减、权重衰减、梯度裁剪），"
+            "一层的所有头一次算完，bfloat16 自动混合精度，`torch.compile` 加 CUDA graphs。运行文件夹 `out/ci` 里会有 "
+            "`metrics.csv`、`loss_curve.png`、`samples.txt`、`checkpoint.pt` 和 `best.pt`。"
+            "每个选项的作用见[训练配方](../docs/training.zh.md)。",
+        ),
+        ("code", CLOUD_V11),
+        (
+            "markdown",
+            "## 4. The lecture's run, on tiny shakespeare\n\n"
+            "The same model on the lecture's corpus, with the lecture's optimizer: a constant learning rate of "
+            "3e-4, no warmup, no clipping, AdamW's default betas, weight decay 0.01. The lecture reached val loss "
+            "1.48; this trainer reached 1.541 and 1.544 on an H100 ([the lecture's table](../docs/lecture.md) "
+            "says what may make the difference).",
+            "## 4. 课程的那次训练，在 tiny shakespeare 上\n\n"
+            "同一个模型，换成课程用的语料和课程的优化器设置：学习率固定为 3e-4，不预热，不裁剪梯度，AdamW 的默认 "
+            "beta，权重衰减 0.01。课程的验证损失是 1.48；这个训练脚本在 H100 上两次分别是 1.541 和 1.544"
+            "（差距可能来自哪里，见[与课程对照](../docs/lecture.zh.md)）。",
+        ),
+        ("code", CLOUD_LECTURE),
+        (
+            "markdown",
+            "## 5. Sample\n\n"
+            "`babygpt_sample.py` loads a run folder's checkpoint and writes with a key/value cache: 500 characters "
+            "after `ROMEO:`, and as many for each of the prompts the ci run trained with.",
+            "## 5. 采样\n\n"
+            "`babygpt_sample.py` 读入运行文件夹里的检查点，用键值缓存（KV cache）生成文字："
+            "在 `ROMEO:` 之后写 500 个字符，"
+            "再用宋词那次训练的提示词各写 500 个字。",
+        ),
+        ("code", CLOUD_SAMPLE),
+        (
+            "markdown",
+            "## 6. The playground, on these two models\n\n"
+            "The [playground](../docs/playground.md) in the browser: the next-character bar chart, temperature and "
+            "top_k, every head's attention, two checkpoints side by side. On Colab and Kaggle the page is served "
+            "through Gradio's share link (a public address, printed below, valid for 72 hours); on a rented machine "
+            "without it, run `python babygpt_playground.py --host 0.0.0.0` in its terminal and open the port its "
+            "console forwards. Stop it with `page.close()`.",
+            "## 6. 演练场，打开这两个模型\n\n"
+            "在浏览器里打开[演练场](../docs/playground.zh.md)：下一个字的柱状图、温度和 top_k、每个头的注意力、"
+            "两个检查点并排比较。在 Colab 和 Kaggle 上，页面通过 Gradio 的分享链接提供（一个公开地址，打印在下面，"
+            "72 小时内有效）；在租用的机器上如果用不了分享链接，就在它的终端里运行 "
+            "`python babygpt_playground.py --host 0.0.0.0`，再打开机器控制台转发的端口。用 `page.close()` 关闭它。",
+        ),
+        ("code", CLOUD_PLAYGROUND),
+        (
+            "markdown",
+            "## 7. How long each step took here\n\n"
+            "The times of this session, with the GPU's name: the figures to publish beside `bench/gpu.py`'s.",
+            "## 7. 每一步在这里用了多久\n\n"
+            "这次会话里每一步的用时，连同 GPU 的型号：可以和 `bench/gpu.py` 的数字放在一起发表。",
+        ),
+        ("code", CLOUD_TIMES),
+    ]
+
+
 def notebook(cells, language, metadata=None):
     """The notebook's JSON text: cells (kind, English, Chinese) in one language, no outputs, stable cell ids."""
     items = []
@@ -329,6 +571,9 @@ def all_notebooks():
         cells = stage_cells(number)
         written[f"v{number}.ipynb"] = notebook(cells, "en")
         written[f"v{number}.zh.ipynb"] = notebook(cells, "zh")
+    gpu = {"accelerator": "GPU", "colab": {"gpuType": "T4", "provenance": []}}  # Colab opens it on a GPU
+    written["cloud_gpu.ipynb"] = notebook(cloud_cells(), "en", gpu)
+    written["cloud_gpu.zh.ipynb"] = notebook(cloud_cells(), "zh", gpu)
     return written
 
 

@@ -134,6 +134,10 @@ def test_notebook_runs_top_to_bottom_at_the_tiny_size(name, kernel):
         assert "step    10 | train loss" in printed  # trained to the end, reporting as it went
         pictures = [o for cell in notebook.cells for o in cell.get("outputs", []) if "image/png" in o.get("data", {})]
         assert pictures, f"{name} showed no picture"
+    if name == "cloud_gpu.ipynb":  # every step ran, and its time is in the table at the end
+        steps = ["the code and the corpora", "v11, full size, on the ci", "the lecture's run", "sampling"]
+        assert all(f"  {step}" in printed for step in steps), printed[-600:]
+        assert "$ python babygpt_train.py" in printed and "Running on local URL" in printed
 
 
 def test_a_notebook_that_raises_fails(kernel):
