@@ -18,6 +18,8 @@ size: BABYGPT_TINY=1 in the kernel's environment, which each notebook reads in i
 
 import argparse
 import json
+import os
+import re
 import sys
 from pathlib import Path
 
@@ -344,7 +346,10 @@ ROOT = next((p for p in (Path.cwd().parent, Path.cwd()) if (p / "babygpt_v1.py")
 if ROOT is None:
     subprocess.run(["git", "clone", "--depth", "1", REPO_URL, "babygpt"], check=True)
     ROOT = Path("babygpt").resolve()
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-r", str(ROOT / "requirements-dev.txt")], check=True)
+    # what training needs, and the playground's Gradio; not requirements-dev.txt, whose ipykernel would replace
+    # the one this notebook runs in
+    pip = [sys.executable, "-m", "pip", "install", "-q", "-r", str(ROOT / "requirements.txt"), "gradio>=6.0"]
+    subprocess.run(pip, check=True)
 sys.path.insert(0, str(ROOT))
 OUT = Path(tempfile.mkdtemp()) if TINY else ROOT / "out"  # the run folders: checkpoints, metrics, loss curves
 
@@ -473,13 +478,15 @@ def cloud_cells():
         (
             "markdown",
             "## 2. The code and the corpora\n\n"
-            "On Colab or Kaggle this notebook runs alone: the cell clones the repository and installs what the tools "
-            "need (`requirements-dev.txt`: PyTorch is already there). Then `data/prepare.py` builds the ci corpus "
+            "On Colab or Kaggle this notebook runs alone: the cell clones the repository and installs "
+            "`requirements.txt` and Gradio, for the playground (PyTorch is already there). "
+            "Then `data/prepare.py` builds the ci corpus "
             "and tiny shakespeare. Each script below runs in this notebook through its own `main()`, exactly as "
             "its command line (printed above its output) would run it.",
             "## 2. 代码和语料\n\n"
-            "在 Colab 或 Kaggle 上，这个笔记本是单独打开的：下面的单元格会克隆本仓库，并安装工具需要的包"
-            "（`requirements-dev.txt`；PyTorch 已经装好了）。然后 `data/prepare.py` 构建宋词语料和 tiny shakespeare。"
+            "在 Colab 或 Kaggle 上，这个笔记本是单独打开的：下面的单元格会克隆本仓库，"
+            "安装 `requirements.txt` 和演练场要用的 Gradio（PyTorch 已经装好了）。"
+            "然后 `data/prepare.py` 构建宋词语料和 tiny shakespeare。"
             "后面每个脚本都通过它自己的 `main()` 在这个笔记本里运行，效果和它的命令行（打印在输出上方）完全一样。",
         ),
         ("code", CLOUD_CODE),
@@ -551,11 +558,105 @@ def cloud_cells():
     ]
 
 
+# ----------------------------------------------------------------------------
+# Lesson 0: the page docs/learn/v0.md (and v0.zh.md) as a notebook, its ```python blocks the code cells
+
+LESSON0 = {"en": ROOT / "docs" / "learn" / "v0.md", "zh": ROOT / "docs" / "learn" / "v0.zh.md"}
+PYTHON_BLOCK = re.compile(r"^```python\n(.*?)\n```\n", re.S | re.M)
+PRINTED = re.compile(r"\n*<!-- measured: v0-out-\d+ -->\n.*?<!-- end measured -->\n", re.S)  # the page's outputs
+MARKER = re.compile(r"<!-- (?:measured: [\w-]+|end measured) -->\n?")
+RELATIVE_LINK = re.compile(r"(\]\()(?![a-z]+:|#|/)([^)\s]+)")
+
+LESSON0_SETUP = f'''import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO_URL = "{REPO_URL}"  # cloned where the notebook runs alone
+TINY = os.environ.get("BABYGPT_TINY") == "1"  # the tests' run: a tiny data/ci.txt instead of the corpus
+
+# the repository: the folder above this notebook, the current folder, or a fresh clone
+ROOT = next((p for p in (Path.cwd().parent, Path.cwd()) if (p / "babygpt_v1.py").exists()), None)
+if ROOT is None:
+    subprocess.run(["git", "clone", "--depth", "1", REPO_URL, "babygpt"], check=True)
+    ROOT = Path("babygpt").resolve()
+sys.path.insert(0, str(ROOT))
+
+if TINY:  # a folder of its own whose data/ci.txt the cells find before the real one
+    os.chdir(tempfile.mkdtemp())
+    Path("data").mkdir()
+    tiny = "{TINY_TEXT}"
+    Path("data", "ci.txt").write_text(tiny * 40, encoding="utf-8")
+elif not (ROOT / "data" / "ci.txt").exists():  # built once: an 85 MB download, about ten seconds
+    subprocess.run([sys.executable, str(ROOT / "data" / "prepare.py")], check=True)'''
+
+
+def notebook_links(markdown):
+    """The page's relative links (docs/learn/) made relative to notebooks/; the language link to the twin."""
+    markdown = markdown.replace("](v0.zh.md)", "](v0.zh.ipynb)").replace("](v0.md)", "](v0.ipynb)")
+
+    def move(match):
+        if match.group(2).endswith(".ipynb"):  # the twin notebook, beside this one
+            return match.group(0)
+        target = (LESSON0["en"].parent / match.group(2)).resolve()
+        return match.group(1) + Path(os.path.relpath(target, HERE)).as_posix()
+
+    return RELATIVE_LINK.sub(move, markdown)
+
+
+def page_cells(page):
+    """[(kind, text)] of a lesson page: prose (one cell per section) and its ```python blocks, in order."""
+    text = PRINTED.sub("\n", page.read_text(encoding="utf-8"))  # the notebook prints its own outputs
+    text = MARKER.sub("", text)
+    cells, position = [], 0
+    for block in PYTHON_BLOCK.finditer(text):
+        prose = text[position : block.start()]
+        for section in re.split(r"\n(?=## )", prose):
+            if section.strip():
+                cells.append(("markdown", notebook_links(section.strip())))
+        cells.append(("code", block.group(1)))
+        position = block.end()
+    cells += [
+        ("markdown", notebook_links(section.strip()))
+        for section in re.split(r"\n(?=## )", text[position:])
+        if section.strip()
+    ]
+    return cells
+
+
+def lesson0_cells():
+    """Lesson 0's cells, (kind, English, Chinese): the pages' cells side by side, after a first code cell that
+    finds the repository (and at the tiny size writes a tiny corpus). None while the pages do not exist."""
+    if not all(page.exists() for page in LESSON0.values()):
+        return None
+    english, chinese = page_cells(LESSON0["en"]), page_cells(LESSON0["zh"])
+    if [kind for kind, _ in english] != [kind for kind, _ in chinese]:
+        raise SystemExit("error: docs/learn/v0.md and v0.zh.md do not have their code and prose in the same order")
+    title_en, title_zh = english[0][1], chinese[0][1]
+    cells = [
+        ("markdown", title_en, title_zh),
+        (
+            "markdown",
+            "This notebook is the page [docs/learn/v0.md](../docs/learn/v0.md) itself: its prose, and its Python "
+            "blocks as cells, in order (`python notebooks/make.py` writes it from the page). The first cell finds "
+            "the repository (on Colab or Kaggle it clones it) and the corpus; run the cells from the top.",
+            "这个笔记本就是 [docs/learn/v0.zh.md](../docs/learn/v0.zh.md) 这一页本身：页面上的文字，以及页面上的 "
+            "Python 代码块，按原来的顺序变成一个个单元格（由 `python notebooks/make.py` 从页面生成）。"
+            "第一个单元格找到本仓库（在 Colab 或 Kaggle 上则先克隆它）和语料；请从上往下依次运行。",
+        ),
+        ("code", LESSON0_SETUP),
+    ]
+    for (kind, en), (_, zh) in zip(english[1:], chinese[1:], strict=True):
+        cells.append((kind, en, zh))
+    return cells
+
+
 def notebook(cells, language, metadata=None):
     """The notebook's JSON text: cells (kind, English, Chinese) in one language, no outputs, stable cell ids."""
     items = []
     for index, (kind, *texts) in enumerate(cells):
-        source = texts[0] if kind == "code" or language == "en" else texts[1]
+        source = texts[0] if len(texts) == 1 or language == "en" else texts[1]  # a code cell may have its own
         cell = {"cell_type": kind, "id": f"cell-{index}", "metadata": {}, "source": source.splitlines(keepends=True)}
         if kind == "code":
             cell.update(execution_count=None, outputs=[])
@@ -567,6 +668,10 @@ def notebook(cells, language, metadata=None):
 def all_notebooks():
     """{file name: JSON text} of every notebook this script writes."""
     written = {}
+    lesson0 = lesson0_cells()
+    if lesson0 is not None:
+        written["v0.ipynb"] = notebook(lesson0, "en")
+        written["v0.zh.ipynb"] = notebook(lesson0, "zh")
     for number in STAGES:
         cells = stage_cells(number)
         written[f"v{number}.ipynb"] = notebook(cells, "en")
