@@ -633,9 +633,9 @@ def encode_prompt(tokenizer, prompt, device):
     return torch.tensor([ids], dtype=torch.long, device=device)  # (1, T)
 
 
-def write_samples(new_context, tokenizer, prompt, idx, args):
+def write_samples(new_context, tokenizer, prompt, idx, args, generator=None):
     """Print num_samples continuations of one prompt, a character at a time, and return them (without the
-    prompt); their speed goes to stderr."""
+    prompt); their speed goes to stderr. generator: the torch.Generator the draws come from (None: the global one)."""
     start = time.perf_counter()
     continuations = []
     for n in range(args.num_samples):
@@ -643,7 +643,8 @@ def write_samples(new_context, tokenizer, prompt, idx, args):
         print(f"--- {label} ---" if args.num_samples == 1 else f"--- {label} ({n + 1} of {args.num_samples}) ---")
         print(prompt, end="", flush=True)
         continuations.append("")
-        for next_id in generate_tokens(new_context(idx), args.max_new_tokens, args.temperature, args.top_k):
+        tokens = generate_tokens(new_context(idx), args.max_new_tokens, args.temperature, args.top_k, generator)
+        for next_id in tokens:
             continuations[-1] += tokenizer.decode([next_id.item()])
             print(continuations[-1][-1], end="", flush=True)
         print("\n")
@@ -677,7 +678,8 @@ def main(argv=None):
         sys.exit(f"error: {e}")
     args.no_cache = args.no_cache or not uses_cache(checkpoint)  # before v9, the stage's generate() way
 
-    torch.manual_seed(args.seed)
+    generator = torch.Generator(device).manual_seed(args.seed)  # its own: the same seed, the same text, whatever
+    # else in the process draws from torch's global generator (a notebook, a test, a tool that imports this)
     set_attention(model, args.attn_implementation)  # the same weights either way
     if args.no_cache:
         new_context = lambda idx: FullRecomputeContext(model, idx)
@@ -694,7 +696,7 @@ def main(argv=None):
     )
     try:
         for prompt, idx in zip(prompts, encoded, strict=True):
-            continuations = write_samples(new_context, tokenizer, prompt, idx, args)
+            continuations = write_samples(new_context, tokenizer, prompt, idx, args, generator)
         if args.attention is not None:
             try:
                 draw_attention(model, tokenizer, prompts[0], continuations[0], args.attention)
@@ -711,7 +713,7 @@ def main(argv=None):
                 except ValueError as e:  # one bad line must not end the session
                     print(f"error: {e}", file=sys.stderr)
                     continue
-                write_samples(new_context, tokenizer, prompt, idx, args)
+                write_samples(new_context, tokenizer, prompt, idx, args, generator)
     except KeyboardInterrupt:
         print(file=sys.stderr)
         sys.exit(130)

@@ -876,3 +876,18 @@ def test_real_runs_print_one_line_and_no_traceback_even_on_a_gbk_console(started
             assert word in stdout
         for word in err_words:
             assert word in stderr
+
+
+def test_the_same_seed_gives_the_same_text_whatever_else_draws(capsys, checkpoint, monkeypatch):
+    """The sampler draws from a torch.Generator of its own: something else in the process that draws from
+    torch's global generator between two characters (a notebook cell, a test, a tool that imports the
+    sampler) changes nothing."""
+    argv = ["--checkpoint", checkpoint, "--prompt", "ab", "--max_new_tokens", "40", "--top_k", "100", "--seed", "3"]
+    alone = run_main(capsys, *argv).out
+
+    def print_and_draw(*args, **kwargs):  # each character printed, then a draw from the global generator
+        print(*args, **kwargs)
+        torch.rand(1)
+
+    monkeypatch.setattr(babygpt_sample, "print", print_and_draw, raising=False)
+    assert run_main(capsys, *argv).out == alone
