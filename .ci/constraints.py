@@ -79,9 +79,10 @@ def main(argv=None):
         print("constraints.txt matches this environment")
         return 0
     current = CONSTRAINTS.read_text(encoding="utf-8") if CONSTRAINTS.exists() else ""
-    changed = sorted(set(text.splitlines()) - set(current.splitlines()))
+    old, new = set(current.splitlines()), set(text.splitlines())
+    changes = [f"+{line}" for line in sorted(new - old)] + [f"-{line}" for line in sorted(old - new)]
     CONSTRAINTS.write_text(text, encoding="utf-8")
-    print(f"wrote {CONSTRAINTS.name}: {len(text.splitlines()) - 2} packages; {', '.join(changed) or 'nothing'} changed")
+    print(f"wrote {CONSTRAINTS.name}: {len(new) - 2} packages; changes: {' '.join(changes) or 'none'}")
     return 0
 
 
