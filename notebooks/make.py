@@ -237,10 +237,11 @@ def stage_cells(number):
         (
             "markdown",
             "## Sampling\n\n"
-            "`sample` continues each prompt one character at a time, each drawn from the model's probabilities, "
-            "with dropout off.",
+            "`sample` continues each prompt by 100 characters, one at a time, each drawn from the model's "
+            + ("probabilities, with dropout off." if number >= 10 else "probabilities."),
             "## 采样\n\n"
-            "`sample` 把每个提示词一个字一个字地续写下去，每个字都按模型给出的概率抽取，采样时不用 dropout。",
+            "`sample` 把每个提示词往下续写 100 个字，一次一个，每个字都按模型给出的概率抽取"
+            + ("，采样时不用 dropout。" if number >= 10 else "。"),
         ),
         ("code", "samples = stage.sample(model, tokenizer, args.prompt, 100)"),
     ]
@@ -452,7 +453,7 @@ def cloud_cells():
             "**需要什么。** 一块 CUDA GPU：在 Colab 上选 *Runtime → Change runtime type → T4 GPU*（免费）；"
             "在 Kaggle 上选 "
             "*Settings → Accelerator → GPU*（免费，需要验证手机号）；或者任何一台装有 Jupyter 和 PyTorch 的租用机器。"
-            "磁盘不到 1 GB（宋词语料要下载 85 MB；每个运行文件夹有两个检查点，各 130 到 190 MB）。比 A100 老的 GPU"
+            "磁盘不到 1 GB（宋词语料要下载 85 MB；每个运行目录有两个检查点，各 130 到 190 MB）。比 A100 老的 GPU"
             "（T4、P100）不支持 bfloat16，笔记本在上面改用 float16；在 P100 上也不用 `torch.compile`。\n\n"
             "**要多久。** 目前只在 H100 上测过，命令是 `python bench/gpu.py`（表格见[速度](../docs/speed.zh.md)一页）："
             "课程的那次训练用了 0.7 到 1.2 分钟，验证损失为 1.541 和 1.544；v11 的模型每秒训练 250 万个词元，"
@@ -461,7 +462,7 @@ def cloud_cells():
             "按计算量估算（v11 这次训练约 8 × 10¹⁵ 次浮点运算），每秒 10 TFLOP 的 T4 大约需要 15 分钟。\n\n"
             "**会话在哪里被切断。** Colab 免费版一次最多给一台机器用大约 12 小时，繁忙时更短，闲置约 90 分钟就会收回；"
             "Kaggle 每次会话 12 小时，每周约 30 个 GPU 小时。这里的几次训练都绰绰有余。更长的训练（更大的 "
-            "`--max_iters`）可能被切断：训练脚本每次评估都会把 `checkpoint.pt` 写进运行文件夹，所以要把运行文件夹放在"
+            "`--max_iters`）可能被切断：训练脚本每次评估都会把 `checkpoint.pt` 写进运行目录，所以要把运行目录放在"
             "会话结束也不会删掉的地方（Colab 上放 Google Drive，Kaggle 上保存一个版本的输出），到新的会话里接着训练，"
             "损失和从未中断的训练完全一样：`python babygpt_train.py --resume out/ci`。",
         ),
@@ -503,7 +504,7 @@ def cloud_cells():
             "## 3. 完整尺寸的 v11，在宋词语料上\n\n"
             "v11 的模型（6 层、6 个头、`n_embed` 384、上下文 256 个字符：在这份词表下共 15,432,151 个参数），"
             "按 v11 的 5,000 步，用训练脚本来训练：nanoGPT 的训练配方（预热、余弦衰减、权重衰减、梯度裁剪），"
-            "一层的所有头一次算完，bfloat16 自动混合精度，`torch.compile` 加 CUDA graphs。运行文件夹 `out/ci` 里会有 "
+            "一层的所有头一次算完，bfloat16 自动混合精度，`torch.compile` 加 CUDA graphs。运行目录 `out/ci` 里会有 "
             "`metrics.csv`、`loss_curve.png`、`samples.txt`、`checkpoint.pt` 和 `best.pt`。"
             "每个选项的作用见[训练配方](../docs/training.zh.md)。",
         ),
@@ -527,7 +528,7 @@ def cloud_cells():
             "`babygpt_sample.py` loads a run folder's checkpoint and writes with a key/value cache: 500 characters "
             "after `ROMEO:`, and as many for each of the prompts the ci run trained with.",
             "## 5. 采样\n\n"
-            "`babygpt_sample.py` 读入运行文件夹里的检查点，用键值缓存（KV cache）生成文字："
+            "`babygpt_sample.py` 读入运行目录里的检查点，用键值缓存（KV cache）生成文字："
             "在 `ROMEO:` 之后写 500 个字符，"
             "再用宋词那次训练的提示词各写 500 个字。",
         ),
