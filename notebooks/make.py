@@ -277,11 +277,13 @@ def stage_cells(number):
                 "text = samples[0][1][: args.block_size]  # the first sample's first block_size characters\n"
                 "ids = tokenizer.encode(text)\n"
                 "keep = KeepSoftmax()\n"
-                "stage.F = keep  # the heads call F.softmax: for this one forward pass it is ours\n"
                 "model.eval()\n"
-                "with torch.no_grad():\n"
-                "    model(torch.tensor([ids], device=ready.device))\n"
-                "stage.F = torch.nn.functional\n"
+                "stage.F = keep  # the heads call F.softmax: for this one forward pass it is ours\n"
+                "try:\n"
+                "    with torch.no_grad():\n"
+                "        model(torch.tensor([ids], device=ready.device))\n"
+                "finally:\n"
+                "    stage.F = torch.nn.functional\n"
                 'n_layer = len(model.blocks) if hasattr(model, "blocks") else 1\n'
                 "weights = torch.cat(keep.weights).view(n_layer, -1, len(ids), len(ids)).cpu()  # (layer, head, T, T)\n"
                 'print("attention weights", tuple(weights.shape), "(layers, heads, T, T); each row sums to 1")\n'
