@@ -1,14 +1,15 @@
 """The Chinese pages speak one language: the glossary's terms, sentences a beginner can hold, “” quotes.
 
-docs/glossary.zh.md fixes one Chinese term per concept and names, per entry, the variants it refuses
-(the 不用 column: "运行文件夹" where the term is 运行目录). These tests read the prose of every Chinese page
-(the site's pages and README.zh-CN.md) and fail on
+docs/glossary.zh.md fixes one Chinese term per concept, and its last table (不用的说法) names the variants it
+refuses ("运行文件夹" where the term is 运行目录). These tests read the prose of every Chinese page (the site's
+pages and README.zh-CN.md) and fail on
 
 - a refused variant of a glossary term;
 - an English term in Chinese prose where the glossary has a Chinese one ("key" where it says 键): the English
   may stand only in parentheses right after its Chinese term, as a first mention does (键（key）), or right
   before it, as a label of an interface does (checkpoint（检查点）);
-- a sentence of 150 characters or more: a beginner loses the thread of it (split it);
+- a sentence of 150 characters or more, counted as the reader sees it (inline code as its text, at most 20
+  characters a span; link targets and markup left out): a beginner loses the thread of it (split it);
 - straight quotation marks "…" around Chinese text: Chinese prose quotes with “”.
 
 Prose is what a reader reads as sentences: code blocks, inline code, tables, link targets, HTML comments and the
@@ -200,6 +201,37 @@ def test_the_glossary_defines_the_terms_a_beginner_meets():
     assert REFUSED["运行文件夹"] == "运行目录" and ENGLISH_TERMS["key"] == ["查询", "键", "值"]
 
 
+FIRST_MENTION = re.compile(rf"([{CJK}]{{1,10}})\**（([A-Za-z][A-Za-z '-]{{1,40}})）")  # 术语（term）
+
+
+def undefined_terms(text):
+    """(line number, Chinese, English) of each term a page introduces, 术语（term）, that the glossary lacks: neither
+    its English nor the end of its Chinese ("这叫广播（broadcasting）": 广播) is a glossary term."""
+    chinese = {
+        part.strip() for term, _ in GLOSSARY_TERMS for part in re.split(r"[、，/]|（.*?）", term) if part.strip()
+    }
+    english = {name.lower().removesuffix("s") for name in ENGLISH_TERMS}
+    english |= {term.lower().removesuffix("s") for _, term in GLOSSARY_TERMS}
+    return [
+        (number, match.group(1), match.group(2))
+        for number, line in prose_lines(text)
+        for match in FIRST_MENTION.finditer(line)
+        if match.group(2).strip().lower().removesuffix("s") not in english
+        and not any(match.group(1).endswith(term) for term in chinese)
+    ]
+
+
+LESSONS = sorted((ROOT / "docs" / "learn").glob("*.zh.md"))
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_every_term_a_lesson_introduces_is_in_the_glossary(path):
+    found = undefined_terms(path.read_text(encoding="utf-8"))
+    assert not found, f"{path.relative_to(ROOT)}: terms the glossary (docs/glossary.md, .zh.md) lacks:\n" + "\n".join(
+        f"  line {number}: …{chinese}（{english}）" for number, chinese, english in found
+    )
+
+
 @pytest.mark.parametrize("path", TERM_PAGES, ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_chinese_pages_use_the_glossary_terms(path):
     text = path.read_text(encoding="utf-8")
@@ -229,3 +261,4 @@ def test_each_check_finds_what_it_is_meant_to_catch():
     allowed = "键（key）、**残差流**（residual stream）、`key`、checkpoint（检查点）、“did you mean key?”。"
     assert english_term_uses(allowed, ENGLISH_TERMS) == []
     assert english_term_uses("An English line with a key.", ENGLISH_TERMS) == []
+    assert undefined_terms("这叫广播（broadcasting），那叫魔法（magic）。") == [(1, "那叫魔法", "magic")]
