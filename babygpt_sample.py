@@ -456,6 +456,7 @@ def attention_figure(weights, labels, title, fonts=None):
     step = math.ceil(T / 32)  # at most 32 labels per axis; the last character always gets one
     ticks = list(range((T - 1) % step, T, step))
     font = {"family": fonts} if fonts else {}
+    font["parse_math"] = False  # the learner's text, never math: '$$' would crash, and '$5 or $5' lose its $ signs
     label_size = 10 if T <= 12 else 7
     for layer in range(n_layer):
         for head in range(n_head):

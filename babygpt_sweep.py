@@ -1478,7 +1478,8 @@ def draw_charts(sweep, rows, means):
 
     labels = "".join(trial_label(row, sweep) for row in rows)
     fonts = None if labels.isascii() else find_font(labels)
-    with matplotlib.rc_context({"font.family": fonts} if fonts else {}), warnings.catch_warnings():
+    rc = {"text.parse_math": False, **({"font.family": fonts} if fonts else {})}  # values are text, never math
+    with matplotlib.rc_context(rc), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # without a CJK font a character is an empty box, not a warning per glyph
         return draw_charts_in_current_font(sweep, rows, means)
 

@@ -9,10 +9,12 @@ import sys
 import matplotlib.figure
 import matplotlib.text
 import pytest
+import torch
 from conftest import tiny_text
 
 import babygpt_train
 import babygpt_v12_wandb as v12
+from babygpt_sample import draw_attention
 
 NOT_MATH = ["$$", "costs $5 or $5", "$x^2$"]
 
@@ -62,3 +64,40 @@ def test_a_run_folder_named_with_dollar_signs_trains_to_the_end(tmp_path, monkey
     monkeypatch.setattr(sys, "stdout", io.StringIO())
     babygpt_train.main(argv)
     assert (run / "loss_curve.png").read_bytes().startswith(b"\x89PNG") and (run / "samples.txt").exists()
+
+
+def tiny_v12(vocab):
+    torch.manual_seed(0)
+    model = v12.BabyGPT(len(vocab), block_size=16, n_embed=16, n_head=2, n_layer=1, dropout=0.0).eval()
+    return model, v12.CharTokenizer(vocab)
+
+
+@pytest.mark.parametrize("prompt", NOT_MATH)
+def test_the_attention_map_keeps_the_prompt_as_typed(prompt, tmp_path, saved_figures):
+    """'$$' gave an 18-frame traceback and no PNG; 'costs $5 or $5' lost its $ signs, "or" in italics."""
+    model, tokenizer = tiny_v12("".join(sorted(set("".join(NOT_MATH)))))
+    path = tmp_path / "attention.png"
+    draw_attention(model, tokenizer, prompt, "or", str(path))
+    assert path.read_bytes().startswith(b"\x89PNG")
+    (figure,) = saved_figures
+    assert not texts_read_as_math(figure)
+    labels = [t.get_text() for t in figure.axes[0].get_xticklabels()]
+    assert "$" in labels and f"prompt: {prompt.replace(' ', '␣')}" in all_texts(figure)
+
+
+def test_the_sweeps_charts_keep_the_values_as_written(tmp_path, monkeypatch, saved_figures):
+    """A swept value with $ signs (here two corpus files, a$x$.txt and b$y$.txt) is drawn as written."""
+    import babygpt_sweep
+
+    corpora = [tmp_path / "a$x$.txt", tmp_path / "b$y$.txt"]
+    for corpus in corpora:
+        corpus.write_text(tiny_text(), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    argv = ["--param", f"data={corpora[0]},{corpora[1]}", "--", "--max_iters", "2", "--eval_interval", "1"]
+    argv += ["--eval_iters", "1", "--batch_size", "2", "--block_size", "8", "--n_embed", "16", "--n_head", "2"]
+    argv += ["--n_layer", "1", "--max_new_tokens", "2", "--prompt", "春", "--device", "cpu"]
+    babygpt_sweep.main(argv)
+    assert len(saved_figures) >= 3
+    assert any("$x$" in all_texts(figure) for figure in saved_figures)
+    assert not [text for figure in saved_figures for text in texts_read_as_math(figure)]
