@@ -83,7 +83,7 @@ SET_BY_THE_SWEEP = {  # options a sweep sets itself, or cannot honour: refused a
 HEARTBEAT_SECONDS = 10  # a running trial marks itself alive in a database storage this often ...
 GRACE_SECONDS = 60  # ... and one silent this long has lost its worker (killed): it is run again
 MAX_RETRIES_AFTER_A_DEATH = 2  # a trial whose worker dies every time (out of memory?) is then given up
-OVERFIT_GAP = 0.1  # val loss this far above train loss is flagged: the model learns the training text by heart
+OVERFIT_GAP = 0.1  # val loss this far above train loss is flagged: compare it between trials (docs/sweeps.md)
 PRUNER_STARTUP_TRIALS = 2  # --prune compares with at least this many finished trials
 SAMPLE_OPENING_CHARACTERS = 40
 IMPORTANCE_MIN_TRIALS = 20  # below this Optuna's importances swing from one sweep to the next: means say more
@@ -1406,8 +1406,10 @@ def summary_markdown(sweep, rows, table, means, importances, charts):
         "## Trials, best first",
         "",
         "Ranked by the final val loss (lower is better). gap = val loss - train loss; "
-        f"⚠ marks a gap of {OVERFIT_GAP} or more: the model starts to learn the training text by heart "
-        "(a model too large for its data, or trained too long). A pruned trial stopped early, so its loss "
+        f"⚠ marks a gap of {OVERFIT_GAP} or more: compare it with the other trials' gaps. A gap that grows as "
+        "a run goes on means the model learns the training text by heart (a model too large for its data, or "
+        "trained too long); a gap there from the start is the val text being other text. A pruned trial stopped "
+        "early, so its loss "
         "is not comparable; a failed one says why. Each trial's folder holds command.txt, log.txt, "
         "metrics.csv, loss_curve.png, samples.txt and checkpoint.pt.",
         "",
