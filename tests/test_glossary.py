@@ -262,3 +262,18 @@ def test_each_check_finds_what_it_is_meant_to_catch():
     assert english_term_uses(allowed, ENGLISH_TERMS) == []
     assert english_term_uses("An English line with a key.", ENGLISH_TERMS) == []
     assert undefined_terms("这叫广播（broadcasting），那叫魔法（magic）。") == [(1, "那叫魔法", "magic")]
+
+
+def test_the_lessons_generated_chinese_is_short_enough_to_follow():
+    """The text bench/lessons.py writes into the Chinese lessons is held to the same limit, where it is made."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    import lessons
+
+    found = []
+    for stage in lessons.STAGES:
+        for name, block in lessons.blocks_for(stage, "zh").items():
+            inner = block.split("\n", 1)[1].rsplit("\n", 1)[0]  # the text between the marker lines
+            found += [f"{stage} {name}: {length} characters: {start}…" for _, length, start in long_sentences(inner)]
+    assert not found, "\n".join(found)
