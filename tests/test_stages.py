@@ -27,19 +27,16 @@ import pytest
 import torch
 from conftest import ROOT, STAGE_IDS, STAGE_MODULES, load_stage, stage_number, tiny_text
 
-# The hyperparameters each stage's idea needs, and nothing more (the spec the stages are checked against).
-TRAINING_NAMES = ["max_iters", "eval_interval", "eval_iters", "batch_size", "learning_rate"]
-
-
-def expected_model_names(n):
-    names = ["block_size", "n_embed"]
-    if n >= 4:
-        names.append("n_head")  # multi-head attention
-    if n >= 6:
-        names.append("n_layer")  # stacked blocks
-    if n >= 10:
-        names.append("dropout")
-    return names
+from babygpt import checks
+from babygpt.checks import (
+    TRAINING_NAMES,
+    VOCAB,
+    expected_model_names,
+    expected_parameter_count,
+    model_config,
+    random_ids,
+    tiny_model,
+)
 
 
 def expected_names(n):
@@ -83,24 +80,6 @@ METRIC_KEYS = [  # what train() passes to report(), the stage API
     "eval_fraction",
 ]
 
-TINY_MODEL = {"block_size": 8, "n_embed": 16, "n_head": 2, "n_layer": 1, "dropout": 0.0}
-VOCAB = 20
-
-
-def model_config(stage, **overrides):
-    """The tiny config, restricted to the options this stage's model takes."""
-    config = {**TINY_MODEL, **overrides}
-    return {name: config[name] for name in stage.MODEL_HYPERPARAMETERS}
-
-
-def tiny_model(stage, vocab_size=VOCAB, seed=0, **overrides):
-    torch.manual_seed(seed)
-    return stage.BabyGPT(vocab_size, **model_config(stage, **overrides))
-
-
-def random_ids(B=2, T=8, vocab_size=VOCAB, seed=1):
-    return torch.randint(vocab_size, (B, T), generator=torch.Generator().manual_seed(seed))
-
 
 def tiny_argv(stage, data, tmp_path, *extra, run_folder=True, **overrides):
     """Command-line arguments for a run of a few seconds' worth: only the options this stage has."""
@@ -124,47 +103,6 @@ def tiny_argv(stage, data, tmp_path, *extra, run_folder=True, **overrides):
     return argv + list(extra)
 
 
-def expected_parameter_count(n, V, B, C, H, L):
-    """Parameters of stage n for vocabulary V, block_size B, n_embed C, n_head H, n_layer L."""
-    token_embedding = V * C
-    embeddings = V * C + B * C  # v2+: token and position tables
-    one_head = 3 * C * C  # v3: key, query, value, each C -> C, no bias
-    heads = H * 3 * C * (C // H)  # v4+: H heads of head_size C/H, no bias
-    proj = C * C + C  # v8+: linear after the concatenated heads
-    small_ffwd = C * C + C  # v5-v7: Linear(C, C)
-    wide_ffwd = (C * 4 * C + 4 * C) + (4 * C * C + C)  # v8+: Linear(C, 4C), Linear(4C, C)
-    layer_norm = 2 * C  # weight and bias
-    normed_block = heads + proj + wide_ffwd + 2 * layer_norm  # v9+: ln1, ln2 in each block
-    lm_head = C * V + V
-    return {
-        1: token_embedding + lm_head,
-        2: embeddings + lm_head,
-        3: embeddings + one_head + lm_head,
-        4: embeddings + heads + lm_head,
-        5: embeddings + heads + small_ffwd + lm_head,
-        6: embeddings + L * (heads + small_ffwd) + lm_head,
-        7: embeddings + L * (heads + small_ffwd) + lm_head,
-        8: embeddings + L * (heads + proj + wide_ffwd) + lm_head,
-        9: embeddings + L * normed_block + layer_norm + lm_head,  # + ln_f
-        10: embeddings + L * normed_block + layer_norm + lm_head,
-        11: embeddings + L * normed_block + layer_norm + lm_head,
-        12: embeddings + L * normed_block + layer_norm + lm_head,
-    }[n]
-
-
-def differs(a, b):
-    """Clearly different, relative to the size of b: v6 stacks without residuals shrink logits to ~1e-7."""
-    return not torch.allclose(a, b, rtol=0, atol=1e-5 * b.abs().max().item())
-
-
-def without_output_bias(model):
-    """The model with lm_head's bias zeroed: it is the same at every position and, since the output head keeps
-    PyTorch's default init, it would dwarf the ~1e-7 logits of v6's stack (no residuals) that `differs` compares."""
-    with torch.no_grad():
-        model.lm_head.bias.zero_()
-    return model
-
-
 def files_under(path):
     """Every file and folder under path, relative to it."""
     return sorted(
@@ -177,14 +115,7 @@ def files_under(path):
 
 
 def test_hyperparameters_are_exactly_what_the_stage_needs(stage):
-    n = stage_number(stage)
-    assert list(stage.TRAINING_HYPERPARAMETERS) == TRAINING_NAMES
-    assert list(stage.MODEL_HYPERPARAMETERS) == expected_model_names(n)
-    assert stage.HYPERPARAMETERS == {**stage.TRAINING_HYPERPARAMETERS, **stage.MODEL_HYPERPARAMETERS}
-    # the model hyperparameters are exactly the constructor's arguments after vocab_size
-    assert list(inspect.signature(stage.BabyGPT).parameters) == ["vocab_size", *expected_model_names(n)]
-    for name, (_, meaning) in stage.HYPERPARAMETERS.items():
-        assert meaning.strip(), f"{name} has no explanation"
+    checks.hyperparameters(stage, stage_number(stage))
 
 
 def test_defaults(stage):
@@ -408,214 +339,75 @@ def test_v12_knows_nothing_of_the_trainers_files():
 
 
 def test_shapes(stage):
-    model = tiny_model(stage)
-    x = random_ids(B=3, T=5)
-    logits, loss = model(x)
-    assert logits.shape == (3, 5, VOCAB) and loss is None
-    logits, loss = model(x, random_ids(B=3, T=5, seed=2))
-    assert logits.shape == (3, 5, VOCAB)
-    assert loss.shape == () and torch.isfinite(loss)
-
-
-def initial_loss_range(stage, vocab_size):
-    """Where a fresh model's loss must lie: about ln(vocab_size), a guess spread evenly over the vocabulary.
-    From v9 on the final layer norm hands the output head vectors of unit size, and the head's PyTorch-default
-    weights then give logits of spread about 0.58 and a loss about 0.58**2 / 2 = 0.17 higher."""
-    low = math.log(vocab_size) - 0.05
-    return (low, low + 0.15) if stage_number(stage) < 9 else (low, low + 0.45)
+    checks.shapes(stage, stage_number(stage))
 
 
 def test_initial_loss_is_about_ln_vocab_size(stage):
-    # small initial weights: a fresh model guesses every character about equally
-    low, high = initial_loss_range(stage, VOCAB)
-    for seed in range(3):
-        model = tiny_model(stage, seed=seed)
-        _, loss = model(random_ids(B=8, seed=seed), random_ids(B=8, seed=seed + 10))
-        assert low < loss.item() < high
+    checks.initial_loss(stage, stage_number(stage))
 
 
 def test_causal_later_tokens_never_change_earlier_logits(stage):
-    model = without_output_bias(tiny_model(stage, n_layer=2).eval())
-    x = random_ids()
-    logits = model(x)[0]
-    for t in range(x.size(1) - 1):
-        changed = x.clone()
-        changed[:, t + 1 :] = (x[:, t + 1 :] + 1 + t) % VOCAB  # every token after t differs
-        new_logits = model(changed)[0]
-        assert torch.equal(new_logits[:, : t + 1], logits[:, : t + 1]), f"position {t} saw the future"
-        assert differs(new_logits[:, t + 1 :], logits[:, t + 1 :])
+    checks.causal(stage, stage_number(stage))
 
 
 def test_earlier_tokens_reach_later_logits_only_through_attention(stage):
-    model = without_output_bias(tiny_model(stage, n_layer=2).eval())
-    x = random_ids()
-    changed = x.clone()
-    changed[:, 0] = (x[:, 0] + 1) % VOCAB
-    logits, new_logits = model(x)[0], model(changed)[0]
-    later_differs = [differs(new_logits[:, t], logits[:, t]) for t in range(1, x.size(1))]
-    if stage_number(stage) >= 3:  # attention: every later position looks back at token 0
-        assert all(later_differs)
-    else:  # v1, v2: each position sees only its own token
-        assert not any(later_differs)
-        assert torch.equal(new_logits[:, 1:], logits[:, 1:])
+    checks.earlier_tokens_reach_later(stage, stage_number(stage))
 
 
 def test_position_matters_from_v2_on(stage):
-    model = tiny_model(stage).eval()
-    same_token = torch.full((1, 8), 3)
-    logits = model(same_token)[0][0]  # (T, vocab)
-    if stage_number(stage) == 1:
-        assert torch.equal(logits, logits[:1].expand_as(logits))  # bigram: no idea where it stands
-    else:
-        assert differs(logits[0], logits[1])
+    checks.position_matters(stage, stage_number(stage))
 
 
 def test_forward_refuses_more_than_block_size_tokens_from_v2_on(stage):
-    model = tiny_model(stage)
-    x = random_ids(T=TINY_MODEL["block_size"] + 5)
-    if stage_number(stage) == 1:
-        assert model(x)[0].shape == (2, 13, VOCAB)  # no position table, so no length limit
-    else:
-        with pytest.raises(ValueError, match="block_size"):
-            model(x)
+    checks.refuses_long_input(stage, stage_number(stage))
 
 
 def test_parameter_count_matches_the_architecture(stage):
-    n = stage_number(stage)
-    for V, B, C, H, L in [(20, 8, 16, 2, 1), (7, 5, 24, 3, 2)]:
-        torch.manual_seed(0)
-        config = {"block_size": B, "n_embed": C, "n_head": H, "n_layer": L, "dropout": 0.1}
-        model = stage.BabyGPT(V, **{name: config[name] for name in stage.MODEL_HYPERPARAMETERS})
-        assert sum(p.numel() for p in model.parameters()) == expected_parameter_count(n, V, B, C, H, L)
+    checks.parameter_count(stage, stage_number(stage))
 
 
 def test_dropout_only_from_v10_on(stage):
-    dropouts = [m for m in tiny_model(stage, dropout=0.5).modules() if isinstance(m, torch.nn.Dropout)]
-    if stage_number(stage) < 10:
-        assert not dropouts
-        return
-    assert dropouts and all(m.p == 0.5 for m in dropouts)
-    model = tiny_model(stage, dropout=0.5, n_layer=2)
-    dropouts = [m for m in model.modules() if isinstance(m, torch.nn.Dropout)]
-    # per layer: one on each head's attention weights, one after the projection, one after the feed-forward
-    assert len(dropouts) == 2 * (TINY_MODEL["n_head"] + 2)
-    calls = []
-    for m in dropouts:
-        m.register_forward_hook(lambda module, *_: calls.append(module))
-    x = random_ids()
-    model(x)
-    assert len(calls) == len(dropouts) and set(map(id, calls)) == set(map(id, dropouts))  # each used once
-    model.train()
-    assert not torch.equal(model(x)[0], model(x)[0])  # a different random mask each call
-    model.eval()
-    assert torch.equal(model(x)[0], model(x)[0])
-
-
-def modules_named(model, class_name):
-    return [m for m in model.modules() if type(m).__name__ == class_name]
-
-
-def record_outputs(modules):
-    """Hook each module; the returned list gets (module, inputs, output) at each call."""
-    calls = []
-    for m in modules:
-        m.register_forward_hook(lambda module, inputs, output: calls.append((module, inputs, output)) and None)
-    return calls
+    checks.dropout(stage, stage_number(stage))
 
 
 def test_each_head_is_scaled_causal_dot_product_attention(stage):
-    # softmax(q k^T / sqrt(head_size)) over the past, times v: what torch's own attention computes
-    if stage_number(stage) < 3:
-        return
-    model = tiny_model(stage, n_layer=2).eval()
-    heads = modules_named(model, "Head")
-    projections = {name: record_outputs([getattr(h, name) for h in heads]) for name in ("query", "key", "value")}
-    outputs = record_outputs(heads)
-    model(random_ids(T=5))  # T differs from head_size, so neither can stand in for the other
-    assert len(outputs) == len(heads) > 0
-    for i, (_, _, out) in enumerate(outputs):
-        q, k, v = (projections[name][i][2] for name in ("query", "key", "value"))
-        expected = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
-        torch.testing.assert_close(out, expected, rtol=0, atol=1e-6)
+    checks.head_is_attention(stage, stage_number(stage))
 
 
 def test_the_model_adds_position_to_token_embeddings_and_blocks_add_to_the_residual_stream(stage):
-    n = stage_number(stage)
-    if n < 2:
-        return
-    model = tiny_model(stage, n_layer=2).eval()
-    embeddings = record_outputs([model.token_embedding_table, model.position_embedding_table])
-    first_input = []  # what the first module after the embeddings receives
-    for name, child in model.named_children():
-        if "embedding" not in name:
-            child.register_forward_pre_hook(
-                lambda m, inputs: first_input.append(inputs[0]) if not first_input else None
-            )
-    blocks = modules_named(model, "Block")
-    block_calls = record_outputs(blocks)
-    parts = record_outputs([m for block in blocks for m in (block.attention, block.feed_forward)])
-    model(random_ids(T=5))
-    (_, _, tokens), (_, _, positions) = embeddings
-    torch.testing.assert_close(first_input[0], tokens + positions, rtol=0, atol=0)
-    if n < 7:  # residual connections come in v7
-        return
-    for i, (_, (x,), out) in enumerate(block_calls):  # x + attention(...) + feed_forward(...)
-        attention_out, feed_forward_out = parts[2 * i][2], parts[2 * i + 1][2]
-        torch.testing.assert_close(out, x + attention_out + feed_forward_out, rtol=0, atol=1e-6)
+    checks.residual_stream(stage, stage_number(stage))
 
 
 def test_feed_forward_is_not_linear(stage):
-    # without its ReLU it would be one linear map (its biases start at 0, so f(-x) would be -f(x))
-    model = tiny_model(stage).eval()
-    x = torch.randn(2, 5, TINY_MODEL["n_embed"], generator=torch.Generator().manual_seed(0))
-    for feed_forward in modules_named(model, "FeedForward"):
-        assert differs(feed_forward(-x), -feed_forward(x))
+    checks.feed_forward_not_linear(stage, stage_number(stage))
+
+
+def test_each_sublayer_reads_a_layer_normed_stream_from_v9_on(stage):
+    checks.pre_norm(stage, stage_number(stage))
+
+
+def test_the_defaults_fit_the_compute_budget():
+    checks.compute_budget(load_stage("v11"), 11)  # the budget is v11's own: its defaults use all of it
+
+
+def test_a_run_is_recorded_in_its_folder():
+    checks.records_the_run(load_stage("v12"), 12)
 
 
 def test_initial_weights_are_small_and_centred_and_biases_zero(stage):
-    # GPT-2's N(0, 0.02) for every embedding and linear layer but the output head, which keeps PyTorch's default
-    model = tiny_model(stage, n_embed=64, vocab_size=200)
-    inner = [
-        m for m in model.modules() if isinstance(m, (torch.nn.Linear, torch.nn.Embedding)) and m is not model.lm_head
-    ]
-    assert inner  # v1: the token embedding table alone
-    for m in inner:
-        assert abs(m.weight.mean().item()) < 0.005 and m.weight.std().item() == pytest.approx(0.02, rel=0.2), m
-        assert getattr(m, "bias", None) is None or not m.bias.any(), m
+    checks.initial_weights(stage, stage_number(stage))
 
 
 def test_the_causal_mask_is_not_saved_with_the_weights(stage):
-    # a checkpoint holds the learned parameters only; tril is rebuilt from block_size
-    model = tiny_model(stage)
-    assert set(model.state_dict()) == {name for name, _ in model.named_parameters()}
+    checks.mask_not_saved(stage, stage_number(stage))
 
 
 def test_every_parameter_gets_a_gradient(stage):
-    model = tiny_model(stage, n_layer=2)
-    _, loss = model(random_ids(B=4), random_ids(B=4, seed=2))
-    loss.backward()
-    unused = [name for name, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
-    assert not unused, f"parameters that do not affect the loss: {unused}"
+    checks.every_parameter_learns(stage, stage_number(stage))
 
 
 def test_training_lowers_the_loss(stage):
-    text = tiny_text()
-    tokenizer = stage.CharTokenizer("".join(sorted(set(text))))
-    data = torch.tensor(tokenizer.encode(text))
-    train_data, val_data = stage.split_data(data, TINY_MODEL["block_size"])
-    model = tiny_model(stage, vocab_size=tokenizer.vocab_size)
-    config = model_config(stage)
-    hp = argparse.Namespace(max_iters=60, eval_interval=25, eval_iters=5, batch_size=8, learning_rate=1e-2, **config)
-    reports = []
-    final = stage.train(model, train_data, val_data, hp, reports.append)
-    assert [m["step"] for m in reports] == [0, 25, 50, 60]  # every eval_interval, and the last step
-    assert final is reports[-1]
-    first = reports[0]
-    low, high = initial_loss_range(stage, tokenizer.vocab_size)
-    assert low < first["train_loss"] < high
-    assert final["train_loss"] < first["train_loss"] - 0.3
-    assert final["val_loss"] < first["val_loss"] - 0.3
-    assert final["val_perplexity"] == pytest.approx(math.exp(final["val_loss"]))
+    checks.training_lowers_the_loss(stage, stage_number(stage))
 
 
 def tiny_training(stage, train_data, val_data, max_iters=6, eval_interval=3, **model_overrides):
@@ -629,25 +421,7 @@ def tiny_training(stage, train_data, val_data, max_iters=6, eval_interval=3, **m
 
 
 def test_training_runs_in_train_mode_and_evaluation_in_eval_mode(stage):
-    # dropout (v10) must be on for every training step and off for every loss estimate, and the
-    # model must be back in train mode after each evaluation
-    data = random_ids(B=1, T=400)[0]
-    model, hp = tiny_training(stage, data[:300], data[300:], dropout=0.2)
-    calls = []  # (grad enabled, every module in train mode, every module in eval mode), one per forward
-    model.register_forward_pre_hook(
-        lambda m, _: calls.append(
-            (torch.is_grad_enabled(), all(x.training for x in m.modules()), not any(x.training for x in m.modules()))
-        )
-    )
-    model.train()
-    stage.train(model, data[:300], data[300:], hp, lambda metrics: None)
-    training_calls = [c for c in calls if c[0]]
-    eval_calls = [c for c in calls if not c[0]]
-    assert len(training_calls) == hp.max_iters
-    assert len(eval_calls) == 3 * 2 * hp.eval_iters  # steps 0, 3, 6; two splits
-    assert all(in_train for _, in_train, _ in training_calls), "a training step ran with dropout off"
-    assert all(in_eval for _, _, in_eval in eval_calls), "a loss estimate ran with dropout on"
-    assert model.training
+    checks.training_and_evaluation_modes(stage, stage_number(stage))
 
 
 def test_val_loss_is_measured_on_the_val_split(stage):
