@@ -16,6 +16,7 @@ end of the check.
 
 import argparse
 import ast
+import concurrent.futures
 import csv
 import difflib
 import io
@@ -49,12 +50,12 @@ TODO_WORDS = {
     ("v1", "BabyGPT.__init__"): Words(
         "create the token embedding table (vocab_size rows of n_embed numbers) and the output head, a linear layer"
         " from n_embed to vocab_size",
-        "建好词元嵌入表（vocab_size 行，每行 n_embed 个数）和输出头：一个从 n_embed 到 vocab_size 的线性层",
+        "建好词元嵌入表（vocab_size 行，每行 n_embed 个数）和输出层：一个从 n_embed 到 vocab_size 的线性层",
     ),
     ("v1", "BabyGPT.forward"): Words(
         "look each token up in the embedding table, turn the vectors into logits with the output head, and, given"
         " targets, the cross-entropy loss; return logits, loss",
-        "在嵌入表里查出每个词元的向量，用输出头变成 logits；有 targets 时再算交叉熵 loss；返回 logits, loss",
+        "在嵌入表里查出每个词元的向量，用输出层变成 logits；有 targets 时再算交叉熵损失；返回 logits, loss",
     ),
     ("v2", "MODEL_HYPERPARAMETERS"): Words(
         "block_size is now also the number of positions the model learns", "block_size 现在也是模型学习的位置个数"
@@ -71,14 +72,14 @@ TODO_WORDS = {
     ("v3", "Head"): Words(
         "write class Head(n_embed, head_size, block_size): key, query and value layers without bias, and a causal"
         " mask; forward returns softmax(q k^T / sqrt(head_size), masked) @ v",
-        "写 class Head(n_embed, head_size, block_size)：不带偏置的 key、query、value 三个线性层和一个因果遮挡；"
-        "forward 返回 softmax(q k^T / sqrt(head_size)，遮挡后) @ v",
+        "写 class Head(n_embed, head_size, block_size)：不带偏置的 key、query、value 三个线性层和一个因果掩码；"
+        "forward 返回 softmax(q k^T / sqrt(head_size)，掩码后) @ v",
     ),
     ("v3", "BabyGPT.__init__"): Words(
         "create self.attention: one Head as wide as the embedding", "建 self.attention：一个和嵌入一样宽的 Head"
     ),
     ("v3", "BabyGPT.forward"): Words(
-        "pass x through the attention before the output head", "在输出头之前让 x 经过注意力"
+        "pass x through the attention before the output head", "在输出层之前让 x 经过注意力"
     ),
     ("v4", "MODEL_HYPERPARAMETERS"): Words(
         "add n_head, the number of attention heads (n_embed must be divisible by it)",
@@ -101,7 +102,7 @@ TODO_WORDS = {
     ),
     ("v5", "BabyGPT.__init__"): Words("create self.feed_forward", "建 self.feed_forward"),
     ("v5", "BabyGPT.forward"): Words(
-        "after the attention, pass x through the feed-forward", "在注意力之后让 x 经过前馈层"
+        "after the attention, pass x through the feed-forward", "在注意力之后让 x 经过前馈网络"
     ),
     ("v6", "MODEL_HYPERPARAMETERS"): Words(
         "add n_layer, the number of stacked Blocks", "加上 n_layer：堆叠的 Block 个数"
@@ -112,12 +113,12 @@ TODO_WORDS = {
     ),
     ("v6", "BabyGPT.__init__"): Words(
         "take n_layer and stack n_layer Blocks (nn.Sequential) in place of the attention and feed-forward",
-        "接收 n_layer，用 n_layer 个 Block（nn.Sequential）换掉单独的注意力和前馈层",
+        "接收 n_layer，用 n_layer 个 Block（nn.Sequential）换掉单独的注意力和前馈网络",
     ),
     ("v6", "BabyGPT.forward"): Words("pass x through the blocks", "让 x 经过这些 Block"),
     ("v7", "Block.forward"): Words(
         "add each sublayer's output to its input: x = x + sublayer(x), for the attention and for the feed-forward",
-        "把每个子层的输出加到它的输入上：注意力和前馈层各自 x = x + sublayer(x)",
+        "把每个子层的输出加到它的输入上：注意力和前馈网络各自 x = x + sublayer(x)",
     ),
     ("v8", "MultiHeadAttention.__init__"): Words(
         "create self.proj, a linear layer n_embed -> n_embed", "建 self.proj：一个 n_embed -> n_embed 的线性层"
@@ -127,19 +128,19 @@ TODO_WORDS = {
     ),
     ("v8", "FeedForward.__init__"): Words(
         "make the feed-forward 4 x wider inside: n_embed -> 4 n_embed, ReLU, 4 n_embed -> n_embed",
-        "让前馈层内部宽 4 倍：n_embed -> 4 n_embed，ReLU，4 n_embed -> n_embed",
+        "让前馈网络内部宽 4 倍：n_embed -> 4 n_embed，ReLU，4 n_embed -> n_embed",
     ),
     ("v9", "Block.__init__"): Words(
         "create two layer norms, ln1 and ln2, one before each sublayer", "建两个层归一化 ln1 和 ln2，每个子层前一个"
     ),
     ("v9", "Block.forward"): Words(
         "normalise before each sublayer (pre-norm): x = x + sublayer(ln(x))",
-        "在每个子层之前归一化（pre-norm）：x = x + sublayer(ln(x))",
+        "在每个子层之前做层归一化（前置归一化，pre-norm）：x = x + sublayer(ln(x))",
     ),
     ("v9", "BabyGPT.__init__"): Words(
-        "create ln_f, the final layer norm before the output head", "建 ln_f：输出头之前最后一个层归一化"
+        "create ln_f, the final layer norm before the output head", "建 ln_f：输出层之前最后一个层归一化"
     ),
-    ("v9", "BabyGPT.forward"): Words("apply ln_f just before the output head", "在输出头之前用上 ln_f"),
+    ("v9", "BabyGPT.forward"): Words("apply ln_f just before the output head", "在输出层之前用上 ln_f"),
     ("v10", "MODEL_HYPERPARAMETERS"): Words(
         "add dropout, the probability of zeroing an activation in training", "加上 dropout：训练时把激活置零的概率"
     ),
@@ -154,10 +155,10 @@ TODO_WORDS = {
     ),
     ("v10", "MultiHeadAttention.forward"): Words("apply dropout after the projection", "在投影之后做 dropout"),
     ("v10", "FeedForward.__init__"): Words(
-        "take dropout and end the feed-forward with an nn.Dropout", "接收 dropout，在前馈层最后加一个 nn.Dropout"
+        "take dropout and end the feed-forward with an nn.Dropout", "接收 dropout，在前馈网络最后加一个 nn.Dropout"
     ),
     ("v10", "Block.__init__"): Words(
-        "take dropout and pass it to the attention and the feed-forward", "接收 dropout，传给注意力和前馈层"
+        "take dropout and pass it to the attention and the feed-forward", "接收 dropout，传给注意力和前馈网络"
     ),
     ("v10", "BabyGPT.__init__"): Words("take dropout and pass it to each Block", "接收 dropout，传给每个 Block"),
     ("v12", "import"): Words("import what the records need", "导入记录要用的模块"),
@@ -172,7 +173,7 @@ TODO_WORDS = {
         "write the helpers of the records: a file written whole or not at all, the run folder (never replacing a"
         " trained model without --overwrite), the CSV table and the loss curve",
         "写记录要用的辅助函数：要么整个写好、要么不写的文件写入，运行文件夹（没有 --overwrite 时绝不替换训练好的"
-        "模型），CSV 表格和 loss 曲线",
+        "模型），CSV 表格和损失曲线",
     ),
     ("v12", "make_parser"): Words(
         "add the options --out_dir, --overwrite, --wandb_mode and --wandb_project",
@@ -277,11 +278,11 @@ MESSAGES = {
         "summary": "{total} 项检查通过了 {passed} 项。",
         "all_passed": "{total} 项检查全部通过：这就是 {stage}。",
         "solution": "想和答案对比：python babygpt_exercise.py check {path} --diff",
-        "same": "训练：你的 {stage} 训练 {steps} 步后训练 loss 为 {yours:.3f}，我们的是 {ours:.3f}：一样",
-        "close": "训练：你的 {stage} 训练 {steps} 步后训练 loss 为 {yours:.3f}，我们的是 {ours:.3f}：相差不到 {tol}，"
+        "same": "训练：你的 {stage} 训练 {steps} 步后训练损失为 {yours:.3f}，我们的是 {ours:.3f}：一样",
+        "close": "训练：你的 {stage} 训练 {steps} 步后训练损失为 {yours:.3f}，我们的是 {ours:.3f}：相差不到 {tol}，"
         "和我们的训练得一样好",
         "above": "训练：能训练，但你的 {stage} 最后比我们的{side} {diff:.2f}"
-        "（{steps} 步后训练 loss {yours:.3f} 对 {ours:.3f}）",
+        "（{steps} 步后训练损失 {yours:.3f} 对 {ours:.3f}）",
         "above_word": "高",
         "below_word": "低",
         "no_training": "训练：没有比较（上面有检查先失败了：{reason}）",
@@ -408,6 +409,15 @@ def exercise(stage, lang, path):
         old = read_lines(os.path.join(ROOT, stage_file(f"v{n - 1}")))
         body, answers = todo_body(old[docstring_end(old) :], new[start_new:], stage, lang)
     return "".join(head + new[:start_new] + body), answers
+
+
+def todo_places(stage):
+    """Where each TODO block of the stage's exercise goes, in order: "Head", "BabyGPT.forward", ..."""
+    if stage_number(stage) == 1:
+        return ["BabyGPT.__init__", "BabyGPT.forward"]
+    old = read_lines(os.path.join(ROOT, stage_file(f"v{stage_number(stage) - 1}")))
+    new = read_lines(os.path.join(ROOT, stage_file(stage)))
+    return [group[4] for group in change_groups(old[docstring_end(old) :], new[docstring_end(new) :])]
 
 
 def todo_words(stage, place, lang):
@@ -755,7 +765,8 @@ def print_report(path, stage, rows, training, note, lang):
         elif record["passed"]:
             passed += 1
             detail = record.get("detail")
-            print(say["passed"].format(words=words, detail=f" ({detail[lang]})" if detail else ""))
+            detail = (f"（{detail[lang]}）" if lang == "zh" else f" ({detail[lang]})") if detail else ""
+            print(say["passed"].format(words=words, detail=detail))
         else:
             print(say["failed"].format(words=words, found=record["found"][lang]))
             if record.get("hint"):
@@ -846,13 +857,12 @@ def check_folder(args, folder, lang):
         raise Refused(MESSAGES[lang]["no_files"].format(folder=folder))
     if args.stage:
         known_stage(args.stage, lang)
-    table = []
-    for name in files:
+
+    def mark(name):
         path = os.path.join(folder, name)
         stage = learner_stage(path, args.stage)
         if stage not in stage_ids():
-            table.append({"file": name, "stage": stage or "?", "note": MESSAGES[lang]["no_stage"].format(path=path)})
-            continue
+            return {"file": name, "stage": stage or "?", "note": MESSAGES[lang]["no_stage"].format(path=name)}
         syntax = syntax_error(path, lang, shown=name)
         if syntax:
             results, problem = [{"load_error": {lang: syntax}}], None
@@ -868,8 +878,11 @@ def check_folder(args, folder, lang):
         row["loss_yours"] = f"{result['yours']:.3f}" if result else ""
         row["loss_ours"] = f"{result['ours']:.3f}" if result else ""
         row["note"] = note or ""
-        table.append(row)
         print(f"{name}: {row['passed']} {note or ''}".rstrip(), flush=True)
+        return row
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:  # each thread waits on a process
+        table = list(pool.map(mark, files))
     columns = ["file", "stage", "passed", *[c.name for c in checks.CHECKS], "loss_yours", "loss_ours", "note"]
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, columns, restval="", lineterminator="\n")
@@ -889,6 +902,8 @@ def check_folder(args, folder, lang):
 def check(args):
     path = args.path
     lang = args.lang or file_language(path) or "en"
+    if not args.time_limit > 0 or args.memory_limit < 0 or args.jobs < 1:
+        raise Refused("--time_limit must be positive, --memory_limit 0 or more, --jobs 1 or more")
     if os.path.isdir(path):
         return check_folder(args, path, lang)
     if not os.path.exists(path):
@@ -931,14 +946,18 @@ def make_parser():
     test.add_argument(
         "--time_limit",
         type=float,
-        default=120,
-        help="seconds one file may take, checks and training (default: %(default)s)",
+        default=60,
+        help="seconds one step may take: importing the file, one check, the training; a step that takes longer is"
+        " stopped, as a loop that never ends (default: %(default)s)",
     )
     test.add_argument(
         "--memory_limit",
         type=int,
         default=4096,
         help="MiB one file's process may use, 0 for none (default: %(default)s)",
+    )
+    test.add_argument(
+        "--jobs", type=int, default=2, help="a folder: how many files are checked at once (default: %(default)s)"
     )
     test.add_argument(
         "--out", default="marks", help="a folder's table goes to OUT.md and OUT.csv (default: %(default)s)"

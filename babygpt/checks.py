@@ -250,18 +250,18 @@ def shapes(module, n):
         fail(
             f"logits of shape (3, 5, {VOCAB}) and no loss without targets; found {shape_text(logits.shape)}"
             f" and loss {loss!r}",
-            f"没有目标时，logits 的形状应为 (3, 5, {VOCAB})、loss 为 None；实际是 {shape_text(logits.shape)}，"
-            f"loss 为 {loss!r}",
+            f"没有目标时，logits 的形状应为 (3, 5, {VOCAB})，损失为 None；实际是 {shape_text(logits.shape)}，"
+            f"损失为 {loss!r}",
         )
     logits, loss = model(x, random_ids(B=3, T=5, seed=2))
     if loss is None or loss.shape != () or not torch.isfinite(loss):
         found = "None" if loss is None else f"shape {shape_text(loss.shape)}, value {loss.detach().flatten()[:3]}"
         fail(
             f"with targets, a finite scalar loss; found {found}",
-            f"有目标时，loss 应是一个有限的标量；实际是 {found}",
+            f"有目标时，损失应是一个有限的标量；实际是 {found}",
             Words(
                 "the loss is F.cross_entropy(logits.flatten(0, 1), targets.flatten())",
-                "loss 是 F.cross_entropy(logits.flatten(0, 1), targets.flatten())",
+                "损失是 F.cross_entropy(logits.flatten(0, 1), targets.flatten())",
             ),
         )
 
@@ -276,7 +276,7 @@ def initial_loss(module, n):
             fail(
                 f"a fresh model's loss between {low:.2f} and {high:.2f} (about ln {VOCAB} = {math.log(VOCAB):.2f});"
                 f" found {loss.item():.3f} (seed {seed})",
-                f"新模型的 loss 应在 {low:.2f} 到 {high:.2f} 之间（约为 ln {VOCAB} = {math.log(VOCAB):.2f}）；"
+                f"新模型的损失应在 {low:.2f} 到 {high:.2f} 之间（约为 ln {VOCAB} = {math.log(VOCAB):.2f}）；"
                 f"实际是 {loss.item():.3f}（种子 {seed}）",
                 Words(
                     "new layers start small: self.apply(self._init_weights) must come after every layer is made",
@@ -510,6 +510,21 @@ def head_is_attention(module, n):
                 "写一个 class Head(nn.Module)，有 key、query、value 三个线性层，并在模型里用上它",
             ),
         )
+    if n >= 4:  # several heads, each of size n_embed // n_head
+        C, H = TINY_MODEL["n_embed"], TINY_MODEL["n_head"]
+        expected = H * (2 if n >= 6 else 1)
+        sizes = sorted({h.key.out_features for h in heads})
+        if len(heads) != expected or sizes != [C // H]:
+            fail(
+                f"{expected} heads of head_size {C // H} (n_head {H}, n_embed {C}"
+                f"{', 2 layers' if n >= 6 else ''}); found {len(heads)} of head_size {sizes}",
+                f"应有 {expected} 个头，头维度都是 {C // H}（n_head {H}，n_embed {C}{'，2 层' if n >= 6 else ''}）；"
+                f"实际有 {len(heads)} 个，头维度 {sizes}",
+                Words(
+                    "MultiHeadAttention makes n_head heads of head_size = n_embed // n_head",
+                    "MultiHeadAttention 要建 n_head 个头，头维度 head_size = n_embed // n_head",
+                ),
+            )
     projections = {name: record_outputs([getattr(h, name) for h in heads]) for name in ("query", "key", "value")}
     outputs = record_outputs(heads)
     model(random_ids(T=5))  # T differs from head_size, so neither can stand in for the other
@@ -536,7 +551,7 @@ def head_is_attention(module, n):
             fail(
                 f"the head's output equal to softmax(q k^T / sqrt(head_size), causal) v; found a relative difference"
                 f" of {difference:.3g}",
-                f"头的输出应等于 softmax(q k^T / sqrt(head_size)，因果遮挡) v；实际相对误差为 {difference:.3g}",
+                f"头的输出应等于 softmax(q k^T / sqrt(head_size)，因果掩码) v；实际相对误差为 {difference:.3g}",
                 attention_hint(out, q, k, v),
             )
         worst = max(worst, difference)
@@ -554,7 +569,7 @@ def attention_hint(out, q, k, v):
             F.softmax(scores * scale, dim=-1) @ v,
             Words(
                 "no causal mask: mask the scores with tril before the softmax, so no character sees a later one",
-                "没有因果遮挡：softmax 之前用 tril 遮住分数，让每个字符都看不到后面的字符",
+                "没有因果掩码：softmax 之前用 tril 遮住分数，让每个字符都看不到后面的字符",
             ),
         ),
         (
@@ -562,7 +577,7 @@ def attention_hint(out, q, k, v):
             Words(
                 "the mask is applied after the softmax: each row then sums to less than 1; mask the scores with"
                 " -inf first, then take the softmax",
-                "遮挡放在了 softmax 之后：每行的权重加起来不到 1；应先用 -inf 遮住分数，再做 softmax",
+                "掩码放在了 softmax 之后：每行的权重加起来不到 1；应先用 -inf 遮住分数，再做 softmax",
             ),
         ),
         (
@@ -583,7 +598,7 @@ def attention_hint(out, q, k, v):
             F.softmax(scores * scale, dim=-1).masked_fill(mask, float("-inf")) @ v,
             Words(
                 "the mask is applied after the softmax: mask the scores with -inf first, then take the softmax",
-                "遮挡放在了 softmax 之后：应先用 -inf 遮住分数，再做 softmax",
+                "掩码放在了 softmax 之后：应先用 -inf 遮住分数，再做 softmax",
             ),
         ),
     ]
@@ -740,7 +755,7 @@ def pre_norm(module, n):
     post_norm = Words(
         "post-norm: the norm comes after the sum (ln(x + attention(x))); GPT-2 norms before each sublayer:"
         " x = x + self.attention(self.ln1(x))",
-        "这是后归一化（post-norm）：归一化放在了相加之后（ln(x + attention(x))）；GPT-2 在每个子层之前归一化："
+        "这是后置归一化（post-norm）：归一化放在了相加之后（ln(x + attention(x))）；GPT-2 在每个子层之前归一化："
         "x = x + self.attention(self.ln1(x))",
     )
     if "ln1" not in seen or not torch.equal(seen["ln1"][0][0], x):
@@ -758,7 +773,7 @@ def pre_norm(module, n):
     if "feed_forward" not in seen or "ln2" not in seen or not torch.equal(seen["feed_forward"][0][0], seen["ln2"][1]):
         fail(
             "the feed-forward reads ln2(x); found it reading something else",
-            "前馈层读的应是 ln2(x)；实际读的是别的",
+            "前馈网络读的应是 ln2(x)；实际读的是别的",
             post_norm,
         )
     if not final or not torch.equal(head_input[0], final[0][2]):
@@ -793,10 +808,10 @@ def feed_forward_not_linear(module, n):
         if not differs(feed_forward(-x), -feed_forward(x)):
             fail(
                 "the feed-forward is not linear: f(-x) differs from -f(x); found f(-x) = -f(x)",
-                "前馈层不是线性的：f(-x) 应不同于 -f(x)；实际 f(-x) = -f(x)",
+                "前馈网络不是线性的：f(-x) 应不同于 -f(x)；实际 f(-x) = -f(x)",
                 Words(
                     "a feed-forward without its non-linearity: add nn.ReLU() after the Linear",
-                    "前馈层缺了非线性：在 Linear 之后加上 nn.ReLU()",
+                    "前馈网络缺了非线性：在 Linear 之后加上 nn.ReLU()",
                 ),
             )
 
@@ -834,7 +849,7 @@ def mask_not_saved(module, n):
             f"state_dict() 里应只有参数；实际还有 {extra}",
             Words(
                 'register the mask as a buffer that is not saved: register_buffer("tril", ..., persistent=False)',
-                '把遮挡矩阵注册成不保存的缓冲区：register_buffer("tril", ..., persistent=False)',
+                '把掩码矩阵注册成不随权重保存的缓冲区：register_buffer("tril", ..., persistent=False)',
             ),
         )
 
@@ -888,7 +903,7 @@ def training_lowers_the_loss(module, n):
         fail(
             f"60 steps lower the train loss by more than 0.3; found {first['train_loss']:.3f} -> "
             f"{final['train_loss']:.3f}",
-            f"60 步训练应让训练 loss 下降 0.3 以上；实际 {first['train_loss']:.3f} -> {final['train_loss']:.3f}",
+            f"训练 60 步应让训练损失下降 0.3 以上；实际 {first['train_loss']:.3f} -> {final['train_loss']:.3f}",
         )
     return Words(
         f"{first['train_loss']:.2f} -> {final['train_loss']:.2f}",
@@ -925,7 +940,7 @@ def training_and_evaluation_modes(module, n):
     if not all(evaluating for grad, _, evaluating in calls if not grad):
         fail(
             "every loss estimate runs in eval mode; found one with dropout on",
-            "每次 loss 估计都应在 eval 模式下运行；实际有一次开着 dropout",
+            "每次估计损失都应在 eval 模式下运行；实际有一次开着 dropout",
         )
     for training in (True, False):
         model.train(training)
@@ -1095,7 +1110,7 @@ CHECKS = [
         name="shapes",
         run=shapes,
         test="test_shapes",
-        words=Words("logits (B, T, vocab_size) and a scalar loss", "logits 形状 (B, T, vocab_size)，loss 是标量"),
+        words=Words("logits (B, T, vocab_size) and a scalar loss", "logits 形状为 (B, T, vocab_size)，损失是标量"),
     ),
     Check(
         name="parameter_count",
@@ -1107,7 +1122,7 @@ CHECKS = [
         name="initial_loss",
         run=initial_loss,
         test="test_initial_loss_is_about_ln_vocab_size",
-        words=Words("a fresh model's loss is about ln(vocab_size)", "新模型的 loss 约为 ln(vocab_size)"),
+        words=Words("a fresh model's loss is about ln(vocab_size)", "新模型的损失约为 ln(vocab_size)"),
     ),
     Check(
         name="position_matters",
@@ -1162,7 +1177,7 @@ CHECKS = [
         since=5,
         run=feed_forward_not_linear,
         test="test_feed_forward_is_not_linear",
-        words=Words("the feed-forward is not linear (from v5)", "前馈层不是线性的（从 v5 起）"),
+        words=Words("the feed-forward is not linear (from v5)", "前馈网络不是线性的（从 v5 起）"),
     ),
     Check(
         name="pre_norm",
@@ -1171,7 +1186,7 @@ CHECKS = [
         test="test_each_sublayer_reads_a_layer_normed_stream_from_v9_on",
         words=Words(
             "each sublayer reads a layer-normed stream, ln_f before the head (from v9)",
-            "每个子层读的是层归一化后的残差流，输出头之前有 ln_f（从 v9 起）",
+            "每个子层读的是层归一化后的残差流，输出层之前有 ln_f（从 v9 起）",
         ),
     ),
     Check(
@@ -1192,7 +1207,7 @@ CHECKS = [
         since=1,
         run=mask_not_saved,
         test="test_the_causal_mask_is_not_saved_with_the_weights",
-        words=Words("the causal mask is not saved with the weights", "因果遮挡矩阵不随权重保存"),
+        words=Words("the causal mask is not saved with the weights", "因果掩码不随权重保存"),
     ),
     Check(
         name="every_parameter_learns",
@@ -1214,7 +1229,7 @@ CHECKS = [
         trains=True,
         run=training_lowers_the_loss,
         test="test_training_lowers_the_loss",
-        words=Words("60 training steps lower the loss", "60 步训练让 loss 下降"),
+        words=Words("60 training steps lower the loss", "训练 60 步后损失下降"),
     ),
     Check(
         name="compute_budget",

@@ -40,13 +40,18 @@ SCRIPTS = [  # (file, module) in reading order: the stages, the tools, the corpu
         )
     ],
     ("data/prepare.py", "data.prepare"),
+    # a script with subcommands: its own --help, then each subcommand's (the third item: the arguments)
+    *[
+        ("babygpt_exercise.py", "babygpt_exercise", argv)
+        for argv in (["--help"], ["start", "--help"], ["check", "--help"])
+    ],
 ]
 START, END = "<!-- generated: options -->", "<!-- end generated -->"
 WIDTH = "100"
 
 
-def script_help(file, module_name):
-    """What `python FILE --help` prints, taken from the script's own parser in this process."""
+def script_help(file, module_name, argv=("--help",)):
+    """What `python FILE --help` (or FILE ARGV) prints, taken from the script's own parser in this process."""
     sys.path.insert(0, ROOT)
     module = importlib.import_module(module_name)
     out = io.StringIO()
@@ -55,9 +60,9 @@ def script_help(file, module_name):
     try:
         with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):
             if hasattr(module, "make_parser"):
-                module.make_parser().parse_args(["--help"])
+                module.make_parser().parse_args(list(argv))
             else:
-                module.parse_args(["--help"])
+                module.parse_args(list(argv))
     finally:
         sys.argv = old_argv
         if old_columns is None:
@@ -70,8 +75,9 @@ def script_help(file, module_name):
 def block():
     """The generated part of both pages: one heading and one code block per script."""
     parts = [START]
-    for file, module_name in SCRIPTS:
-        parts += ["", f"### {file}", "", "```text", script_help(file, module_name), "```"]
+    for file, module_name, *argv in SCRIPTS:
+        heading = " ".join([file, *argv[0][:-1]]) if argv else file
+        parts += ["", f"### {heading}", "", "```text", script_help(file, module_name, *argv), "```"]
     return "\n".join(parts + ["", END])
 
 

@@ -196,9 +196,13 @@ def test_the_diff_to_the_solution_only_on_request(tmp_path, capsys):
     assert "x = x + self.attention" not in capsys.readouterr().out
 
 
+STEP_LIMIT = 20  # seconds a step of the check may take: bob's forward pass sleeps for ever (costing no CPU)
 STUDENTS = {
     "ada.py": None,  # v3 written right: the stage file
-    "bob.py": ("        B, T, C = x.shape\n", "        B, T, C = x.shape\n        while True:\n            pass\n"),
+    "bob.py": (
+        "        B, T, C = x.shape\n",
+        "        B, T, C = x.shape\n        while True:\n            time.sleep(1)\n",
+    ),
     "cyd.py": ("class Head(nn.Module):", "class Head(nn.Module)"),  # a syntax error
     "dan.py": ("import types\n", "import types\nimport torch\nHUGE = torch.ones(2**38)\n"),  # a huge allocation
     "eve.py": ("import types\n", "import types\nraise RuntimeError('my bug')\n"),  # raises on import
@@ -218,14 +222,14 @@ def test_a_teacher_marks_a_folder_and_gets_a_table_whatever_the_files_do(tmp_pat
     command = [sys.executable, str(ROOT / "babygpt_exercise.py"), "check", str(folder), "--stage", "v3"]
     command += [
         "--time_limit",
-        "8",
+        str(STEP_LIMIT),
         "--memory_limit",
         "2048",
         "--out",
         str(out_prefix),
     ]  # per step: Python starts first
     env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
-    done = subprocess.run(command, capture_output=True, text=True, encoding="utf-8", env=env, timeout=120)
+    done = subprocess.run(command, capture_output=True, text=True, encoding="utf-8", env=env, timeout=600)
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stdout + done.stderr
     with open(f"{out_prefix}.csv", encoding="utf-8", newline="") as f:
@@ -237,7 +241,8 @@ def test_a_teacher_marks_a_folder_and_gets_a_table_whatever_the_files_do(tmp_pat
     )
     assert rows["bob.py"]["hyperparameters"] == "pass" and rows["bob.py"]["shapes"] == ""  # stopped in forward
     assert (
-        rows["bob.py"]["note"] == "the check of bob.py stopped after 8 s in the check 'logits (B, T, vocab_size)"
+        rows["bob.py"]["note"]
+        == f"the check of bob.py stopped after {STEP_LIMIT} s in the check 'logits (B, T, vocab_size)"
         " and a scalar loss': a loop that never ends?"
     )
     line = stage_text[: stage_text.index("class Head(nn.Module):")].count("\n") + 1
@@ -247,3 +252,21 @@ def test_a_teacher_marks_a_folder_and_gets_a_table_whatever_the_files_do(tmp_pat
     assert rows["eve.py"]["note"] == f"importing eve.py raised RuntimeError: my bug (line {line})"
     markdown = Path(f"{out_prefix}.md").read_text(encoding="utf-8")
     assert markdown.count("\n") == 2 + len(STUDENTS) and "| ada.py | v3 |" in markdown
+
+
+def test_each_lesson_shows_what_bench_exercises_writes():
+    sys.path.insert(0, str(ROOT / "bench"))
+    import exercises as bench
+
+    results = bench.load()
+    assert results["training"] == exercise.TRAINING, "the tool trains otherwise now: run python bench/exercises.py"
+    for stage in STAGE_IDS:
+        figures = results["stages"][stage]
+        assert figures["solution_passed"] == figures["checks"] and figures["solution_loss"] == figures["ours_loss"]
+        assert figures["start_passed"] < figures["checks"]
+        for lang, path in bench.page_paths(stage).items():
+            text = Path(path).read_text(encoding="utf-8")
+            block = f"<!-- measured: {bench.BLOCK} -->\n{bench.block(stage, figures, lang)}\n<!-- end measured -->"
+            assert block in text, f"{path}: run python bench/exercises.py"
+            heading, check_yourself = bench.HEADING[lang]
+            assert text.index(heading) < text.index(block) < text.index(f"\n{check_yourself}\n")
