@@ -227,7 +227,7 @@ MESSAGES = {
         "unknown_stage": "unknown stage {stage!r}: the stages are {stages}",
         "exists": "{path} already exists (your work is kept): check it with `python babygpt_exercise.py check {path}`,"
         " or start over with --overwrite",
-        "wrote": "wrote {path}: {k} TODO block(s) for {stage}, in {stage_file}'s words. When written, check it:",
+        "wrote": "wrote {path}: {stage_file} with its new code taken out, {k} TODO {blocks} to write. Then check it:",
         "kept": "(your earlier file is kept as {backup})",
         "missing": "{path} not found",
         "not_python": "{path} is not a Python file (.py)",
@@ -249,6 +249,7 @@ MESSAGES = {
         " {ours:.3f} after {steps} steps)",
         "above_word": "above",
         "below_word": "below",
+        "as_above": "the same as above",
         "no_training": "training: not compared (a check above failed first: {reason})",
         "timeout": "the check of {path} stopped after {seconds} s {where}: a loop that never ends?",
         "memory": "the check of {path} ran out of memory (limit {limit} MiB, {where}): a huge tensor?",
@@ -265,7 +266,7 @@ MESSAGES = {
         "unknown_stage": "没有阶段 {stage!r}：阶段有 {stages}",
         "exists": "{path} 已经存在（你的代码保留着）：用 `python babygpt_exercise.py check {path}` 检查它，"
         "或加 --overwrite 重新开始",
-        "wrote": "已写出 {path}：{stage} 的 {k} 个 TODO 块，说明取自 {stage_file}。写好后检查：",
+        "wrote": "已写出 {path}：就是 {stage_file}，只是拿掉了新代码，要写 {k} 个 TODO 块。写好后检查：",
         "kept": "（你原来的文件保存为 {backup}）",
         "missing": "找不到 {path}",
         "not_python": "{path} 不是 Python 文件（.py）",
@@ -285,6 +286,7 @@ MESSAGES = {
         "（{steps} 步后训练损失 {yours:.3f} 对 {ours:.3f}）",
         "above_word": "高",
         "below_word": "低",
+        "as_above": "同上",
         "no_training": "训练：没有比较（上面有检查先失败了：{reason}）",
         "timeout": "{path} 的检查停下了：{where}用了超过 {seconds} 秒，有停不下来的循环？",
         "memory": "{path} 的检查用光了内存（上限 {limit} MiB，{where}）：张量太大？",
@@ -489,7 +491,8 @@ def start(args):
     if backup:
         os.replace(path, backup)
     write_atomically(path, text.encode("utf-8"))
-    print(MESSAGES[lang]["wrote"].format(path=path, k=len(answers), stage=stage, stage_file=stage_file(stage)))
+    blocks = "block" if len(answers) == 1 else "blocks"
+    print(MESSAGES[lang]["wrote"].format(path=path, k=len(answers), blocks=blocks, stage_file=stage_file(stage)))
     print(f"    python babygpt_exercise.py check {path}")
     if backup:
         print(MESSAGES[lang]["kept"].format(backup=backup))
@@ -739,7 +742,7 @@ def summarise(path, stage, results, problem, lang):
     if problem is not None:
         kind, values = problem
         if started in checks.BY_NAME:
-            where = say["where_check"].format(words=checks.BY_NAME[started].words[lang])
+            where = say["where_check"].format(words=checks.title(checks.BY_NAME[started], stage_number(stage))[lang])
         elif started == "training":
             where = say["where_check"].format(words="training")
         else:
@@ -755,11 +758,11 @@ def print_report(path, stage, rows, training, note, lang):
     print(say["checking"].format(path=path, stage=stage, stage_file=stage_file(stage)))
     if note and not rows:
         print(f"  {note}")
-    passed = 0
+    passed, previous = 0, None
     expected = checks.checks_for(stage_number(stage))
     for check in expected:
         record = rows.get(check.name)
-        words = check.words[lang]
+        words = checks.title(check, stage_number(stage))[lang]
         if record is None:
             print(say["not_run"].format(words=words))
         elif record["passed"]:
@@ -768,7 +771,9 @@ def print_report(path, stage, rows, training, note, lang):
             detail = (f"（{detail[lang]}）" if lang == "zh" else f" ({detail[lang]})") if detail else ""
             print(say["passed"].format(words=words, detail=detail))
         else:
-            print(say["failed"].format(words=words, found=record["found"][lang]))
+            found = record["found"][lang]
+            print(say["failed"].format(words=words, found=say["as_above"] if found == previous else found))
+            previous = found
             if record.get("hint"):
                 print(say["hint"].format(hint=record["hint"][lang]))
     if note and rows:

@@ -1147,6 +1147,7 @@ CHECKS = [
             "token + position embeddings; each Block adds to the stream (from v7)",
             "词元嵌入加位置嵌入；每个 Block 都加到残差流上（从 v7 起）",
         ),
+        early=(7, Words("the first layer receives token + position embeddings", "第一层收到的是词元嵌入加位置嵌入")),
     ),
     Check(
         name="head_is_attention",
@@ -1168,6 +1169,10 @@ CHECKS = [
         since=1,
         run=earlier_tokens_reach_later,
         test="test_earlier_tokens_reach_later_logits_only_through_attention",
+        early=(
+            3,
+            Words("each prediction sees only its own character (until v3)", "每个预测只看它自己的字符（v3 之前）"),
+        ),
         words=Words(
             "the first character reaches every later prediction (from v3)", "第一个字符影响后面每个预测（从 v3 起）"
         ),
@@ -1253,6 +1258,12 @@ CHECKS.append(
     )
 )
 BY_NAME = {check.name: check for check in CHECKS}
+
+
+def title(check, n):
+    """What a check checks, in both languages, as a learner of stage n reads it."""
+    early = getattr(check, "early", None)
+    return early[1] if early and n < early[0] else check.words
 
 
 def checks_for(n, trains=True):

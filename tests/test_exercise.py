@@ -108,8 +108,11 @@ def test_each_common_mistake_fails_its_check_with_its_hint(mistake, tmp_path, ca
     assert check in failed(records), f"{mistake.name}: {check} passed"
     exercise.print_report(str(path), stage, {r["check"]: r for r in records if "check" in r}, None, None, "en")
     out = capsys.readouterr().out
+    title = checks.title(checks.BY_NAME[check], int(stage[1:]))["en"]
     assert re.search(
-        rf"^  FAILED  {re.escape(checks.BY_NAME[check].words['en'])}: .*\n +hint: .*{re.escape(hint)}", out, re.M
+        rf"^  FAILED  {re.escape(title)}: .*\n +hint: .*{re.escape(hint)}",
+        out,
+        re.M,
     ), out
 
 
@@ -174,7 +177,9 @@ def test_start_never_overwrites_and_starts_over_on_request(tmp_path, capsys):
     folder = tmp_path / "exercises"
     exercise.main(["start", "v7", "--dir", str(folder)])
     out = capsys.readouterr().out
-    assert f"wrote {folder / 'v7.py'}: 1 TODO block(s) for v7" in out
+    assert (
+        f"wrote {folder / 'v7.py'}: babygpt_v7_residual_connection.py with its new code taken out, 1 TODO block" in out
+    )
     (folder / "v7.py").write_text("# BabyGPT exercise v7\nmy work\n", encoding="utf-8")
     code, out, err = run_main(["start", "v7", "--dir", str(folder)], capsys)
     assert code == 2 and "already exists (your work is kept)" in err and "--overwrite" in err
