@@ -127,14 +127,16 @@ def stage_cells(number):
             f"This notebook runs `{file}` itself: it imports the stage and calls the stage's own functions "
             "(`parse_args`, `setup`, the model class `BabyGPT`, `train`, `sample`), so what you see here is what "
             "the script does, one step at a time. Run the cells in order, from the top; each one says what it "
-            "shows. On a laptop's CPU the whole notebook takes a minute or two, most of it training.",
+            "shows. On a laptop's CPU the whole notebook takes "
+            + ("a minute or two" if number <= 10 else "two to four minutes")
+            + ", most of it training.",
             f"# BabyGPT v{number}：{idea_zh}\n\n"
             f"[English](v{number}.ipynb) · [这一课](../docs/learn/v{number}.zh.md) · "
             "[所有笔记本](../docs/notebooks.zh.md)\n\n"
             f"这个笔记本运行的就是 `{file}` 本身：它导入这个阶段，调用阶段自己的函数（`parse_args`、`setup`、"
             "模型类 `BabyGPT`、`train`、`sample`），所以你在这里看到的就是脚本做的事，只是一步一步地做。请从上往下"
             "依次运行每个单元格，每个单元格都说明它展示什么。"
-            "在笔记本电脑的 CPU 上，整个笔记本大约一两分钟，大部分时间在训练。",
+            f"在笔记本电脑的 CPU 上，整个笔记本大约{'一两' if number <= 10 else '两到四'}分钟，大部分时间在训练。",
         ),
         (
             "markdown",
