@@ -12,8 +12,8 @@ pages and README.zh-CN.md) and fail on
   characters a span; link targets and markup left out): a beginner loses the thread of it (split it);
 - straight quotation marks "…" around Chinese text: Chinese prose quotes with “”.
 
-Prose is what a reader reads as sentences: code blocks, inline code, tables, link targets, HTML comments and the
-blocks that scripts write (between `<!-- measured: NAME -->` and `<!-- end measured -->`, or `<!-- generated`)
+Prose is what a reader reads as sentences: code blocks, inline code, formulas, tables, link targets, HTML comments
+and the blocks that scripts write (between `<!-- measured: NAME -->` and `<!-- end measured -->`, or `<!-- generated`)
 are left out; generated text is checked where it is generated. The glossary's own page is read for its table,
 not checked against itself. The last tests break a text on purpose and see each check fail.
 """
@@ -62,6 +62,7 @@ def prose_lines(text, keep_code=False):
         # inline code: ‹code›, or its text as the reader sees it, a long command counting as 20 characters
         stripped = re.sub(r"`([^`]*)`", lambda m: m.group(1)[:20] if keep_code else "‹code›", stripped)
         stripped = re.sub(r"\]\([^)]*\)", "]", stripped)  # link targets
+        stripped = re.sub(r"\$\$?[^$]+\$\$?", "‹math›", stripped)  # formulas, $…$ and $$…$$: math, not prose
         stripped = re.sub(r"<[^>]+>", "", stripped)  # HTML tags
         stripped = re.sub(r'^(?:[-*+] |\d+\. |#+ |> |(?:\?\?\?\+?|!!!) \w+(?: "[^"]*")?)', "", stripped)
         found.append((number, stripped.replace("**", "").replace("[", "").replace("]", "")))
@@ -152,7 +153,7 @@ def english_terms(terms):
     return found
 
 
-QUOTED_ENGLISH = re.compile(rf'"[^"\n{CJK}]*"|“[^”\n{CJK}]*”')
+QUOTED_ENGLISH = re.compile(rf'"[^"\n{CJK}]*"|“[^”\n{CJK}]*”|(?<!\*)\*[^*\n{CJK}]+\*(?!\*)')  # and *File → Open*
 
 
 def english_term_uses(text, english):
@@ -261,6 +262,8 @@ def test_each_check_finds_what_it_is_meant_to_catch():
     allowed = "键（key）、**残差流**（residual stream）、`key`、checkpoint（检查点）、“did you mean key?”。"
     assert english_term_uses(allowed, ENGLISH_TERMS) == []
     assert english_term_uses("An English line with a key.", ENGLISH_TERMS) == []
+    assert english_term_uses("公式 $e^{\\text{loss}}$，菜单 *File → Open notebook*。", ENGLISH_TERMS) == []
+    assert [name for _, name, _ in english_term_uses("各步的 loss 相差。", ENGLISH_TERMS)] == ["loss"]
     assert undefined_terms("这叫广播（broadcasting），那叫魔法（magic）。") == [(1, "那叫魔法", "magic")]
 
 
