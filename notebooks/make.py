@@ -64,8 +64,9 @@ from pathlib import Path
 REPO_URL = "{REPO_URL}"  # cloned where the notebook runs alone
 TINY = os.environ.get("BABYGPT_TINY") == "1"  # the tests' run: a tiny model on a tiny text, seconds on a CPU
 
-# the repository: the folder above this notebook, the current folder, or a fresh clone
-ROOT = next((p for p in (Path.cwd().parent, Path.cwd()) if (p / "babygpt_v1.py").exists()), None)
+# the repository: the folder above this notebook, the current one, an earlier clone, or a fresh clone
+places = [Path.cwd().parent, Path.cwd(), Path.cwd() / "babygpt"]
+ROOT = next((p for p in places if (p / "babygpt_v1.py").exists()), None)
 if ROOT is None:
     subprocess.run(["git", "clone", "--depth", "1", REPO_URL, "babygpt"], check=True)
     ROOT = Path("babygpt").resolve()
@@ -346,8 +347,9 @@ else:
 print("training in", DTYPE, "with torch.compile" if COMPILE else "without compiling", "| torch", torch.__version__)
 times = {{}}  # step -> seconds, shown together at the end'''
 
-CLOUD_CODE = '''# the repository: the folder above this notebook, the current folder, or a fresh clone
-ROOT = next((p for p in (Path.cwd().parent, Path.cwd()) if (p / "babygpt_v1.py").exists()), None)
+CLOUD_CODE = '''# the repository: the folder above this notebook, the current one, an earlier clone, or a new one
+places = [Path.cwd().parent, Path.cwd(), Path.cwd() / "babygpt"]
+ROOT = next((p for p in places if (p / "babygpt_v1.py").exists()), None)
 if ROOT is None:
     subprocess.run(["git", "clone", "--depth", "1", REPO_URL, "babygpt"], check=True)
     ROOT = Path("babygpt").resolve()
@@ -581,8 +583,9 @@ from pathlib import Path
 REPO_URL = "{REPO_URL}"  # cloned where the notebook runs alone
 TINY = os.environ.get("BABYGPT_TINY") == "1"  # the tests' run: a tiny data/ci.txt instead of the corpus
 
-# the repository: the folder above this notebook, the current folder, or a fresh clone
-ROOT = next((p for p in (Path.cwd().parent, Path.cwd()) if (p / "babygpt_v1.py").exists()), None)
+# the repository: the folder above this notebook, the current one, an earlier clone, or a fresh clone
+places = [Path.cwd().parent, Path.cwd(), Path.cwd() / "babygpt"]
+ROOT = next((p for p in places if (p / "babygpt_v1.py").exists()), None)
 if ROOT is None:
     subprocess.run(["git", "clone", "--depth", "1", REPO_URL, "babygpt"], check=True)
     ROOT = Path("babygpt").resolve()
