@@ -258,7 +258,7 @@ MESSAGES = {
         "where_load": "while importing the file",
         "diff_title": "The diff from {path} to the solution, {stage_file} (lines with - are yours, + the solution's):",
         "no_diff": "{path} is the solution, {stage_file}, line for line.",
-        "teacher": "marked {n} file(s) in {folder}: {md} and {csv}",
+        "teacher": "marked {n} {files} in {folder}: {md} and {csv}",
         "no_files": "{folder} holds no .py file to check",
         "todo_left": "TODO {k} is still to write: {words}",
     },
@@ -571,7 +571,10 @@ def worker(path, stage, results_path, shown):
         return
     except BaseException as e:  # noqa: BLE001  (a learner's file may raise anything, SystemExit included)
         found = raised(e, path)
-        emit(load_error=Words(f"importing {shown} raised {found['en']}", f"导入 {shown} 时出错：{found['zh']}"))
+        if found is OUT_OF_MEMORY:
+            emit(load_error=Words(f"importing {shown} {found['en']}", f"导入 {shown} 时{found['zh']}"))
+        else:
+            emit(load_error=Words(f"importing {shown} raised {found['en']}", f"导入 {shown} 时出错：{found['zh']}"))
         return
     missing = [name for name in ("BabyGPT", "MODEL_HYPERPARAMETERS", "train") if not hasattr(module, name)]
     if missing:
@@ -607,12 +610,17 @@ def check_module(module, n, path, emit, trains=True):
         emit(training=None, found=raised(e, path))
 
 
+OUT_OF_MEMORY = Words(
+    "ran out of memory (over --memory_limit): a huge tensor?", "用光了内存（超过了 --memory_limit）：张量太大？"
+)
+
+
 def raised(error, path):
     """What an exception says, one line, with the line of the learner's file it came from."""
     if isinstance(error, SystemExit):
         text = str(error.code)
     elif isinstance(error, MemoryError) or "can't allocate memory" in str(error):
-        return Words("ran out of memory: a huge tensor?", "内存用光了：张量太大？")
+        return OUT_OF_MEMORY
     else:
         text = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}".rstrip(": ")
     line = None
@@ -875,7 +883,7 @@ def check_folder(args, folder, lang):
             results, problem = run_worker(path, stage, args.time_limit, args.memory_limit, shown=name)
         rows, training, note = summarise(name, stage, results, problem, lang)
         row = {"file": name, "stage": stage}
-        for check in checks.CHECKS:
+        for check in checks.checks_for(stage_number(stage)):
             record = rows.get(check.name)
             row[check.name] = "" if record is None else ("pass" if record["passed"] else "FAIL")
         result = (training or {}).get("training")
@@ -888,9 +896,11 @@ def check_folder(args, folder, lang):
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:  # each thread waits on a process
         table = list(pool.map(mark, files))
-    columns = ["file", "stage", "passed", *[c.name for c in checks.CHECKS], "loss_yours", "loss_ours", "note"]
+    stages = {stage_number(row["stage"]) for row in table if row["stage"] in stage_ids()}
+    marked = [c.name for c in checks.CHECKS if any(c in checks.checks_for(n) for n in stages)]  # those that apply
+    columns = ["file", "stage", "passed", *marked, "loss_yours", "loss_ours", "note"]
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, columns, restval="", lineterminator="\n")
+    writer = csv.DictWriter(buffer, columns, restval="", extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     writer.writerows(table)
     markdown = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
@@ -900,7 +910,8 @@ def check_folder(args, folder, lang):
     md, csv_path = f"{args.out}.md", f"{args.out}.csv"
     write_atomically(md, ("\n".join(markdown) + "\n").encode("utf-8"))
     write_atomically(csv_path, buffer.getvalue().encode("utf-8"))
-    print(MESSAGES[lang]["teacher"].format(n=len(table), folder=folder, md=md, csv=csv_path))
+    files_word = "file" if len(table) == 1 else "files"
+    print(MESSAGES[lang]["teacher"].format(n=len(table), files=files_word, folder=folder, md=md, csv=csv_path))
     return 0
 
 
