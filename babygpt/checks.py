@@ -864,17 +864,17 @@ def every_parameter_learns(module, n):
     loss.backward()
     unused = [name for name, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
     if unused:
-        never = [
-            name
-            for name, m in model.named_modules()
-            if name and id(m) not in called and any(p is q for q in m.parameters() for _, p in model.named_parameters())
-        ]
         hint = None
-        if never:
-            hint = Words(
-                f"{never[0]} is made in __init__ but never called in forward()",
-                f"{never[0]} 在 __init__ 里建了，却没有在 forward() 里调用",
-            )
+        for name in unused:  # the layer that owns a parameter without gradient, if forward() never called it
+            owner = name.rsplit(".", 1)[0] if "." in name else ""
+            if owner and id(model.get_submodule(owner)) not in called:
+                parent, _, attribute = owner.rpartition(".")
+                where = type(model.get_submodule(parent)).__name__ if parent else type(model).__name__
+                hint = Words(
+                    f"self.{attribute} of {where} is made in __init__ but never called in forward()",
+                    f"{where} 的 self.{attribute} 在 __init__ 里建了，却没有在 forward() 里调用",
+                )
+                break
         fail(
             f"every parameter gets a gradient; found none for {unused[:4]}{'...' if len(unused) > 4 else ''}",
             f"每个参数都应得到梯度；实际 {unused[:4]}{'……' if len(unused) > 4 else ''} 没有",
