@@ -118,6 +118,7 @@ def test_each_common_mistake_fails_its_check_with_its_hint(mistake, tmp_path, ca
 
 def test_the_listed_mistakes_are_all_kept():
     kept = {m.stem for m in MISTAKES}
+    assert f"`tests/mistakes/` ({len(MISTAKES)} of them)" in (ROOT / "docs" / "testing.md").read_text(encoding="utf-8")
     for name in [
         "v2-positions-from-token-ids",
         "v2-position-never-added",
