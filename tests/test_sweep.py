@@ -709,6 +709,7 @@ def test_a_wait_for_the_journal_lock_is_said(tmp_path, monkeypatch, capsys):
     assert "got the journal's lock after" in out
 
 
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")  # the heartbeat, as main() says
 def test_a_wait_for_the_database_lock_is_said(tmp_path, monkeypatch, capsys):
     """SQLite waits silently (up to 60 s) while another worker holds the database's lock: said after 3 s."""
     monkeypatch.setattr(babygpt_sweep, "LOCK_NOTE_SECONDS", 0.3)
