@@ -510,7 +510,7 @@ def cloud_cells():
             "## 3. 完整尺寸的 v11，在宋词语料上\n\n"
             "v11 的模型（6 层、6 个头、`n_embed` 384、上下文 256 个字符：在这份词表下共 15,432,151 个参数），"
             "按 v11 的 5,000 步，用训练脚本来训练：nanoGPT 的训练配方（预热、余弦衰减、权重衰减、梯度裁剪），"
-            "一层的所有头一次算完，bfloat16 自动混合精度，`torch.compile` 加 CUDA graphs。运行目录 `out/ci` 里会有 "
+            "一层的所有头一次算完，bfloat16 混合精度，`torch.compile` 加 CUDA graphs。运行目录 `out/ci` 里会有 "
             "`metrics.csv`、`loss_curve.png`、`samples.txt`、`checkpoint.pt` 和 `best.pt`。"
             "每个选项的作用见[训练配方](../docs/training.zh.md)。",
         ),
@@ -534,7 +534,7 @@ def cloud_cells():
             "`babygpt_sample.py` loads a run folder's checkpoint and writes with a key/value cache: 500 characters "
             "after `ROMEO:`, and as many for each of the prompts the ci run trained with.",
             "## 5. 采样\n\n"
-            "`babygpt_sample.py` 读入运行目录里的检查点，用键值缓存（KV cache）生成文字："
+            "`babygpt_sample.py` 读入运行目录里的检查点，用 KV 缓存生成文字："
             "在 `ROMEO:` 之后写 500 个字符，"
             "再用宋词那次训练的提示词各写 500 个字。",
         ),

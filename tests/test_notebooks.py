@@ -175,3 +175,25 @@ def test_the_cloud_notebook_installs_gradio_at_requirements_dev_bound():
     dev = (ROOT / "requirements-dev.txt").read_text(encoding="utf-8")
     bound = re.search(r"^gradio\S*", dev, re.M).group(0)
     assert f'"{bound}"' in "".join("".join(cell) for cell in code_cells("cloud_gpu.ipynb"))
+
+
+def avoided_terms():
+    """{variant: the glossary's term} from the last table of docs/glossary.zh.md (不用的说法)."""
+    text = (ROOT / "docs" / "glossary.zh.md").read_text(encoding="utf-8")
+    table = text[text.index("## 不用的说法") :]
+    rows = [line.strip("|").split("|") for line in table.splitlines() if line.startswith("|")][2:]
+    return {variant.strip(): term.strip() for _, term, variants in rows for variant in variants.split("、")}
+
+
+def test_chinese_notebooks_use_the_glossary_terms():
+    avoided = avoided_terms()
+    assert avoided["运行文件夹"] == "运行目录"
+    found = []
+    for name in COMMITTED:
+        if name.endswith(".zh.ipynb"):
+            cells = json.loads((FOLDER / name).read_text(encoding="utf-8"))["cells"]
+            prose = "".join("".join(cell["source"]) for cell in cells if cell["cell_type"] == "markdown")
+            found += [
+                f"{name}: {variant} (the glossary: {term})" for variant, term in avoided.items() if variant in prose
+            ]
+    assert found == []
