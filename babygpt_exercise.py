@@ -55,7 +55,7 @@ TODO_WORDS = {
     ("v1", "BabyGPT.forward"): Words(
         "look each token up in the embedding table, turn the vectors into logits with the output head, and, given"
         " targets, the cross-entropy loss; return logits, loss",
-        "在嵌入表里查出每个词元的向量，用输出层变成 logits；有 targets 时再算交叉熵损失；返回 logits, loss",
+        "在嵌入表里查出每个词元的向量，用输出层变成 logits；有 targets 时再算交叉熵损失；返回 `logits, loss`",
     ),
     ("v2", "MODEL_HYPERPARAMETERS"): Words(
         "block_size is now also the number of positions the model learns", "block_size 现在也是模型学习的位置个数"
@@ -72,8 +72,8 @@ TODO_WORDS = {
     ("v3", "Head"): Words(
         "write class Head(n_embed, head_size, block_size): key, query and value layers without bias, and a causal"
         " mask; forward returns softmax(q k^T / sqrt(head_size), masked) @ v",
-        "写 class Head(n_embed, head_size, block_size)：不带偏置的 key、query、value 三个线性层和一个因果掩码；"
-        "forward 返回 softmax(q k^T / sqrt(head_size)，掩码后) @ v",
+        "写 class Head(n_embed, head_size, block_size)：不带偏置的键（key）、查询（query）、值（value）"
+        "三个线性层和一个因果掩码；forward 返回 softmax(q k^T / sqrt(head_size)，掩码后) @ v",
     ),
     ("v3", "BabyGPT.__init__"): Words(
         "create self.attention: one Head as wide as the embedding", "建 self.attention：一个和嵌入一样宽的 Head"
@@ -118,7 +118,7 @@ TODO_WORDS = {
     ("v6", "BabyGPT.forward"): Words("pass x through the blocks", "让 x 经过这些 Block"),
     ("v7", "Block.forward"): Words(
         "add each sublayer's output to its input: x = x + sublayer(x), for the attention and for the feed-forward",
-        "把每个子层的输出加到它的输入上：注意力和前馈网络各自 x = x + sublayer(x)",
+        "把每个子层的输出加到它的输入上：注意力和前馈网络各自 `x = x + sublayer(x)`",
     ),
     ("v8", "MultiHeadAttention.__init__"): Words(
         "create self.proj, a linear layer n_embed -> n_embed", "建 self.proj：一个 n_embed -> n_embed 的线性层"
@@ -135,7 +135,7 @@ TODO_WORDS = {
     ),
     ("v9", "Block.forward"): Words(
         "normalise before each sublayer (pre-norm): x = x + sublayer(ln(x))",
-        "在每个子层之前做层归一化（前置归一化，pre-norm）：x = x + sublayer(ln(x))",
+        "在每个子层之前做层归一化，即前置归一化（pre-norm）：`x = x + sublayer(ln(x))`",
     ),
     ("v9", "BabyGPT.__init__"): Words(
         "create ln_f, the final layer norm before the output head", "建 ln_f：输出层之前最后一个层归一化"
@@ -166,13 +166,13 @@ TODO_WORDS = {
         "write class RunRecorder: it makes the run folder, and at each evaluation prints the report, appends to"
         " metrics.csv and saves checkpoint.pt; at the end it writes loss_curve.png and samples.txt (and logs to"
         " wandb unless disabled)",
-        "写 class RunRecorder：建好运行文件夹；每次评估时打印报告、追加 metrics.csv、保存 checkpoint.pt；"
+        "写 class RunRecorder：建好运行目录；每次评估时打印报告、追加 metrics.csv、保存 checkpoint.pt；"
         "最后写出 loss_curve.png 和 samples.txt（没有关掉 wandb 时也记到 wandb）",
     ),
     ("v12", "write_atomically"): Words(
         "write the helpers of the records: a file written whole or not at all, the run folder (never replacing a"
         " trained model without --overwrite), the CSV table and the loss curve",
-        "写记录要用的辅助函数：要么整个写好、要么不写的文件写入，运行文件夹（没有 --overwrite 时绝不替换训练好的"
+        "写记录要用的辅助函数：要么整个写好、要么不写的文件写入，运行目录（没有 --overwrite 时绝不替换训练好的"
         "模型），CSV 表格和损失曲线",
     ),
     ("v12", "make_parser"): Words(
@@ -184,7 +184,7 @@ TODO_WORDS = {
     ),
     ("v12", "main"): Words(
         "a run folder that cannot be written is one line: error: cannot write the run folder ...",
-        "写不了运行文件夹时只说一行：error: cannot write the run folder ...",
+        "写不了运行目录时只说一行：`error: cannot write the run folder ...`",
     ),
     ("v11", "TRAINING_HYPERPARAMETERS"): Words(
         "choose the batch size and learning rate for a GPU run", "为 GPU 上的训练选好批大小和学习率"
@@ -198,7 +198,7 @@ TODO_WORDS = {
 }
 GENERAL_TODO = Words(
     "write the code of {stage}'s idea that goes here (its lesson's diff shows it, once you want to see it)",
-    "在这里写 {stage} 这一步新想法的代码（想看答案时，课程里的 diff 就是）",
+    "在这里写 {stage} 这一步新想法的代码（想看答案时，课程里的差异就是）",
 )
 SAY = {
     "en": {
@@ -293,7 +293,7 @@ MESSAGES = {
         "crashed": "{path} 的检查崩溃了（{how}{where}）",
         "where_check": "在检查“{words}”时",
         "where_load": "在导入文件时",
-        "diff_title": "从 {path} 到答案 {stage_file} 的 diff（- 开头的是你的行，+ 开头的是答案的）：",
+        "diff_title": "从 {path} 到答案 {stage_file} 的差异（diff）（- 开头的是你的行，+ 开头的是答案的）：",
         "no_diff": "{path} 和答案 {stage_file} 一行不差。",
         "teacher": "已批改 {folder} 里的 {n} 个文件：{md} 和 {csv}",
         "no_files": "{folder} 里没有要检查的 .py 文件",

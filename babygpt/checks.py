@@ -507,7 +507,7 @@ def head_is_attention(module, n):
             "应有一个名为 Head 的模块类（一个注意力头）；实际没有",
             Words(
                 "write class Head(nn.Module) with key, query and value layers, and use it in the model",
-                "写一个 class Head(nn.Module)，有 key、query、value 三个线性层，并在模型里用上它",
+                "写一个 class Head(nn.Module)，有键（key）、查询（query）、值（value）三个线性层，并在模型里用上它",
             ),
         )
     if n >= 4:  # several heads, each of size n_embed // n_head
@@ -949,7 +949,7 @@ def training_and_evaluation_modes(module, n):
         if any(grad or train for grad, train, _ in calls) or any(m.training != training for m in model.modules()):
             fail(
                 "generate() samples in eval mode without gradients and leaves the mode as it found it; found not",
-                "generate() 应在 eval 模式下、不求梯度地采样，并在结束后恢复原来的模式；实际没有",
+                "`generate()` 应在 eval 模式下、不求梯度地采样，并在结束后恢复原来的模式；实际没有",
             )
 
 
@@ -1024,7 +1024,7 @@ def records_the_run(module, n):
         if missing:
             fail(
                 f"the run folder holds {', '.join(names)}; found {', '.join(missing)} missing",
-                f"运行文件夹里应有 {', '.join(names)}；实际缺少 {', '.join(missing)}",
+                f"运行目录里应有 {', '.join(names)}；实际缺少 {', '.join(missing)}",
                 Words(
                     "run(args, make_recorder=RunRecorder): every run is recorded",
                     "run(args, make_recorder=RunRecorder)：每次运行都要记录",

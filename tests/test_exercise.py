@@ -277,3 +277,25 @@ def test_each_lesson_shows_what_bench_exercises_writes():
             assert block in text, f"{path}: run python bench/exercises.py"
             heading, check_yourself = bench.HEADING[lang]
             assert text.index(heading) < text.index(block) < text.index(f"\n{check_yourself}\n")
+
+
+def test_the_chinese_the_exercises_write_follows_the_glossary():
+    """The Chinese of the lessons' blocks, the TODOs and the check's lines: the glossary's terms, short sentences."""
+    import test_glossary as glossary
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    import exercises as bench
+
+    texts = {f"{stage} block": bench.block(stage, bench.load()["stages"][stage], "zh") for stage in STAGE_IDS}
+    texts.update({f"TODO {key}": words["zh"] for key, words in exercise.TODO_WORDS.items()})
+    texts.update({f"check {c.name}": c.words["zh"] for c in checks.CHECKS})
+    texts.update({f"message {key}": text for key, text in exercise.MESSAGES["zh"].items()})
+    found = []
+    for name, text in texts.items():
+        text = re.sub(r"\{[^{}]*\}", "3", text)  # a message's {placeholders}: filled in later, with numbers and ids
+        found += [f"{name}: {length} characters: {start}" for _, length, start in glossary.long_sentences(text)]
+        found += [
+            f"{name}: {variant} (write {term})" for _, variant, term in glossary.variant_uses(text, glossary.REFUSED)
+        ]
+        found += [f"{name}: English {term}" for _, term, _ in glossary.english_term_uses(text, glossary.ENGLISH_TERMS)]
+    assert not found, "\n".join(found)
