@@ -17,6 +17,7 @@ Model code comes from babygpt_sample.py (load_checkpoint, the KV-cached model, a
 this file adds only what a page needs. Nothing here writes to disk: a checkpoint is only read.
 """
 
+import base64
 import csv
 import hashlib
 import html
@@ -28,6 +29,7 @@ import stat
 import sys
 import threading
 import time
+import zlib
 from collections import OrderedDict
 from concurrent.futures import Future
 from glob import glob
@@ -62,6 +64,194 @@ LOAD_SECONDS = 60.0  # the longest a page event waits for one checkpoint to load
 EVENTS_AT_ONCE = 16  # page events of one kind (Generate, say) served side by side; more wait in Gradio's queue
 REMEMBERED_LOGITS = 64  # (checkpoint, text) pairs whose next-character scores are kept: a slider move runs no model
 GRADIO_MISSING = "the playground needs Gradio: pip install gradio (or pip install -r requirements-dev.txt)"
+
+
+# ----------------------------------------------------------------------------
+# The page's words, in English and Chinese (the Chinese as in the lessons and docs/glossary.zh.md)
+
+WORDS = {
+    "en": {
+        # what the page says as it answers (Python fills them in)
+        "temperature": "temperature {t:g}",
+        "greedy": " (greedy: the likeliest only)",
+        "cut": "; top_k {k} keeps {k} of {n:,} characters, which held {held:.1%} before the cut",
+        "all": "; all {n:,} characters can be drawn",
+        "likeliest": "; likeliest: ",
+        "comma": ", ",
+        "kept": "kept",
+        "cut by top_k": "cut by top_k",
+        "info": "**{path}**: stage **{stage}**, {n:,} parameters, step {step}, {loss}",
+        "val loss": "val loss **{loss:.4f}**",
+        "val loss unknown": "val loss unknown",
+        "off here": "{name} {value} (off here)",
+        "generating": "generating: {done} of {n} characters",
+        "generated": "{n} characters in {seconds:.2f} s ({speed:,.0f} characters/s), seed {seed}",
+        "compared": "the same prompt, temperature, top_k and seed ({seed}) for both",
+        "caption": "where character {n} ({c}) looks, in every layer (row) and head (column): darker is more weight,"
+        " relative to the head's largest; grey is the future, hidden by the causal mask. Point at another character.",
+        "head": "head",
+        "layer": "layer",
+        "future": "the future: masked",
+        "last characters": "the last {n} characters (block_size)",
+        "no attention": "attention is shown for {first} on (heads whose weights pass through Head.dropout); this model"
+        " is {stage}'s",
+        "choose": "choose a checkpoint (or pass --checkpoint PATH)",
+        "none chosen": "no checkpoint chosen: type a checkpoint's path in the box above, or " + TRAIN_HINT,
+        "refused": "cannot open {path!r} here: choose a checkpoint from the list (the page opens only checkpoints in"
+        " the folders it scans; the terminal running the playground says why)",
+        "slow": "checkpoint {path} took more than {seconds:g} s to load; try again",
+        "rewritten": "checkpoint {path} is being rewritten as it is read; try again in a moment",
+        "empty prompt": "type a prompt: the model needs at least one character to continue",
+        "unknown characters": "this model cannot read the prompt: {characters} not in the vocabulary",
+        "bad top_k": "top_k must be 0 (all characters) or positive, got {top_k}",
+        "bad temperature": "temperature must be 0 (greedy) or positive, got {temperature}",
+        "bad length": "generate between 1 and {most:,} characters at a time (asked for {n})",
+        "bad seed": "the seed must be a whole number between 0 and 2**63 - 1 (got {seed})",
+        # the page itself (Gradio's I18n shows them in the browser's language)
+        "intro": "# BabyGPT playground\nYour own model, thinking: pick a checkpoint, type a prompt, and watch the"
+        " next-character distribution move with the temperature and top_k sliders; point at a character in the"
+        " attention map to see where each head looks.",
+        "checkpoint": "checkpoint",
+        "checkpoint info": "found under out/ and sweeps/, or type a path",
+        "curve": "val loss curve",
+        "next tab": "Next character",
+        "prompt": "prompt",
+        "temperature label": "temperature",
+        "temperature info": "below 1 sharpens, above 1 flattens; 0 is greedy",
+        "top_k info": "draw only from the k likeliest; 0 is all",
+        "seed": "seed",
+        "seed info": "the same seed and text draw the same characters",
+        "next drawn": "Next (drawn)",
+        "next likeliest": "Next (likeliest)",
+        "length": "N characters",
+        "generate": "Generate N",
+        "chart": "the next character: probability of each of the 20 likeliest",
+        "attention heading": "### Attention: every layer and head over the text (its last block_size characters)",
+        "compare tab": "Compare",
+        "checkpoint A": "checkpoint A",
+        "checkpoint B": "checkpoint B",
+        "compare": "Compare",
+        "A chart": "A: the next character",
+        "B chart": "B: the next character",
+        "A text": "A continues",
+        "B text": "B continues",
+        "compare note": "Temperature, top_k and seed are the ones on the Next character tab.",
+        "exposure": "**Who can open this page.** {where} With `--host 0.0.0.0` anyone on the network can, with no"
+        " password: they see the checkpoints listed (their paths), run them on this computer's processor, and may"
+        " type paths; the page opens only checkpoints in the folders it scans (`out/`, `sweeps/` and those given"
+        " with `--folder`) and tells nothing of any other file. No share link is made.",
+        "local": "Served on {host}: only this computer can open this page.",
+        "network": "Served on {host}: anyone who can reach this computer on the network can open this page.",
+    },
+    "zh": {
+        "temperature": "温度 {t:g}",
+        "greedy": "（贪心解码：只取最可能的字）",
+        "cut": "；top_k {k} 在 {n:,} 个字里保留 {k} 个，截断之前它们共占 {held:.1%} 的概率",
+        "all": "；全部 {n:,} 个字都可能被抽到",
+        "likeliest": "；最可能的：",
+        "comma": "，",
+        "kept": "保留",
+        "cut by top_k": "被 top_k 截掉",
+        "info": "**{path}**：阶段 **{stage}**，{n:,} 个参数，第 {step} 步，{loss}",
+        "val loss": "验证损失 **{loss:.4f}**",
+        "val loss unknown": "验证损失未知",
+        "off here": "{name} {value}（这里不用）",
+        "generating": "正在生成：{done} / {n} 个字",
+        "generated": "{n} 个字用了 {seconds:.2f} 秒（每秒 {speed:,.0f} 个字），随机种子 {seed}",
+        "compared": "两边用同一段提示词、同一个温度、同一个 top_k 和同一个随机种子（{seed}）",
+        "caption": "第 {n} 个字（{c}）在每一层（行）、每个注意力头（列）里看向哪里："
+        "颜色越深，权重越大（相对于这个头的最大权重）；灰色的是未来，被因果掩码遮住了。把鼠标指向别的字试试。",
+        "head": "头",
+        "layer": "层",
+        "future": "未来：被因果掩码遮住",
+        "last characters": "最后 {n} 个字（block_size）",
+        "no attention": "注意力图从 {first} 起才有（注意力头的权重要经过 Head.dropout）；这个模型来自 {stage}",
+        "choose": "请选一个检查点（或者启动时用 --checkpoint PATH 指定）",
+        "none chosen": "还没有选检查点：在上面的框里输入检查点的路径，或者先训练一个："
+        "python babygpt_v12_wandb.py（在 CPU 上用 docs/index.zh.md 里 CPU 命令的选项），它会写出 out/v12/checkpoint.pt",
+        "refused": "这里打不开 {path!r}：请从列表里选一个检查点"
+        "（页面只打开它扫描的目录里的检查点；原因写在运行演练场的终端里）",
+        "slow": "检查点 {path} 加载超过了 {seconds:g} 秒，请再试一次",
+        "rewritten": "检查点 {path} 正在被重写，请稍后再试",
+        "empty prompt": "请输入提示词：模型至少需要一个字才能往下写",
+        "unknown characters": "这个模型读不了这段提示词：{characters} 不在它的词表里",
+        "bad top_k": "top_k 必须是 0（全部字）或正整数，现在是 {top_k}",
+        "bad temperature": "温度必须是 0（贪心解码）或正数，现在是 {temperature}",
+        "bad length": "一次生成 1 到 {most:,} 个字（现在要 {n} 个）",
+        "bad seed": "随机种子必须是 0 到 2**63 - 1 之间的整数（现在是 {seed}）",
+        "intro": "# BabyGPT 演练场\n看你自己的模型怎么“想”：选一个检查点，输入提示词，"
+        "拖动温度和 top_k 滑块，看下一个字的概率分布怎么变；把鼠标指向注意力图里的某个字，看每个注意力头在看哪里。",
+        "checkpoint": "检查点",
+        "checkpoint info": "在 out/ 和 sweeps/ 下找到的，也可以输入路径",
+        "curve": "验证损失曲线",
+        "next tab": "下一个字",
+        "prompt": "提示词",
+        "temperature label": "温度",
+        "temperature info": "小于 1 更集中，大于 1 更平均；0 是贪心解码",
+        "top_k info": "只从最可能的 k 个字里抽；0 表示全部",
+        "seed": "随机种子",
+        "seed info": "种子和文字都相同，抽到的字就相同",
+        "next drawn": "下一个字（抽取）",
+        "next likeliest": "下一个字（最可能）",
+        "length": "字数 N",
+        "generate": "生成 N 个字",
+        "chart": "下一个字：最可能的 20 个字各自的概率",
+        "attention heading": "### 注意力：每一层、每个注意力头在看文字的哪里（只看最后 block_size 个字）",
+        "compare tab": "比较",
+        "checkpoint A": "检查点 A",
+        "checkpoint B": "检查点 B",
+        "compare": "比较",
+        "A chart": "A：下一个字",
+        "B chart": "B：下一个字",
+        "A text": "A 的续写",
+        "B text": "B 的续写",
+        "compare note": "温度、top_k 和随机种子用“下一个字”页上的设置。",
+        "exposure": "**谁能打开这个页面。** {where}用 `--host 0.0.0.0` 启动时，网络上任何人都能打开，"
+        "而且不需要密码：他们能看到列出的检查点（包括路径），用这台电脑的处理器运行这些模型，也能输入路径；但页面只打开它扫描的目录（`out/`、`sweeps/`"
+        " 和 `--folder` 指定的目录）里的检查点，关于其他任何文件，它什么也不透露。页面不会生成公开分享链接。",
+        "local": "现在监听的是 {host}：只有这台电脑能打开这个页面。",
+        "network": "现在监听的是 {host}：网络上任何能连到这台电脑的人都能打开这个页面。",
+    },
+}
+LANGUAGES = tuple(WORDS)  # --lang's choices besides auto
+
+
+def say(language, key, **values):
+    """The page's words for key in language (en or zh), with values filled in."""
+    return WORDS[language][key].format(**values)
+
+
+class PageError(ValueError):
+    """Bad input or an unopenable checkpoint, said on the page in the learner's language: WORDS[language][key] with
+    values. str() is the English."""
+
+    def __init__(self, key, **values):
+        self.key, self.values = key, values
+        super().__init__(say("en", key, **values))
+
+    def said(self, language):
+        return say(language, self.key, **self.values)
+
+
+def told(error, language):
+    """A ValueError's message in language: a PageError's in its words, any other's as it is."""
+    return error.said(language) if isinstance(error, PageError) else str(error)
+
+
+def preferred_language(accept_language):
+    """en or zh from a browser's Accept-Language header ("zh-CN,zh;q=0.9,en;q=0.8"): the language it prefers most
+    among those the page speaks, English when it names neither."""
+    choices = []
+    for position, part in enumerate(accept_language.split(",")):
+        tag, _, weight = part.strip().partition(";q=")
+        try:
+            weight = float(weight) if weight else 1.0
+        except ValueError:
+            weight = 0.0
+        language = tag.split("-")[0].strip().lower()
+        if language in WORDS and weight > 0:
+            choices.append((-weight, position, language))
+    return min(choices)[2] if choices else "en"
 
 
 # ----------------------------------------------------------------------------
@@ -111,11 +301,8 @@ class CheckpointPolicy:
         self.folders = [os.path.realpath(folder) for folder in folders]
         self.files = {os.path.realpath(path) for path in files}
 
-    def refusal(self, path):
-        return (
-            f"cannot open {path!r} here: choose a checkpoint from the list (the page opens only checkpoints in the"
-            " folders it scans; the terminal running the playground says why)"
-        )
+    def refusal(self, path, language="en"):
+        return say(language, "refused", path=path)
 
     def check(self, path):
         """The file to load for path (a run folder: its checkpoint.pt), as the page names it; ValueError otherwise."""
@@ -157,15 +344,14 @@ class Loaded:
     def encode(self, prompt):
         """idx (1, T) for prompt; ValueError naming any character the model never saw."""
         if not prompt:
-            raise ValueError("type a prompt: the model needs at least one character to continue")
-        try:
-            ids = self.tokenizer.encode(prompt)
-        except ValueError as e:
-            raise ValueError(f"this model cannot read the prompt: {e}") from None
-        return torch.tensor([ids], dtype=torch.long, device=self.device)
+            raise PageError("empty prompt")
+        unknown = sorted(set(prompt) - set(self.tokenizer.stoi))
+        if unknown:
+            raise PageError("unknown characters", characters=", ".join(repr(ch) for ch in unknown))
+        return torch.tensor([self.tokenizer.encode(prompt)], dtype=torch.long, device=self.device)
 
 
-class SlowLoad(ValueError):
+class SlowLoad(PageError):
     """A load past its time limit: it goes on, and the same checkpoint asked for again waits for it."""
 
 
@@ -184,7 +370,7 @@ class CheckpointCache:
     def get(self, path):
         """The Loaded for path; ValueError with one line for a missing, damaged, foreign or too slow file."""
         if not path:
-            raise ValueError("choose a checkpoint (or pass --checkpoint PATH)")
+            raise PageError("choose")
         path = checkpoint_file(path)  # a run folder's checkpoint.pt; ValueError if there is none
         try:
             identity = file_identity(os.path.realpath(path))
@@ -201,7 +387,7 @@ class CheckpointCache:
         try:
             return future.result(timeout=self.load_seconds)
         except TimeoutError:
-            raise SlowLoad(f"checkpoint {path} took more than {self.load_seconds:g} s to load; try again") from None
+            raise SlowLoad("slow", path=path, seconds=self.load_seconds) from None
 
     def _load(self, path, identity, future):
         """Read path (whose file_identity was identity) into future; a file rewritten while it was read is read
@@ -223,7 +409,7 @@ class CheckpointCache:
                     break
                 identity = after  # rewritten meanwhile: what was read may be either content, or half of each
             else:
-                raise ValueError(f"checkpoint {path} is being rewritten as it is read; try again in a moment")
+                raise PageError("rewritten", path=path)
             loaded = Loaded(path, model, tokenizer, checkpoint, identity)
             with self.lock:
                 newest = self.entries.get(identity[0])
@@ -262,19 +448,21 @@ def stage_label(stage):
     return match.group(1) if match else stage
 
 
-def model_info(loaded):
+def model_info(loaded, language="en"):
     """A Markdown summary: stage, sizes, parameter count, step and val loss (the checkpoint's, else metrics.csv's)."""
     config, checkpoint = loaded.checkpoint["model_config"], loaded.checkpoint
     val_loss = checkpoint.get("val_loss")
     curve = [loss for _, split, loss in read_loss_curve(loaded.path) if split == "val"]
     if not isinstance(val_loss, float) and curve:
         val_loss = curve[-1]
-    loss = f"val loss **{val_loss:.4f}**" if isinstance(val_loss, float) else "val loss unknown"
+    loss = (
+        say(language, "val loss", loss=val_loss) if isinstance(val_loss, float) else say(language, "val loss unknown")
+    )
+    step, stage = checkpoint.get("step", "?"), stage_label(loaded.stage)
     lines = [
-        f"**{loaded.path}**: stage **{stage_label(loaded.stage)}**, {loaded.n_params:,} parameters,"
-        f" step {checkpoint.get('step', '?')}, {loss}",
+        say(language, "info", path=loaded.path, stage=stage, n=loaded.n_params, step=step, loss=loss),
         " · ".join(  # each stage's own sizes: v1 has no n_head, v10 on a dropout (never used here)
-            f"{name} {value:,}" if isinstance(value, int) else f"{name} {value} (off here)"
+            f"{name} {value:,}" if isinstance(value, int) else say(language, "off here", name=name, value=value)
             for name, value in config.items()
         ),
     ]
@@ -306,40 +494,38 @@ def next_distribution(logits, temperature, top_k=None):
     return F.softmax(scaled, dim=-1)
 
 
-def bar_rows(logits, probs, tokenizer, count=BAR_COUNT):
+def bar_rows(logits, probs, tokenizer, count=BAR_COUNT, language="en"):
     """The chart's rows for the count likeliest characters, likeliest first: (label, probability, 'kept' or
-    'cut by top_k'). Labels show a newline as ↵ and a space as ␣."""
+    'cut by top_k', in language). Labels show a newline as ↵ and a space as ␣."""
     order = torch.argsort(logits, descending=True, stable=True)[:count].tolist()
-    rows = []
-    for i in order:
-        rows.append((show_character(tokenizer.vocab[i]), float(probs[i]), "kept" if probs[i] > 0 else "cut by top_k"))
-    return rows
+    kept, cut = say(language, "kept"), say(language, "cut by top_k")
+    return [(show_character(tokenizer.vocab[i]), float(probs[i]), kept if probs[i] > 0 else cut) for i in order]
 
 
 def parse_top_k(top_k, vocab_size):
     """The slider's top_k as pick_next_token wants it: None (all characters) for 0 or for vocab_size and above."""
     top_k = int(top_k or 0)
     if top_k < 0:
-        raise ValueError(f"top_k must be 0 (all characters) or positive, got {top_k}")
+        raise PageError("bad top_k", top_k=top_k)
     return None if top_k == 0 or top_k >= vocab_size else top_k
 
 
 def check_temperature(temperature):
     temperature = float(temperature)
     if not (math.isfinite(temperature) and temperature >= 0):
-        raise ValueError(f"temperature must be 0 (greedy) or positive, got {temperature}")
+        raise PageError("bad temperature", temperature=temperature)
     return temperature
 
 
 def check_length(n):
     if n is None or not float(n).is_integer() or not 1 <= int(n) <= MAX_GENERATE:
-        raise ValueError(f"generate between 1 and {MAX_GENERATE:,} characters at a time (asked for {n})")
+        raise PageError("bad length", most=MAX_GENERATE, n=n)
     return int(n)
 
 
 def check_seed(seed):
     if seed is None or not float(seed).is_integer() or not 0 <= int(seed) < 2**63:
-        raise ValueError(f"the seed must be a whole number between 0 and 2**63 - 1 (got {seed})")
+        raise PageError("bad seed", seed=seed)
     return int(seed)
 
 
@@ -397,15 +583,13 @@ def text_attention(loaded, prompt):
     """(labels, weights): the last block_size characters of prompt as shown on the page, and every head's attention
     weights (n_layer, n_head, T, T) over them, taken from the model by babygpt_sample.attention_weights."""
     if STAGES.index(loaded.stage) < ATTENTION_FROM:
-        raise ValueError(
-            f"attention is shown for {stage_label(STAGES[ATTENTION_FROM])} on (heads whose weights pass through"
-            f" Head.dropout); this model is {stage_label(loaded.stage)}'s"
-        )
+        raise PageError("no attention", first=stage_label(STAGES[ATTENTION_FROM]), stage=stage_label(loaded.stage))
     idx = loaded.encode(prompt)[:, -loaded.model.block_size :]
     labels = [show_character(ch) for ch in loaded.tokenizer.decode(idx[0].tolist())]
     return labels, attention_weights(loaded.model, idx)
 
 
+ATTENTION_LEVELS = 31  # shades sent per weight: (level / 31)² of its row's largest weight, 5 bits before zlib
 ATTENTION_CSS = """
 .bg-attn{font-family:ui-monospace,'Noto Sans Mono CJK SC','Noto Sans CJK SC',monospace;font-size:15px}
 .bg-attn .pointer{margin-bottom:6px}
@@ -417,72 +601,138 @@ ATTENTION_CSS = """
 .bg-attn .strip span.q{outline:2px solid #d62728}
 .bg-attn .strip span.f{color:#bbb}
 .bg-attn .head,.bg-attn .caption{font-size:12px;color:#555;font-family:sans-serif}
-"""
-
-# Pointing at a character (in the text line or in any strip) reshades every strip by where that character looks,
-# in the browser, from the weights the page carries (the same rule as attention_html's, written in JavaScript).
-ATTENTION_JS = """
-element.addEventListener('mouseover', (event) => {
-  const target = event.target.closest('[data-i]');
-  const root = element.querySelector('.bg-attn');
-  if (!target || !root) return;
-  const q = Number(target.dataset.i), weights = JSON.parse(root.dataset.weights);
-  const labels = JSON.parse(root.dataset.labels);
-  root.querySelectorAll('.pointer span').forEach((s) => s.classList.toggle('q', Number(s.dataset.i) === q));
-  root.querySelector('.caption').textContent = root.dataset.caption.replace('{n}', q + 1).replace('{c}', labels[q]);
-  root.querySelectorAll('.strip').forEach((strip) => {
-    const row = weights[strip.dataset.l][strip.dataset.h][q], top = Math.max(...row, 1e-9);
-    strip.querySelectorAll('span').forEach((s) => {
-      const j = Number(s.dataset.i), w = j <= q ? row[j] : null;
-      s.className = j === q ? 'q' : (w === null ? 'f' : '');
-      s.style.background = w === null ? '' : `rgba(31,119,180,${(w / top).toFixed(3)})`;
-      s.style.color = w !== null && w / top > 0.6 ? '#fff' : '';
-      s.title = w === null ? 'the future: masked' : `${labels[q]} → ${labels[j]}: ${w.toFixed(3)}`;
-    });
-  });
-});
-"""
-CAPTION = (
-    "where character {n} ({c}) looks, in every layer (row) and head (column): darker is more weight, relative to"
-    " the head's largest; grey is the future, hidden by the causal mask. Point at another character."
+""" + "".join(  # one class per shade: a pointer move sets class names, the stylesheet colours them
+    f".bg-attn .strip span.a{level}{{background:rgba(31,119,180,{(level / ATTENTION_LEVELS) ** 2:.3f})"
+    + (";color:#fff}" if (level / ATTENTION_LEVELS) ** 2 > 0.6 else "}")
+    for level in range(1, ATTENTION_LEVELS + 1)
 )
 
+# The map arrives as the text line and, in data-weights, every head's weights packed by pack_attention. The page
+# unpacks them once per new map, builds the strips, and a pointer move only sets class names: pointing at a
+# character (in the text line or in any strip) reshades every strip by where that character looks.
+ATTENTION_JS = """
+const LEVELS = {levels};
+async function unpack(root) {
+  const [L, H, T] = root.dataset.shape.split(' ').map(Number);
+  const packed = Uint8Array.from(atob(root.dataset.weights), (c) => c.charCodeAt(0));
+  const stream = new Blob([packed]).stream().pipeThrough(new DecompressionStream('deflate'));
+  const bytes = new Uint8Array(await new Response(stream).arrayBuffer());
+  const n = L * H * T * (T + 1) / 2;  // the lower triangles, row by row, head after head
+  return {L, H, T, levels: bytes.subarray(0, n), tops: new Uint16Array(bytes.slice(n).buffer),
+          labels: JSON.parse(root.dataset.labels)};
+}
+function build(root, map) {
+  const table = root.querySelector('table');
+  const heading = ['<tr><td></td>'];
+  for (let h = 0; h < map.H; h++) heading.push(`<td class="head">${root.dataset.headWord} ${h + 1}</td>`);
+  const strip = [...root.querySelectorAll('.pointer span')].map((s) => `<span>${s.innerHTML}</span>`).join('');
+  const rows = [heading.join('') + '</tr>'];
+  for (let l = 0; l < map.L; l++) {
+    rows.push(`<tr><td class="head">${root.dataset.layerWord} ${l + 1}</td>`
+      + `<td class="strip">${strip}</td>`.repeat(map.H) + '</tr>');
+  }
+  table.innerHTML = rows.join('');
+  map.strips = [...table.querySelectorAll('.strip')].map((td) => [...td.children]);
+  map.pointer = [...root.querySelectorAll('.pointer span')];
+  root._map = map;
+}
+function shade(root, q) {
+  const map = root._map, T = map.T, triangle = T * (T + 1) / 2, start = q * (q + 1) / 2;
+  map.pointer.forEach((s, i) => { s.className = i === q ? 'q' : ''; });
+  root.querySelector('.caption').textContent =
+    root.dataset.caption.replace('{n}', q + 1).replace('{c}', map.labels[q]);
+  map.strips.forEach((spans, head) => {
+    const row = head * triangle + start;
+    for (let j = 0; j < T; j++) {
+      const name = j > q ? 'f' : 'a' + map.levels[row + j] + (j === q ? ' q' : '');
+      if (spans[j].className !== name) spans[j].className = name;
+    }
+  });
+  map.q = q;
+}
+function weight(root, head, j) {  // the weight of character j for the chosen one, for a tooltip
+  const map = root._map, T = map.T, level = map.levels[head * T * (T + 1) / 2 + map.q * (map.q + 1) / 2 + j];
+  return (level / LEVELS) ** 2 * map.tops[head * T + map.q] / 65535;
+}
+async function refresh() {  // a new map on the page: unpack it once, build its strips, point at its last character
+  // Gradio updates the page's elements in place: the same root may come back with new data and an empty table
+  const root = element.querySelector('.bg-attn');
+  if (!root || (root._packed === root.dataset.weights && root.querySelector('.strip'))) return;
+  const packed = root._packed = root.dataset.weights;
+  const map = await unpack(root);
+  if (root.dataset.weights !== packed) return;  // a newer map arrived meanwhile: its own refresh builds it
+  build(root, map);
+  shade(root, map.T - 1);
+  root.dataset.ready = '1';
+}
+element.addEventListener('mouseover', (event) => {
+  const target = event.target.closest('.pointer span, .strip span');
+  const root = element.querySelector('.bg-attn');
+  if (!target || !root || !root._map) return;
+  const strip = target.closest('.strip'), j = [...target.parentNode.children].indexOf(target);
+  if (!strip) { shade(root, j); return; }
+  const head = root._map.strips.findIndex((spans) => spans[0].parentNode === strip);
+  if (j > root._map.q) { target.title = root.dataset.future; return; }
+  target.title = `${root._map.labels[root._map.q]} → ${root._map.labels[j]}: ${weight(root, head, j).toFixed(3)}`;
+});
+element.addEventListener('click', (event) => {  // a strip's character: point at it (touch screens have no hover)
+  const target = event.target.closest('.strip span');
+  const root = element.querySelector('.bg-attn');
+  if (target && root && root._map) shade(root, [...target.parentNode.children].indexOf(target));
+});
+new MutationObserver(refresh).observe(element, {childList: true, subtree: true});  // each new value
+refresh();
+""".replace("{levels}", str(ATTENTION_LEVELS))
 
-def attention_html(labels, weights, query=None):
-    """HTML: the text once, then one strip of the text per layer (row) and head (column), each character shaded by
-    how much the chosen character (query, default the last) attends to it, its tooltip giving the weight. Pointing
-    at a character chooses it (ATTENTION_JS). weights: (n_layer, n_head, T, T), row i summing to 1 over j <= i."""
+
+def pack_attention(weights):
+    """weights (n_layer, n_head, T, T), row i summing to 1 over j <= i, as base64 text for the page, at most
+    about 0.84 bytes per weight: zlib of one byte per weight of each lower triangle (row by row, head after head),
+    level = round(31 * sqrt(w / the row's largest)), then each row's largest as a uint16 (of 65535, little-endian).
+    The square root spends the levels where the eye sees them: small weights keep their shade."""
     n_layer, n_head, T, _ = weights.shape
-    query = T - 1 if query is None else max(0, min(int(query), T - 1))
-    escaped = [html.escape(label) for label in labels]
-    marked = ' class="q"'
-    pointer = "".join(
-        f'<span data-i="{i}"{marked if i == query else ""}>{label}</span>' for i, label in enumerate(escaped)
-    )
-    rows = ["<tr><td></td>" + "".join(f'<td class="head">head {h + 1}</td>' for h in range(n_head)) + "</tr>"]
-    for layer in range(n_layer):
-        cells = []
-        for head in range(n_head):
-            row = weights[layer, head, query]
-            top = max(float(row.max()), 1e-9)  # relative to the head's largest weight: a diffuse head stays visible
-            spans = []
-            for j, label in enumerate(escaped):
-                if j > query:
-                    spans.append(f'<span data-i="{j}" class="f" title="the future: masked">{label}</span>')
-                    continue
-                w = float(row[j])
-                style = f"background:rgba(31,119,180,{w / top:.3f})" + (";color:#fff" if w / top > 0.6 else "")
-                title = html.escape(f"{labels[query]} → {labels[j]}: {w:.3f}")
-                css = marked if j == query else ""
-                spans.append(f'<span data-i="{j}"{css} style="{style}" title="{title}">{label}</span>')
-            cells.append(f'<td class="strip" data-l="{layer}" data-h="{head}">{"".join(spans)}</td>')
-        rows.append(f'<tr><td class="head">layer {layer + 1}</td>{"".join(cells)}</tr>')
-    data = json.dumps(weights.double().numpy().round(4).tolist())  # every query's weights, for pointing (JS)
-    caption = CAPTION.format(n=query + 1, c=labels[query])
+    weights = weights.float().clamp(0, 1)
+    tops = weights.amax(-1, keepdim=True).clamp_min(1e-12)  # (L, H, T, 1)
+    rows, columns = torch.tril_indices(T, T)
+    levels = torch.round((weights / tops).sqrt() * ATTENTION_LEVELS).to(torch.uint8)[:, :, rows, columns]
+    tops = torch.round(tops.squeeze(-1) * 65535).to(torch.int32).numpy().astype("<u2")
+    return base64.b64encode(zlib.compress(levels.numpy().tobytes() + tops.tobytes(), 1)).decode("ascii")
+
+
+def unpack_attention(text, n_layer, n_head, T):
+    """pack_attention's weights back (n_layer, n_head, T, T), the masked future 0: each within 3.3% of its row's
+    largest weight of the model's own (what the page shades and its tooltips say)."""
+    data = zlib.decompress(base64.b64decode(text))
+    n = n_layer * n_head * T * (T + 1) // 2
+    levels = torch.frombuffer(bytearray(data[:n]), dtype=torch.uint8).float().view(n_layer, n_head, -1)
+    tops = torch.frombuffer(bytearray(data[n:]), dtype=torch.int16).view(torch.uint16).float() / 65535
+    rows, columns = torch.tril_indices(T, T)
+    weights = torch.zeros(n_layer, n_head, T, T)
+    weights[:, :, rows, columns] = (levels / ATTENTION_LEVELS) ** 2
+    return weights * tops.view(n_layer, n_head, T, 1)
+
+
+def attention_html(labels, weights, language="en"):
+    """HTML: the text once (a span per character, to point at), then, built in the browser (ATTENTION_JS), one strip of
+    the text per layer (row) and head (column), each character shaded by how much the character pointed at (at
+    first the last) attends to it, its tooltip giving the weight. weights: (n_layer, n_head, T, T), packed by
+    pack_attention; labels: the T characters as shown."""
+    n_layer, n_head, T, _ = weights.shape
+    pointer = "".join(f"<span>{html.escape(label)}</span>" for label in labels)
+    attributes = {
+        "shape": f"{n_layer} {n_head} {T}",
+        "weights": pack_attention(weights),
+        "labels": json.dumps(labels, ensure_ascii=False),
+        "caption": WORDS[language]["caption"],
+        "head-word": say(language, "head"),
+        "layer-word": say(language, "layer"),
+        "future": say(language, "future"),
+    }
+    data = "".join(f' data-{name}="{html.escape(value)}"' for name, value in attributes.items())
+    caption = say(language, "caption", n=T, c=labels[-1])
     return (
-        f'<div class="bg-attn" data-weights="{html.escape(data)}" data-labels="{html.escape(json.dumps(labels))}"'
-        f' data-caption="{html.escape(CAPTION)}"><div class="pointer">{pointer}</div>'
-        f'<p class="caption">{html.escape(caption)}</p><table>{"".join(rows)}</table></div>'
+        f'<div class="bg-attn"{data}><div class="pointer">{pointer}</div>'
+        f'<p class="caption">{html.escape(caption)}</p><table></table></div>'
     )
 
 
@@ -494,9 +744,11 @@ class Playground:
     """What the page does, event by event. Every method takes the page's current values and returns new ones;
     bad input becomes a message for the page (never an exception), so the page keeps working."""
 
-    def __init__(self, checkpoints, device="cpu", seed=1337, load_seconds=LOAD_SECONDS, folders=FOLDERS):
-        """checkpoints: the dropdown's paths (each may be opened); folders: where else a typed path may point."""
+    def __init__(self, checkpoints, device="cpu", seed=1337, load_seconds=LOAD_SECONDS, folders=FOLDERS, language=None):
+        """checkpoints: the dropdown's paths (each may be opened); folders: where else a typed path may point;
+        language: en or zh for every request (--lang), None to answer each in its browser's language."""
         self.checkpoints = list(checkpoints)
+        self.forced_language = language
         self.policy = CheckpointPolicy(folders, self.checkpoints)
         self.models = CheckpointCache(device, load_seconds)
         self.seed = check_seed(seed)  # the seed box's first value: Next (drawn), Generate and Compare draw from it
@@ -505,18 +757,25 @@ class Playground:
 
     # -- helpers
 
+    def language(self, request=None):
+        """en or zh: --lang's, else the one the request's browser prefers (its Accept-Language), else en."""
+        if self.forced_language:
+            return self.forced_language
+        headers = getattr(request, "headers", None) or {}
+        return preferred_language(headers.get("accept-language", ""))
+
     def open(self, path):
         """The Loaded for path, if the policy lets the page open it and it loads; else ValueError with the one
         refusal (the reason on stderr, for the terminal)."""
         if not path:
-            raise ValueError("choose a checkpoint (or pass --checkpoint PATH)")
+            raise PageError("choose")
         try:
             return self.models.get(self.policy.check(path))
         except SlowLoad:  # in a folder the page may open: a big checkpoint on a slow disk; the learner may retry
             raise
         except ValueError as e:
             print(f"playground: refused {path!r}: {e}", file=sys.stderr, flush=True)
-            raise ValueError(self.policy.refusal(path)) from None
+            raise PageError("refused", path=path) from None
 
     def scores(self, loaded, prompt):
         """next_logits, remembered for the last REMEMBERED_LOGITS (checkpoint content, prompt) pairs."""
@@ -533,32 +792,33 @@ class Playground:
                 self.logits.popitem(last=False)
         return logits
 
-    def distribution(self, loaded, prompt, temperature, top_k):
+    def distribution(self, loaded, prompt, temperature, top_k, language="en"):
         """(rows, summary) of the bar chart: bar_rows and one line saying what temperature and top_k did."""
         temperature = check_temperature(temperature)
         k = parse_top_k(top_k, loaded.tokenizer.vocab_size)
         logits = self.scores(loaded, prompt)
         probs = next_distribution(logits, temperature, k)
-        summary = f"temperature {temperature:g}" + (" (greedy: the likeliest only)" if temperature == 0 else "")
+        summary = say(language, "temperature", t=temperature) + (say(language, "greedy") if temperature == 0 else "")
         if k is not None and temperature > 0:
             before = next_distribution(logits, temperature)  # the same temperature, no cut
             held = float(before[probs > 0].sum())
-            summary += f"; top_k {k} keeps {k} of {logits.numel():,} characters, which held {held:.1%} before the cut"
+            summary += say(language, "cut", k=k, n=logits.numel(), held=held)
         else:
-            summary += f"; all {logits.numel():,} characters can be drawn"
-        rows = bar_rows(logits, probs, loaded.tokenizer)
-        summary += "; likeliest: " + ", ".join(f"{label} {p:.1%}" for label, p, _ in rows[:5])
-        return rows, summary
+            summary += say(language, "all", n=logits.numel())
+        rows = bar_rows(logits, probs, loaded.tokenizer, language=language)
+        likeliest = say(language, "comma").join(f"{label} {p:.1%}" for label, p, _ in rows[:5])
+        return rows, summary + say(language, "likeliest") + likeliest
 
     # -- events
 
-    def load(self, path):
+    def load(self, path, language="en"):
         """(info Markdown, loss-curve rows, top_k maximum, message) for the chosen checkpoint."""
         try:
             loaded = self.open(path)
         except ValueError as e:
-            return "", [], None, f"⚠️ {e}"
-        return model_info(loaded), read_loss_curve(loaded.path), loaded.tokenizer.vocab_size, ""  # a folder's file
+            return "", [], None, f"⚠️ {told(e, language)}"
+        info = model_info(loaded, language)
+        return info, read_loss_curve(loaded.path), loaded.tokenizer.vocab_size, ""  # a folder's: its file's curve
 
     def default_prompt(self, path):
         try:
@@ -567,26 +827,27 @@ class Playground:
             return ""
         return default_prompts(loaded.checkpoint, loaded.tokenizer)[0]
 
-    def show(self, path, prompt, temperature, top_k):
+    def show(self, path, prompt, temperature, top_k, language="en"):
         """(chart rows, message) for the prompt at this temperature and top_k."""
         try:
-            rows, summary = self.distribution(self.open(path), prompt, temperature, top_k)
+            rows, summary = self.distribution(self.open(path), prompt, temperature, top_k, language)
         except ValueError as e:
-            return [], f"⚠️ {e}"
+            return [], f"⚠️ {told(e, language)}"
         return rows, summary
 
-    def attention(self, path, prompt):
+    def attention(self, path, prompt, language="en"):
         """The attention map's HTML, or a message in its place."""
         try:
             loaded = self.open(path)
             with loaded.lock:
                 labels, weights = text_attention(loaded, prompt)
         except ValueError as e:
-            return f"<p>⚠️ {html.escape(str(e))}</p>"
-        shown = f"<p>the last {len(labels)} characters (block_size)</p>" if len(labels) < len(prompt) else ""
-        return shown + attention_html(labels, weights)
+            return f"<p>⚠️ {html.escape(told(e, language))}</p>"
+        last = say(language, "last characters", n=len(labels))
+        shown = f"<p>{html.escape(last)}</p>" if len(labels) < len(prompt) else ""
+        return shown + attention_html(labels, weights, language)
 
-    def step(self, path, prompt, temperature, top_k, seed=None, greedy=False):
+    def step(self, path, prompt, temperature, top_k, seed=None, greedy=False, language="en"):
         """(prompt with one more character, message). The draw's seed mixes the page's seed with the text
         (next_seed): the same seed and text give the same character, whatever else runs."""
         try:
@@ -596,9 +857,9 @@ class Playground:
             # the logits the chart shows for this text, remembered: Next costs no model run of its own
             return prompt + draw_next(loaded, self.scores(loaded, prompt), temperature, k, seed, greedy), ""
         except ValueError as e:
-            return prompt, f"⚠️ {e}"
+            return prompt, f"⚠️ {told(e, language)}"
 
-    def generate(self, path, prompt, temperature, top_k, n, seed):
+    def generate(self, path, prompt, temperature, top_k, n, seed, language="en"):
         """Yield (prompt + the continuation so far, message) while n characters are generated."""
         try:
             loaded = self.open(path)
@@ -606,15 +867,15 @@ class Playground:
             n, seed = check_length(n), check_seed(seed)
             loaded.encode(prompt)  # a bad prompt is refused before anything streams
         except ValueError as e:
-            yield prompt, f"⚠️ {e}"
+            yield prompt, f"⚠️ {told(e, language)}"
             return
         start = time.perf_counter()
         for text in stream_continuation(loaded, prompt, n, temperature, k, seed):
-            yield prompt + text, f"generating: {len(text)} of {n} characters"
+            yield prompt + text, say(language, "generating", done=len(text), n=n)
         seconds = time.perf_counter() - start
-        yield prompt + text, f"{n} characters in {seconds:.2f} s ({n / seconds:,.0f} characters/s), seed {seed}"
+        yield prompt + text, say(language, "generated", n=n, seconds=seconds, speed=n / seconds, seed=seed)
 
-    def compare(self, path_a, path_b, prompt, temperature, top_k, seed, n):
+    def compare(self, path_a, path_b, prompt, temperature, top_k, seed, n, language="en"):
         """Both checkpoints on the same prompt, temperature, top_k and seed:
         (info A, rows A, text A, info B, rows B, text B, message)."""
         panels = []
@@ -622,13 +883,13 @@ class Playground:
             temperature, n, seed = check_temperature(temperature), check_length(n), check_seed(seed)
             for path in (path_a, path_b):
                 loaded = self.open(path)
-                rows, summary = self.distribution(loaded, prompt, temperature, top_k)
+                rows, summary = self.distribution(loaded, prompt, temperature, top_k, language)
                 k = parse_top_k(top_k, loaded.tokenizer.vocab_size)
                 text = continuation(loaded, prompt, n, temperature, k, seed)
-                panels += [f"{model_info(loaded)}\n\n{summary}", rows, prompt + text]
+                panels += [f"{model_info(loaded, language)}\n\n{summary}", rows, prompt + text]
         except ValueError as e:
-            return ("", [], "", "", [], "", f"⚠️ {e}")
-        return (*panels, f"the same prompt, temperature, top_k and seed ({seed}) for both")
+            return ("", [], "", "", [], "", f"⚠️ {told(e, language)}")
+        return (*panels, say(language, "compared", seed=seed))
 
 
 # ----------------------------------------------------------------------------
@@ -646,35 +907,32 @@ def frame(rows, columns):
 
 BAR_COLUMNS = {"character": str, "probability": float, "top_k": str}
 CURVE_COLUMNS = {"step": int, "split": str, "loss": float}
-INTRO = """# BabyGPT playground
-Your own model, thinking: pick a checkpoint, type a prompt, and watch the next-character distribution move with
-the temperature and top_k sliders; point at a character in the attention map to see where each head looks."""
 
 
-def exposure(host):
-    """What the page says about who can reach it, served on host."""
+def page_words(host, language=None):
+    """Gradio's I18n translations of the page's own words (keys of WORDS), with what exposure says for host: each
+    language's words under its code, or, if language is given (--lang), that language's words for every browser."""
     local = host in ("127.0.0.1", "localhost", "::1")
-    where = (
-        f"Served on {host}: only this computer can open this page."
-        if local
-        else f"Served on {host}: anyone who can reach this computer on the network can open this page."
-    )
-    return (
-        f"**Who can open this page.** {where} With `--host 0.0.0.0` anyone on the network can, with no password:"
-        " they see the checkpoints listed (their paths), run them on this computer's processor, and may type paths;"
-        " the page opens only checkpoints in the folders it scans (`out/`, `sweeps/` and those given with"
-        " `--folder`) and tells nothing of any other file. No share link is made."
-    )
+    translations = {}
+    for code in WORDS:
+        words = dict(WORDS[code])
+        words["exposure"] = say(code, "exposure", where=say(code, "local" if local else "network", host=host))
+        translations[code] = words
+    if language:
+        return {code: translations[language] for code in (*WORDS, "zh-CN", "zh-TW", "en-US", "en-GB")}
+    return {**translations, "zh-CN": translations["zh"], "zh-TW": translations["zh"]}
 
 
-def build_page(playground, host="127.0.0.1"):
-    """The Gradio Blocks page over playground (a Playground), as served on host. Needs Gradio; the caller has checked
-    it is there."""
+def build_page(playground):
+    """The Gradio Blocks page over playground (a Playground). Needs Gradio; the caller has checked it is there. Its
+    own words are Gradio I18n keys (launch_options gives their translations); what it says as it answers is in the
+    language of each request (Playground.language)."""
     gr = import_gradio()
+    from gradio.i18n import I18nData as t  # a key of WORDS, said in the browser's language
+
     choices = playground.checkpoints
     first = choices[0] if choices else None
     second = choices[1] if len(choices) > 1 else first
-    none_found = f"⚠️ no checkpoint chosen: type a checkpoint's path in the box above, or {TRAIN_HINT}"
 
     def bars(label, elem_id=None):
         return gr.BarPlot(
@@ -690,71 +948,88 @@ def build_page(playground, host="127.0.0.1"):
             elem_id=elem_id,
         )
 
-    def on_load(path):
-        info, curve, vocab_size, message = playground.load(path)
+    # The events' functions: the page's values in, the Playground's answers out, in the request's language.
+    def on_load(path, request: gr.Request):
+        language = playground.language(request)
+        info, curve, vocab_size, message = playground.load(path, language)
         curve = [row for row in curve if row[1] == "val"]  # one line: Gradio 6.31 draws no mark split by colour
         top_k = gr.update(maximum=min(vocab_size, 200)) if vocab_size else gr.update()
+        none_found = f"⚠️ {say(language, 'none chosen')}"
         return info, frame(curve, CURVE_COLUMNS), top_k, message or ("" if path else none_found)
 
-    def on_show(path, prompt, temperature, top_k):
-        rows, message = playground.show(path, prompt, temperature, top_k)
+    def on_show(path, prompt, temperature, top_k, request: gr.Request):
+        rows, message = playground.show(path, prompt, temperature, top_k, playground.language(request))
         return frame(rows, BAR_COLUMNS), message
 
-    def on_redraw(path, prompt, temperature, top_k):  # the chart and the attention map: one trip, not two
-        return *on_show(path, prompt, temperature, top_k), playground.attention(path, prompt)
+    def on_attention(path, prompt, request: gr.Request):
+        return playground.attention(path, prompt, playground.language(request))
 
-    def on_compare(*values):
+    def on_redraw(path, prompt, temperature, top_k, request: gr.Request):  # chart and attention map: one trip
+        return *on_show(path, prompt, temperature, top_k, request), on_attention(path, prompt, request)
+
+    def on_step(path, prompt, temperature, top_k, seed, request: gr.Request):
+        return playground.step(path, prompt, temperature, top_k, seed, language=playground.language(request))
+
+    def on_best(path, prompt, temperature, top_k, seed, request: gr.Request):
+        language = playground.language(request)
+        return playground.step(path, prompt, temperature, top_k, seed, greedy=True, language=language)
+
+    def on_generate(path, prompt, temperature, top_k, n, seed, request: gr.Request):
+        yield from playground.generate(path, prompt, temperature, top_k, n, seed, playground.language(request))
+
+    def on_compare(path_a, path_b, prompt, temperature, top_k, seed, n, request: gr.Request):
+        values = (path_a, path_b, prompt, temperature, top_k, seed, n, playground.language(request))
         a_info, a_rows, a_text, b_info, b_rows, b_text, message = playground.compare(*values)
         return a_info, frame(a_rows, BAR_COLUMNS), a_text, b_info, frame(b_rows, BAR_COLUMNS), b_text, message
 
     with gr.Blocks(title="BabyGPT playground", analytics_enabled=False) as page:
-        gr.Markdown(INTRO)
+        gr.Markdown(t("intro"), elem_id="intro")
         with gr.Row():
             checkpoint = gr.Dropdown(
-                choices, value=first, label="checkpoint", allow_custom_value=True, scale=3,
-                info="found under out/ and sweeps/, or type a path",
+                choices, value=first, label=t("checkpoint"), allow_custom_value=True, scale=3,
+                info=t("checkpoint info"),
             )  # fmt: skip
         with gr.Row():
             info = gr.Markdown()
             curve = gr.LinePlot(
-                frame([], CURVE_COLUMNS), x="step", y="loss", height=240, label="val loss curve", elem_id="curve"
+                frame([], CURVE_COLUMNS), x="step", y="loss", height=240, label=t("curve"), elem_id="curve"
             )
-        with gr.Tab("Next character"):
-            prompt = gr.Textbox(label="prompt", lines=2, elem_id="prompt")
+        with gr.Tab(t("next tab")):
+            prompt = gr.Textbox(label=t("prompt"), lines=2, elem_id="prompt")
             with gr.Row():
-                temperature = gr.Slider(0, 2, value=1.0, step=0.05, label="temperature", elem_id="temperature",
-                                        info="below 1 sharpens, above 1 flattens; 0 is greedy")  # fmt: skip
+                temperature = gr.Slider(0, 2, value=1.0, step=0.05, label=t("temperature label"),
+                                        elem_id="temperature", info=t("temperature info"))  # fmt: skip
                 top_k = gr.Slider(0, 200, value=0, step=1, label="top_k", elem_id="top_k",
-                                  info="draw only from the k likeliest; 0 is all")  # fmt: skip
-                seed = gr.Number(playground.seed, label="seed", precision=0, minimum=0, elem_id="seed",
-                                 info="the same seed and text draw the same characters")  # fmt: skip
+                                  info=t("top_k info"))  # fmt: skip
+                seed = gr.Number(playground.seed, label=t("seed"), precision=0, minimum=0, elem_id="seed",
+                                 info=t("seed info"))  # fmt: skip
             with gr.Row():
-                next_drawn = gr.Button("Next (drawn)", variant="primary", elem_id="next")
-                next_best = gr.Button("Next (likeliest)", elem_id="next_best")
-                length = gr.Number(100, label="N characters", precision=0, minimum=1, maximum=MAX_GENERATE)
-                generate = gr.Button("Generate N", elem_id="generate")
+                next_drawn = gr.Button(t("next drawn"), variant="primary", elem_id="next")
+                next_best = gr.Button(t("next likeliest"), elem_id="next_best")
+                length = gr.Number(100, label=t("length"), precision=0, minimum=1, maximum=MAX_GENERATE)
+                generate = gr.Button(t("generate"), elem_id="generate")
             message = gr.Markdown(elem_id="message")
-            chart = bars("the next character: probability of each of the 20 likeliest", elem_id="chart")
-            gr.Markdown("### Attention: every layer and head over the text (its last block_size characters)")
+            chart = bars(t("chart"), elem_id="chart")
+            gr.Markdown(t("attention heading"))
             attention = gr.HTML(elem_id="attention", css_template=ATTENTION_CSS, js_on_load=ATTENTION_JS)
-        with gr.Tab("Compare"):
+        with gr.Tab(t("compare tab")):
             with gr.Row():
-                checkpoint_a = gr.Dropdown(choices, value=first, label="checkpoint A", allow_custom_value=True)
-                checkpoint_b = gr.Dropdown(choices, value=second, label="checkpoint B", allow_custom_value=True)
+                checkpoint_a = gr.Dropdown(choices, value=first, label=t("checkpoint A"), allow_custom_value=True)
+                checkpoint_b = gr.Dropdown(choices, value=second, label=t("checkpoint B"), allow_custom_value=True)
             with gr.Row():
-                compare_prompt = gr.Textbox(label="prompt", scale=3)
-                compare_length = gr.Number(100, label="N characters", precision=0, minimum=1, maximum=MAX_GENERATE)
-                compare_button = gr.Button("Compare", variant="primary", elem_id="compare")
+                compare_prompt = gr.Textbox(label=t("prompt"), scale=3)
+                compare_length = gr.Number(100, label=t("length"), precision=0, minimum=1, maximum=MAX_GENERATE)
+                compare_button = gr.Button(t("compare"), variant="primary", elem_id="compare")
             compare_message = gr.Markdown()
             with gr.Row():
                 with gr.Column():
-                    a_info, a_chart = gr.Markdown(), bars("A: the next character")
-                    a_text = gr.Textbox(label="A continues", lines=6)
+                    a_info, a_chart = gr.Markdown(), bars(t("A chart"))
+                    a_text = gr.Textbox(label=t("A text"), lines=6)
                 with gr.Column():
-                    b_info, b_chart = gr.Markdown(), bars("B: the next character")
-                    b_text = gr.Textbox(label="B continues", lines=6)
-            gr.Markdown("Temperature, top_k and seed are the ones on the Next character tab.")
-        gr.Markdown(exposure(host), elem_id="exposure")
+                    b_info, b_chart = gr.Markdown(), bars(t("B chart"))
+                    b_text = gr.Textbox(label=t("B text"), lines=6)
+            gr.Markdown(t("compare note"))
+        gr.Markdown(t("exposure"), elem_id="exposure")
 
         # Events. The public API (gradio_client, the tests, bench/playground.py) names seven: load (a checkpoint
         # chosen), show, attention_map, step, redraw (the chart and the attention map after Next), generate and
@@ -773,7 +1048,7 @@ def build_page(playground, host="127.0.0.1"):
             on_show, view, [chart, message], api_name="show", show_progress="hidden", trigger_mode="always_last"
         )
         prompt.input(
-            playground.attention,
+            on_attention,
             [checkpoint, prompt],
             attention,
             api_name="attention_map",
@@ -782,14 +1057,14 @@ def build_page(playground, host="127.0.0.1"):
         )
         for slider in (temperature, top_k):  # a slider move needs no model run: the logits are remembered
             slider.change(**redraw, trigger_mode="always_last")
-        next_drawn.click(
-            playground.step, [*view, seed], [prompt, message], api_name="step", show_progress="hidden"
-        ).then(**redraw_both, api_name="redraw")
-        next_best.click(
-            lambda *values: playground.step(*values, greedy=True), [*view, seed], [prompt, message], **private
-        ).then(**redraw_both, api_visibility="private")
+        next_drawn.click(on_step, [*view, seed], [prompt, message], api_name="step", show_progress="hidden").then(
+            **redraw_both, api_name="redraw"
+        )
+        next_best.click(on_best, [*view, seed], [prompt, message], **private).then(
+            **redraw_both, api_visibility="private"
+        )
         generate.click(
-            playground.generate, [*view, length, seed], [prompt, message], api_name="generate", show_progress="minimal"
+            on_generate, [*view, length, seed], [prompt, message], api_name="generate", show_progress="minimal"
         ).then(**redraw_both, api_visibility="private")
         compare_button.click(
             on_compare,
@@ -833,7 +1108,7 @@ def page_theme(gr):
     )
 
 
-def launch_options(host, port, gr):
+def launch_options(host, port, gr, language=None):
     """Blocks.launch's options: local only (no share link), no server-side rendering (it would need Node.js), the
     default theme (its fonts come with Gradio; page_theme), and no footer links."""
     return dict(
@@ -844,6 +1119,7 @@ def launch_options(host, port, gr):
         footer_links=[],
         theme=page_theme(gr),
         css=PLOT_CSS,
+        i18n=gr.I18n(**page_words(host, language)),
     )
 
 
@@ -870,6 +1146,13 @@ def parse_args(argv=None):
         " (they run the listed checkpoints; nothing outside the scanned folders opens) (default: %(default)s)",
     )
     parser.add_argument("--port", type=int, default=7860, help="port to serve on (default: %(default)s)")
+    parser.add_argument(
+        "--lang",
+        choices=("auto", *LANGUAGES),
+        default="auto",
+        help="the page's language: auto (each browser's own: Chinese for a browser that prefers it, else English),"
+        " en or zh (default: %(default)s)",
+    )
     parser.add_argument("--device", default="cpu", help="cpu (default), auto, cuda, cuda:N or mps")
     parser.add_argument(
         "--seed",
@@ -907,11 +1190,12 @@ def main(argv=None):
         gr = import_gradio()
     except ImportError:
         sys.exit(f"error: {GRADIO_MISSING}")
-    playground = Playground(checkpoints, device, args.seed, folders=(*FOLDERS, *args.folder))
+    language = None if args.lang == "auto" else args.lang
+    playground = Playground(checkpoints, device, args.seed, folders=(*FOLDERS, *args.folder), language=language)
     print(f"checkpoints, the page opens the first: {', '.join(checkpoints)}")
-    page = build_page(playground, args.host)
+    page = build_page(playground)
     try:
-        page.launch(**launch_options(args.host, args.port, gr), prevent_thread_lock=True, quiet=True)
+        page.launch(**launch_options(args.host, args.port, gr, language), prevent_thread_lock=True, quiet=True)
     except OSError:  # the port is taken, or the address is not this machine's (Gradio's own words name its API)
         sys.exit(
             f"error: cannot serve on {args.host}:{args.port}: the port is in use or the address is not this"

@@ -4,6 +4,15 @@
     python bench/playground.py --checkpoint out/v12/checkpoint.pt   # a trained one (same speed: same size)
     python bench/playground.py --no_client                          # the page's functions only, no server
     python bench/playground.py --report     # the last result's table into docs/playground.md and .zh.md
+    python bench/playground.py --attention  # the attention map in Chromium, at v12's default size
+
+--attention serves the page over an untrained model of v12's default size (block_size 256, 6 layers x 6 heads: the
+map holds 1.2 million weights) and drives it in headless Chromium (Selenium, Debian's chromium and
+chromium-driver): a text of 300 characters (so the model sees its last 256, and every keystroke moves them all),
+then --keystrokes characters typed one at a time, each measured as the bytes the page received until its attention
+map was redrawn (Chrome's network events); then --moves pointer moves over the text, each timed in the page from
+the mouseover event to the reshaded strips laid out (a forced layout; painting not included). The result goes to
+bench/results/playground_attention.jsonl with the commit of babygpt_playground.py measured.
 
 What is timed (median of --repeats, milliseconds), each as the page runs it:
 - next character: Next's own work (draw from the logits of the chart the page already shows: no model run; that
@@ -40,6 +49,8 @@ import babygpt_playground as pg  # noqa: E402
 from babygpt_v12_wandb import BabyGPT  # noqa: E402
 
 CPU_COMMAND_SIZE = {"vocab_size": 6103, "block_size": 64, "n_embed": 128, "n_head": 4, "n_layer": 4, "dropout": 0.1}
+V12_DEFAULT_SIZE = {"vocab_size": 6103, "block_size": 256, "n_embed": 384, "n_head": 6, "n_layer": 6, "dropout": 0.2}
+ATTENTION_RESULTS = os.path.join(ROOT, "bench", "results", "playground_attention.jsonl")
 
 
 def parse_args(argv=None):
@@ -51,19 +62,22 @@ def parse_args(argv=None):
     parser.add_argument("--no_client", action="store_true", help="skip the timings through the served page")
     parser.add_argument("--results", default=RESULTS, help="JSONL to append to")
     parser.add_argument("--report", action="store_true", help="only write the last result's table into the docs")
+    parser.add_argument("--attention", action="store_true", help="measure the attention map in Chromium instead")
+    parser.add_argument("--keystrokes", type=int, default=5, help="--attention: keystrokes (default: %(default)s)")
+    parser.add_argument("--moves", type=int, default=40, help="--attention: pointer moves (default: %(default)s)")
     return parser.parse_args(argv)
 
 
-def untrained_checkpoint(folder):
-    """An untrained checkpoint of the CPU command's size, written to folder (a temporary one)."""
+def untrained_checkpoint(folder, size=CPU_COMMAND_SIZE):
+    """An untrained checkpoint of this size (default: the CPU command's), written to folder (a temporary one)."""
     torch.manual_seed(0)
-    vocab = "".join(chr(0x4E00 + i) for i in range(CPU_COMMAND_SIZE["vocab_size"]))  # CJK characters
-    model = BabyGPT(**CPU_COMMAND_SIZE)
+    vocab = "".join(chr(0x4E00 + i) for i in range(size["vocab_size"]))  # CJK characters
+    model = BabyGPT(**size)
     path = os.path.join(folder, "checkpoint.pt")
     torch.save(
         {
             "format": "babygpt-checkpoint-v1",
-            "model_config": CPU_COMMAND_SIZE,
+            "model_config": size,
             "vocab": vocab,
             "model_state": model.state_dict(),
             "step": 0,
@@ -136,7 +150,10 @@ def main(argv=None):
     args = parse_args(argv)
     if args.report:
         fill_measured_twins("playground", lambda zh: report_text(zh, args.results), DOCS)
+        fill_measured_twins("playground-attention", attention_report, DOCS)
         return
+    if args.attention:
+        return measure_attention(args)
     if args.threads:
         torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as folder:
@@ -208,6 +225,169 @@ def through_client(playground, path, texts, repeats):
         }
     finally:
         page.close()
+
+
+# ----------------------------------------------------------------------------
+# The attention map in Chromium
+
+
+POINTER_MOVES_JS = """
+const spans = [...document.querySelectorAll('#attention .pointer span')], times = [];
+for (let k = 0; k < arguments[0]; k++) {
+  const target = spans[(37 * k + 11) % spans.length], start = performance.now();
+  target.dispatchEvent(new MouseEvent('mouseover', {bubbles: true}));
+  document.body.offsetHeight;  // the reshaded strips' styles and layout, computed now
+  times.push(performance.now() - start);
+}
+return times;
+"""
+
+
+def served_page(playground):
+    """Serve playground's page on a free local port; (page, its address)."""
+    gr = pg.import_gradio()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    page = pg.build_page(playground)
+    page.launch(**pg.launch_options("127.0.0.1", port, gr), prevent_thread_lock=True, quiet=True)
+    return page, f"http://127.0.0.1:{port}/"
+
+
+def received_bytes(driver):
+    """The bytes of response bodies Chromium received since the last call (its network events)."""
+    total = 0
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        if message["method"] == "Network.dataReceived":
+            total += message["params"]["dataLength"]
+    return total
+
+
+def bytes_until_quiet(driver, seconds=2.0):
+    """The bytes Chromium receives from now until nothing more arrives for `seconds` (the page's answers to what was
+    just done, whenever they come)."""
+    total, quiet_since = 0, time.monotonic()
+    while time.monotonic() - quiet_since < seconds:
+        time.sleep(0.25)
+        received = received_bytes(driver)
+        total += received
+        if received:
+            quiet_since = time.monotonic()
+    return total
+
+
+def measure_attention(args):
+    from selenium import webdriver
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = untrained_checkpoint(folder, V12_DEFAULT_SIZE)
+        playground = pg.Playground([path])
+        vocab = playground.models.get(path).tokenizer.vocab
+        text = "".join(vocab[(7 * j + 13) % len(vocab)] for j in range(300 + args.keystrokes))
+        map_bytes = len(playground.attention(path, text[:300]).encode())
+        page, url = served_page(playground)
+        options = webdriver.ChromeOptions()
+        options.binary_location = "/usr/bin/chromium"
+        for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,2000"):
+            options.add_argument(argument)
+        options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
+        driver = webdriver.Chrome(service=webdriver.ChromeService("/usr/bin/chromedriver"), options=options)
+        wait = WebDriverWait(driver, 300)
+
+        def shown(tail):  # the attention map of a text ending with tail is on the page, unpacked where it is packed
+            pointer = driver.execute_script(
+                "return [...document.querySelectorAll('#attention .pointer')].map(e => e.textContent).join('')"
+            )
+            if not pointer.endswith(tail):
+                return False
+            marked = driver.find_elements(By.CSS_SELECTOR, "#attention .bg-attn[data-ready]")
+            return bool(marked) or not driver.find_elements(By.CSS_SELECTOR, "#attention .bg-attn[data-shape]")
+
+        try:
+            driver.get(url)
+            print(f"serving {url}; opening it in Chromium", file=sys.stderr, flush=True)
+            prompt = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#prompt textarea"))
+            wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#attention .bg-attn"))
+            prompt.send_keys(Keys.CONTROL, "a")
+            prompt.send_keys(text[:300])  # typed: the page answers the last keystroke (Gradio: always_last)
+            wait.until(lambda d: shown(text[290:300]))
+            print("the text is on the page; typing", file=sys.stderr, flush=True)
+            bytes_until_quiet(driver, 3)  # the answers to the typing before, whenever they come
+            keystrokes = []
+            for i in range(300, 300 + args.keystrokes):
+                prompt.send_keys(text[i])
+                tail = text[i - 9 : i + 1]
+                wait.until(lambda d, tail=tail: shown(tail))
+                keystrokes.append(bytes_until_quiet(driver))
+            moves = driver.execute_script(POINTER_MOVES_JS, args.moves)
+        finally:
+            driver.quit()
+            page.close()
+    record = {
+        "code": code_version(),
+        "size": "v12 default (block_size 256, n_layer 6, n_head 6, n_embed 384), untrained",
+        "map_bytes": map_bytes,
+        "keystroke_bytes": {"median": statistics.median(keystrokes), "max": max(keystrokes)},
+        "pointer_move_ms": {"median": round(statistics.median(moves), 1), "max": round(max(moves), 1)},
+        "keystrokes": args.keystrokes,
+        "moves": args.moves,
+        "browser": driver.capabilities.get("browserVersion", "?"),
+        "machine": machine_description(),
+        "load_average_1min": round(os.getloadavg()[0], 2),
+    }
+    append_result(ATTENTION_RESULTS, record)
+    print(json.dumps(record, ensure_ascii=False, indent=1))
+
+
+def code_version():
+    """The commit babygpt_playground.py was last changed in here, with '+' if it has changed since."""
+    import subprocess
+
+    def git(*command):
+        return subprocess.run(["git", *command], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+
+    commit = git("log", "-1", "--format=%h", "--", "babygpt_playground.py")
+    return commit + ("+" if git("status", "--porcelain", "--", "babygpt_playground.py") else "")
+
+
+def attention_report(zh=False):
+    """The docs' table of the attention results: one row per commit measured (its last result), the oldest first."""
+    if not os.path.exists(ATTENTION_RESULTS):
+        return None
+    rows = {}
+    with open(ATTENTION_RESULTS, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                record = json.loads(line)
+                rows[record["code"]] = record
+    header = (
+        "| 代码（提交） | 每次按键收到 | 注意力图 HTML | 每次移动鼠标：中位数 | 最长 |"
+        if zh
+        else "| code (commit) | received per keystroke | attention map's HTML | per pointer move: median | max |"
+    )
+    lines = [header, "|---|--:|--:|--:|--:|"]
+    for record in rows.values():
+        ms = "毫秒" if zh else "ms"
+        lines.append(
+            f"| {record['code']} | {record['keystroke_bytes']['median'] / 1e6:.2f} MB | {record['map_bytes'] / 1e6:.2f}"
+            f" MB | {record['pointer_move_ms']['median']} {ms} | {record['pointer_move_ms']['max']} {ms} |"
+        )
+    last = record
+    if zh:
+        lines.append(
+            f"\nChromium {last['browser']}，每个提交按键 {last['keystrokes']} 次、移动鼠标 {last['moves']} 次；"
+            f"{in_chinese(last['machine'])}；测量时 1 分钟平均负载 {last['load_average_1min']}"
+        )
+    else:
+        lines.append(
+            f"\nChromium {last['browser']}, {last['keystrokes']} keystrokes and {last['moves']} pointer moves per"
+            f" commit; {last['machine']}; 1-minute load average {last['load_average_1min']}"
+        )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
