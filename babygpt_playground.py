@@ -597,21 +597,22 @@ ATTENTION_CSS = """
 .bg-attn .pointer span.q{border-bottom-color:#d62728;font-weight:bold}
 .bg-attn table{border-collapse:collapse}
 .bg-attn td{padding:3px 6px;vertical-align:top;border:1px solid #ddd}
-.bg-attn .strip span{padding:0 1px;border-radius:2px;cursor:pointer}
-.bg-attn .strip span.q{outline:2px solid #d62728}
-.bg-attn .strip span.f{color:#bbb}
+.bg-attn td.strip{position:relative;z-index:0}
+.bg-attn td.strip span{padding:0 1px;cursor:pointer}
+.bg-attn td.strip canvas{position:absolute;left:0;top:0;pointer-events:none}
+.bg-attn td.strip canvas.shade{z-index:-1}
+.bg-attn td.strip canvas.veil{z-index:1}
 .bg-attn .head,.bg-attn .caption{font-size:12px;color:#555;font-family:sans-serif}
-""" + "".join(  # one class per shade: a pointer move sets class names, the stylesheet colours them
-    f".bg-attn .strip span.a{level}{{background:rgba(31,119,180,{(level / ATTENTION_LEVELS) ** 2:.3f})"
-    + (";color:#fff}" if (level / ATTENTION_LEVELS) ** 2 > 0.6 else "}")
-    for level in range(1, ATTENTION_LEVELS + 1)
-)
+"""
 
 # The map arrives as the text line and, in data-weights, every head's weights packed by pack_attention. The page
-# unpacks them once per new map, builds the strips, and a pointer move only sets class names: pointing at a
-# character (in the text line or in any strip) reshades every strip by where that character looks.
+# unpacks them once per new map and builds the strips: the characters as text, each strip with a canvas behind them
+# (the shades) and one in front (the masked future, veiled, and the character pointed at, outlined). A pointer move
+# repaints the canvases from the unpacked weights and the characters' boxes, measured once: no element changes, so
+# the browser restyles nothing. Pointing at a character (in the text line or in any strip) reshades every strip.
 ATTENTION_JS = """
 const LEVELS = {levels};
+const SHADES = Array.from({length: LEVELS + 1}, (_, level) => `rgba(31,119,180,${0.85 * (level / LEVELS) ** 2})`);
 async function unpack(root) {
   const [L, H, T] = root.dataset.shape.split(' ').map(Number);
   const packed = Uint8Array.from(atob(root.dataset.weights), (c) => c.charCodeAt(0));
@@ -626,29 +627,60 @@ function build(root, map) {
   const heading = ['<tr><td></td>'];
   for (let h = 0; h < map.H; h++) heading.push(`<td class="head">${root.dataset.headWord} ${h + 1}</td>`);
   const strip = [...root.querySelectorAll('.pointer span')].map((s) => `<span>${s.innerHTML}</span>`).join('');
+  const cell = `<td class="strip"><canvas class="shade"></canvas>${strip}<canvas class="veil"></canvas></td>`;
   const rows = [heading.join('') + '</tr>'];
   for (let l = 0; l < map.L; l++) {
-    rows.push(`<tr><td class="head">${root.dataset.layerWord} ${l + 1}</td>`
-      + `<td class="strip">${strip}</td>`.repeat(map.H) + '</tr>');
+    rows.push(`<tr><td class="head">${root.dataset.layerWord} ${l + 1}</td>` + cell.repeat(map.H) + '</tr>');
   }
   table.innerHTML = rows.join('');
-  map.strips = [...table.querySelectorAll('.strip')].map((td) => [...td.children]);
+  map.cells = [...table.querySelectorAll('.strip')];
   map.pointer = [...root.querySelectorAll('.pointer span')];
   root._map = map;
+  measure(map);
+  new ResizeObserver(() => { if (root._map === map) { measure(map); paint(root, map.q); } }).observe(table);
 }
-function shade(root, q) {
-  const map = root._map, T = map.T, triangle = T * (T + 1) / 2, start = q * (q + 1) / 2;
-  map.pointer.forEach((s, i) => { s.className = i === q ? 'q' : ''; });
+function measure(map) {  // every character's box in its strip, and canvases the strips' size
+  const ratio = window.devicePixelRatio || 1;
+  map.boxes = map.cells.map((cell) => {
+    const spans = cell.querySelectorAll('span'), box = new Float32Array(4 * spans.length);
+    spans.forEach((s, j) => box.set([s.offsetLeft, s.offsetTop, s.offsetWidth, s.offsetHeight], 4 * j));
+    cell.querySelectorAll('canvas').forEach((canvas) => {
+      canvas.width = cell.clientWidth * ratio;
+      canvas.height = cell.clientHeight * ratio;
+      canvas.style.width = cell.clientWidth + 'px';
+      canvas.style.height = cell.clientHeight + 'px';
+      canvas.getContext('2d').setTransform(ratio, 0, 0, ratio, 0, 0);
+    });
+    return box;
+  });
+}
+function paint(root, q) {
+  const map = root._map, T = map.T, row = q * (q + 1) / 2, triangle = T * (T + 1) / 2;
+  map.cells.forEach((cell, head) => {
+    const box = map.boxes[head], levels = map.levels.subarray(head * triangle + row, head * triangle + row + q + 1);
+    const [shade, veil] = [...cell.querySelectorAll('canvas')].map((canvas) => canvas.getContext('2d'));
+    shade.clearRect(0, 0, cell.clientWidth, cell.clientHeight);
+    veil.clearRect(0, 0, cell.clientWidth, cell.clientHeight);
+    for (let j = 0; j <= q; j++) {
+      if (!levels[j]) continue;
+      shade.fillStyle = SHADES[levels[j]];
+      shade.fillRect(box[4 * j], box[4 * j + 1], box[4 * j + 2], box[4 * j + 3]);
+    }
+    veil.fillStyle = 'rgba(255,255,255,0.7)';  // the future, hidden from the character pointed at
+    for (let j = q + 1; j < T; j++) veil.fillRect(box[4 * j], box[4 * j + 1], box[4 * j + 2], box[4 * j + 3]);
+    veil.strokeStyle = '#d62728';
+    veil.lineWidth = 2;
+    veil.strokeRect(box[4 * q], box[4 * q + 1], box[4 * q + 2], box[4 * q + 3]);
+  });
+}
+function point(root, q) {
+  const map = root._map;
+  if (map.q !== undefined) map.pointer[map.q].className = '';
+  map.pointer[q].className = 'q';
   root.querySelector('.caption').textContent =
     root.dataset.caption.replace('{n}', q + 1).replace('{c}', map.labels[q]);
-  map.strips.forEach((spans, head) => {
-    const row = head * triangle + start;
-    for (let j = 0; j < T; j++) {
-      const name = j > q ? 'f' : 'a' + map.levels[row + j] + (j === q ? ' q' : '');
-      if (spans[j].className !== name) spans[j].className = name;
-    }
-  });
   map.q = q;
+  paint(root, q);
 }
 function weight(root, head, j) {  // the weight of character j for the chosen one, for a tooltip
   const map = root._map, T = map.T, level = map.levels[head * T * (T + 1) / 2 + map.q * (map.q + 1) / 2 + j];
@@ -662,23 +694,26 @@ async function refresh() {  // a new map on the page: unpack it once, build its 
   const map = await unpack(root);
   if (root.dataset.weights !== packed) return;  // a newer map arrived meanwhile: its own refresh builds it
   build(root, map);
-  shade(root, map.T - 1);
+  point(root, map.T - 1);
   root.dataset.ready = '1';
+}
+function where(target) {  // (strip cell or null, index of the character) of a character element
+  return [target.closest('.strip'), [...target.parentNode.querySelectorAll('span')].indexOf(target)];
 }
 element.addEventListener('mouseover', (event) => {
   const target = event.target.closest('.pointer span, .strip span');
   const root = element.querySelector('.bg-attn');
   if (!target || !root || !root._map) return;
-  const strip = target.closest('.strip'), j = [...target.parentNode.children].indexOf(target);
-  if (!strip) { shade(root, j); return; }
-  const head = root._map.strips.findIndex((spans) => spans[0].parentNode === strip);
-  if (j > root._map.q) { target.title = root.dataset.future; return; }
-  target.title = `${root._map.labels[root._map.q]} → ${root._map.labels[j]}: ${weight(root, head, j).toFixed(3)}`;
+  const [strip, j] = where(target), map = root._map;
+  if (!strip) { point(root, j); return; }
+  if (j > map.q) { target.title = root.dataset.future; return; }
+  const head = map.cells.indexOf(strip);
+  target.title = `${map.labels[map.q]} → ${map.labels[j]}: ${weight(root, head, j).toFixed(3)}`;
 });
 element.addEventListener('click', (event) => {  // a strip's character: point at it (touch screens have no hover)
   const target = event.target.closest('.strip span');
   const root = element.querySelector('.bg-attn');
-  if (target && root && root._map) shade(root, [...target.parentNode.children].indexOf(target));
+  if (target && root && root._map) point(root, where(target)[1]);
 });
 new MutationObserver(refresh).observe(element, {childList: true, subtree: true});  // each new value
 refresh();
