@@ -365,28 +365,24 @@ def attention_report(zh=False):
                 record = json.loads(line)
                 rows[record["code"]] = record
     header = (
-        "| 代码（提交） | 每次按键收到 | 注意力图 HTML | 每次移动鼠标：中位数 | 最长 |"
+        "| 代码（提交） | 每次按键收到 | 注意力图 HTML | 每次移动鼠标：中位数 | 最长 | 按键、移动次数"
+        " | 1 分钟平均负载 |"
         if zh
-        else "| code (commit) | received per keystroke | attention map's HTML | per pointer move: median | max |"
+        else "| code (commit) | received per keystroke | attention map's HTML | per pointer move: median | max"
+        " | keystrokes, moves | 1-minute load average |"
     )
-    lines = [header, "|---|--:|--:|--:|--:|"]
+    lines = [header, "|---|--:|--:|--:|--:|--:|--:|"]
     for record in rows.values():
         ms = "毫秒" if zh else "ms"
         lines.append(
             f"| {record['code']} | {record['keystroke_bytes']['median'] / 1e6:.2f} MB | {record['map_bytes'] / 1e6:.2f}"
             f" MB | {record['pointer_move_ms']['median']} {ms} | {record['pointer_move_ms']['max']} {ms} |"
+            f" {record['keystrokes']}, {record['moves']} | {record['load_average_1min']} |"
         )
-    last = record
-    if zh:
-        lines.append(
-            f"\nChromium {last['browser']}，每个提交按键 {last['keystrokes']} 次、移动鼠标 {last['moves']} 次；"
-            f"{in_chinese(last['machine'])}；测量时 1 分钟平均负载 {last['load_average_1min']}"
-        )
-    else:
-        lines.append(
-            f"\nChromium {last['browser']}, {last['keystrokes']} keystrokes and {last['moves']} pointer moves per"
-            f" commit; {last['machine']}; 1-minute load average {last['load_average_1min']}"
-        )
+    machine = in_chinese(record["machine"]) if zh else record["machine"]
+    lines.append(
+        f"\nChromium {record['browser']}; {machine}" if not zh else f"\nChromium {record['browser']}；{machine}"
+    )
     return "\n".join(lines)
 
 

@@ -780,7 +780,7 @@ def test_in_chromium_type_slide_and_step(served):
 
 
 def test_docs_latency_tables_are_the_benchs_last_result():
-    """docs/playground.md and .zh.md show the table bench/playground.py --report writes from its last result."""
+    """docs/playground.md and .zh.md show the tables bench/playground.py --report writes from its last results."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("bench_playground", ROOT / "bench" / "playground.py")
@@ -789,4 +789,6 @@ def test_docs_latency_tables_are_the_benchs_last_result():
     for path, zh in zip(bench.DOCS, (False, True), strict=True):
         text = Path(path).read_text(encoding="utf-8")
         block = f"<!-- measured: playground -->\n{bench.report_text(zh)}\n<!-- end measured -->"
+        assert block in text, f"{path}: run python bench/playground.py --report"
+        block = f"<!-- measured: playground-attention -->\n{bench.attention_report(zh)}\n<!-- end measured -->"
         assert block in text, f"{path}: run python bench/playground.py --report"
