@@ -550,8 +550,9 @@ def head_is_attention(module, n):
         if difference > 1e-5:
             fail(
                 f"the head's output equal to softmax(q k^T / sqrt(head_size), causal) v; found a relative difference"
-                f" of {difference:.3g}",
-                f"头的输出应等于 softmax(q k^T / sqrt(head_size)，因果掩码) v；实际相对误差为 {difference:.3g}",
+                f" of {difference:.3g} (at most 1e-5 allowed)",
+                f"头的输出应等于 softmax(q k^T / sqrt(head_size)，因果掩码) v；"
+                f"实际相对误差为 {difference:.3g}（最多允许 1e-5）",
                 attention_hint(out, q, k, v),
             )
         worst = max(worst, difference)
