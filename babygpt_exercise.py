@@ -478,7 +478,7 @@ def v1_body(lines, lang, path):
 
 
 def start(args):
-    lang = args.lang
+    lang = args.lang or locale_language()
     stage = known_stage(args.stage, lang)
     path = os.path.join(args.dir, f"{stage}.py")
     backup = None
@@ -496,6 +496,15 @@ def start(args):
     print(f"    python babygpt_exercise.py check {path}")
     if backup:
         print(MESSAGES[lang]["kept"].format(backup=backup))
+
+
+def locale_language():
+    """zh where the environment's locale is Chinese (LC_ALL, LC_MESSAGES or LANG), else en."""
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(name)
+        if value:
+            return "zh" if value.lower().startswith("zh") else "en"
+    return "en"
 
 
 def known_stage(stage, lang):
@@ -917,7 +926,7 @@ def check_folder(args, folder, lang):
 
 def check(args):
     path = args.path
-    lang = args.lang or file_language(path) or "en"
+    lang = args.lang or file_language(path) or locale_language()
     if not args.time_limit > 0 or args.memory_limit < 0 or args.jobs < 1:
         raise Refused("--time_limit must be positive, --memory_limit 0 or more, --jobs 1 or more")
     if os.path.isdir(path):
@@ -948,7 +957,9 @@ def make_parser():
     begin = commands.add_parser("start", help="write the exercise for a stage", allow_abbrev=False)
     begin.add_argument("stage", help="which stage: v1 .. v12")
     begin.add_argument(
-        "--lang", choices=["en", "zh"], default="en", help="language of the TODOs (default: %(default)s)"
+        "--lang",
+        choices=["en", "zh"],
+        help="language of the TODOs and messages (default: zh where the locale is Chinese, LANG=zh_CN.UTF-8, else en)",
     )
     begin.add_argument("--dir", default="exercises", help="folder to write it in (default: %(default)s)")
     begin.add_argument(
@@ -957,7 +968,9 @@ def make_parser():
     test = commands.add_parser("check", help="check an exercise file, or mark a folder of them", allow_abbrev=False)
     test.add_argument("path", help="a learner's .py file, or a folder of them (one per learner: a teacher's table)")
     test.add_argument("--stage", help="the stage to check against (default: the file's first line, or its name)")
-    test.add_argument("--lang", choices=["en", "zh"], help="language of the report (default: the exercise's, else en)")
+    test.add_argument(
+        "--lang", choices=["en", "zh"], help="language of the report (default: the exercise's, else as start's)"
+    )
     test.add_argument("--diff", action="store_true", help="also show the diff to the solution (default: off)")
     test.add_argument(
         "--time_limit",

@@ -163,18 +163,21 @@ def run_main(argv, capsys):
 )
 def test_bad_input_is_one_line_and_status_2(argv, words, capsys, monkeypatch):
     monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("LC_ALL", "C.UTF-8")
     code, out, err = run_main(argv, capsys)
     assert code == 2 and out == "" and err.count("\n") == 1 and err.startswith("error: ") and words in err, err
 
 
-def test_a_syntax_error_is_one_line_and_nothing_runs(tmp_path, capsys):
+def test_a_syntax_error_is_one_line_and_nothing_runs(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("LC_ALL", "C.UTF-8")
     path = tmp_path / "v3.py"
     path.write_text("import os\nos.mkdir('ran')\ndef broken(:\n", encoding="utf-8")
     code, out, err = run_main(["check", str(path)], capsys)
     assert code == 2 and err == f"error: {path}, line 3: invalid syntax\n" and not (tmp_path / "ran").exists()
 
 
-def test_start_never_overwrites_and_starts_over_on_request(tmp_path, capsys):
+def test_start_never_overwrites_and_starts_over_on_request(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("LC_ALL", "en_GB.UTF-8")  # the language of a learner who does not say
     folder = tmp_path / "exercises"
     exercise.main(["start", "v7", "--dir", str(folder)])
     out = capsys.readouterr().out
@@ -234,7 +237,7 @@ def test_a_teacher_marks_a_folder_and_gets_a_table_whatever_the_files_do(tmp_pat
         "--out",
         str(out_prefix),
     ]  # per step: Python starts first
-    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8", "LC_ALL": "C.UTF-8"}  # the table's notes in English
     done = subprocess.run(command, capture_output=True, text=True, encoding="utf-8", env=env, timeout=600)
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stdout + done.stderr
@@ -299,3 +302,14 @@ def test_the_chinese_the_exercises_write_follows_the_glossary():
         ]
         found += [f"{name}: English {term}" for _, term, _ in glossary.english_term_uses(text, glossary.ENGLISH_TERMS)]
     assert not found, "\n".join(found)
+
+
+def test_a_chinese_locale_gets_the_exercise_in_chinese(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("LC_ALL", "")
+    monkeypatch.setenv("LC_MESSAGES", "")
+    monkeypatch.setenv("LANG", "zh_CN.UTF-8")
+    exercise.main(["start", "v7", "--dir", str(tmp_path)])
+    assert capsys.readouterr().out.startswith(f"已写出 {tmp_path / 'v7.py'}：")
+    assert "# TODO 1/1（v7）：把每个子层的输出加到它的输入上" in (tmp_path / "v7.py").read_text(encoding="utf-8")
+    code, out, err = run_main(["check", str(tmp_path / "missing.py")], capsys)
+    assert err == f"error: 找不到 {tmp_path / 'missing.py'}\n"
