@@ -490,7 +490,12 @@ def start(args):
     os.makedirs(args.dir, exist_ok=True)
     if backup:
         os.replace(path, backup)
-    write_atomically(path, text.encode("utf-8"))
+    try:
+        write_atomically(path, text.encode("utf-8"))
+    except OSError:  # a full disk: the learner's file goes back where it was
+        if backup:
+            os.replace(backup, path)
+        raise
     blocks = "block" if len(answers) == 1 else "blocks"
     print(MESSAGES[lang]["wrote"].format(path=path, k=len(answers), blocks=blocks, stage_file=stage_file(stage)))
     print(f"    python babygpt_exercise.py check {path}")
@@ -519,9 +524,11 @@ def write_atomically(path, data):
         with open(tmp, "wb") as f:
             f.write(data)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         if os.path.exists(tmp):
             os.remove(tmp)
+        if isinstance(e, OSError) and (not e.filename or e.filename == tmp):  # a failed write() names no file
+            e.filename = path
         raise
 
 

@@ -313,3 +313,22 @@ def test_a_chinese_locale_gets_the_exercise_in_chinese(tmp_path, capsys, monkeyp
     assert "# TODO 1/1（v7）：把每个子层的输出加到它的输入上" in (tmp_path / "v7.py").read_text(encoding="utf-8")
     code, out, err = run_main(["check", str(tmp_path / "missing.py")], capsys)
     assert err == f"error: 找不到 {tmp_path / 'missing.py'}\n"
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full here (not Linux)")
+def test_a_full_disk_is_one_line_naming_the_file_and_keeps_the_learners_work(tmp_path, capsys, monkeypatch):
+    """/dev/full answers a write with ENOSPC, as a full disk does: the line named no file ("error: None: ...")
+    and --overwrite had already moved the learner's work to a .bak."""
+    folder = tmp_path / "exercises"
+    folder.mkdir()
+    (folder / "v7.py").write_text("# BabyGPT exercise v7\nmy work\n", encoding="utf-8")
+
+    real_open = open
+
+    def open_on_a_full_disk(path, mode="r", *args, **kwargs):  # the exercise's temporary file on a full disk
+        return real_open("/dev/full" if str(path).endswith(".tmp") else path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(exercise, "open", open_on_a_full_disk, raising=False)
+    code, out, err = run_main(["start", "v7", "--dir", str(folder), "--overwrite"], capsys)
+    assert code == 2 and err == f"error: {folder / 'v7.py'}: No space left on device\n"
+    assert (folder / "v7.py").read_text(encoding="utf-8").endswith("my work\n") and not list(folder.glob("*.bak"))
