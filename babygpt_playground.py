@@ -8,7 +8,13 @@ Run:   python babygpt_playground.py                      (finds out/*/checkpoint
                                                           sweeps/*/*/checkpoint.pt, opens the newest; prints
                                                           the page's address)
        python babygpt_playground.py --checkpoint out/v12 --port 7861      (a run folder, or its checkpoint.pt)
+       python babygpt_playground.py --lang zh             (the page in Chinese for everyone; by default each
+                                                          browser gets its own language, Chinese or English)
        python babygpt_playground.py --help                (every option)
+
+Several people at once (a class on one page): every draw has a random generator of its own, seeded from the page's
+seed, so the same seed gives the same text whatever else runs; checkpoints load without holding any lock; the page
+opens only checkpoints in the folders it scans (out/, sweeps/, --folder) and says nothing of any other path.
 
 Engine: Gradio (pip install gradio), over Streamlit and Panel: live slider events, native bar/line plots, an
 HTML view for the hoverable attention map, and gradio_client to test the page without a browser; it runs offline.

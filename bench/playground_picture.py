@@ -1,14 +1,16 @@
-"""docs/playground.png: the playground over the CPU command's model, in headless Chromium.
+"""docs/playground.png and docs/playground.zh.png: the playground over the CPU command's model, in headless Chromium,
+in English and in Chinese.
 
-    python bench/playground_picture.py                   # trains, serves, clicks, writes docs/playground.png
-    python bench/playground_picture.py --out /tmp/p.png  # elsewhere, to compare first
+    python bench/playground_picture.py          # trains, serves, clicks, writes docs/playground.png and .zh.png
+    python bench/playground_picture.py --out /tmp/p.png --out_zh /tmp/p.zh.png   # elsewhere, to compare first
 
 What it does, as a learner would: trains v12 with the CPU command (runs.CPU_COMMAND) in a temporary folder and
 stops it with Ctrl-C once step --steps is evaluated (its checkpoint is written there; about half a minute on a
 2-core CPU for 250 steps), starts babygpt_playground.py there, opens the page in headless Chromium (Selenium,
 Debian's chromium and chromium-driver), sets top_k to 10 and N characters to 30, presses Generate N from the
 prompt the checkpoint offers (春江), points at character --point of the attention map, and saves the page down to
-the bottom of the attention map. The text depends on the processor (the trained weights differ in the last
+the bottom of the attention map; then the same in a browser whose language is Chinese (zh-CN: the page in
+Chinese), into --out_zh. The text depends on the processor (the trained weights differ in the last
 digits), so the picture's alt text in docs/playground.md and .zh.md names what to check: the step, the val loss,
 the character pointed at. Look at the picture before committing it.
 """
@@ -62,7 +64,7 @@ def wait_for_server(port, server, seconds=120):
     sys.exit(f"error: the playground did not start on port {port}")
 
 
-def take_picture(url, out, point):
+def take_picture(url, out, point, language="en-US"):
     """Drive the page as described above and save the picture to out; returns the character pointed at."""
     from PIL import Image
     from selenium import webdriver
@@ -75,6 +77,8 @@ def take_picture(url, out, point):
     options.binary_location = "/usr/bin/chromium"
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1300,1950"):
         options.add_argument(argument)
+    options.add_argument(f"--lang={language}")
+    options.add_experimental_option("prefs", {"intl.accept_languages": language})
     driver = webdriver.Chrome(service=webdriver.ChromeService("/usr/bin/chromedriver"), options=options)
     wait = WebDriverWait(driver, 120)
     try:
@@ -95,9 +99,12 @@ def take_picture(url, out, point):
         driver.find_element(By.ID, "generate").click()
         wait.until(lambda d: len(prompt.get_attribute("value")) >= len("春江") + 30)
         time.sleep(3)
+        ready = "#attention .bg-attn[data-ready] .pointer span"  # the map of the whole text, unpacked and drawn
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ready)) >= len("春江") + 30)
         target = driver.find_elements(By.CSS_SELECTOR, "#attention .pointer span")[point - 1]
         ActionChains(driver).move_to_element(target).perform()
-        wait.until(lambda d: f"character {point} " in d.find_element(By.CSS_SELECTOR, "#attention .caption").text)
+        pointed = f"第 {point} 个字" if language.startswith("zh") else f"character {point} "
+        wait.until(lambda d: pointed in d.find_element(By.CSS_SELECTOR, "#attention .caption").text)
         driver.execute_script("window.scrollTo(0, 0)")
         full = out + ".full.png"
         driver.save_screenshot(full)
@@ -116,6 +123,11 @@ def take_picture(url, out, point):
 def main():
     parser = bench_parser(__doc__, "data/ci.txt", epilog=True)
     parser.add_argument("--out", default=os.path.join(ROOT, "docs", "playground.png"), help="(default: %(default)s)")
+    parser.add_argument(
+        "--out_zh",
+        default=os.path.join(ROOT, "docs", "playground.zh.png"),
+        help="the Chinese page (default: %(default)s)",
+    )
     parser.add_argument("--steps", type=int, default=250, help="the checkpoint's step (default: %(default)s)")
     parser.add_argument("--point", type=int, default=22, help="the character pointed at (default: %(default)s)")
     args = parser.parse_args()
@@ -130,10 +142,11 @@ def main():
         try:
             wait_for_server(port, server)
             pointed = take_picture(f"http://127.0.0.1:{port}", os.path.abspath(args.out), args.point)
+            take_picture(f"http://127.0.0.1:{port}", os.path.abspath(args.out_zh), args.point, "zh-CN")
         finally:
             server.terminate()
             server.wait(timeout=30)
-    print(f"wrote {args.out}: character {args.point} is {pointed}; look at it before committing")
+    print(f"wrote {args.out} and {args.out_zh}: character {args.point} is {pointed}; look at them before committing")
 
 
 if __name__ == "__main__":
