@@ -162,11 +162,12 @@ TODO_WORDS = {
     ),
     ("v10", "BabyGPT.__init__"): Words("take dropout and pass it to each Block", "接收 dropout，传给每个 Block"),
     ("v12", "import"): Words("import what the records need", "导入记录要用的模块"),
-    ("v12", "RunRecorder"): Words(
-        "write class RunRecorder: it makes the run folder, and at each evaluation prints the report, appends to"
-        " metrics.csv and saves checkpoint.pt; at the end it writes loss_curve.png and samples.txt (and logs to"
-        " wandb unless disabled)",
-        "写 class RunRecorder：建好运行目录；每次评估时打印报告、追加 metrics.csv、保存 checkpoint.pt；"
+    ("v12", "CHECKPOINT_FORMAT"): Words(
+        "name the tag every checkpoint.pt carries, CHECKPOINT_FORMAT; then write class RunRecorder: it makes the run"
+        " folder, and at each evaluation prints the report, appends to metrics.csv and saves checkpoint.pt; at the"
+        " end it writes loss_curve.png and samples.txt (and logs to wandb unless disabled)",
+        "给每个 checkpoint.pt 都带的格式标记起名 CHECKPOINT_FORMAT。再写 class RunRecorder：建好运行目录；"
+        "每次评估时打印报告、追加 metrics.csv、保存 checkpoint.pt；"
         "最后写出 loss_curve.png 和 samples.txt（没有关掉 wandb 时也记到 wandb）",
     ),
     ("v12", "write_atomically"): Words(

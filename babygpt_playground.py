@@ -19,7 +19,7 @@ opens only checkpoints in the folders it scans (out/, sweeps/, --folder) and say
 Engine: Gradio (pip install gradio), over Streamlit and Panel: live slider events, native bar/line plots, an
 HTML view for the hoverable attention map, and gradio_client to test the page without a browser; it runs offline.
 
-Model code comes from babygpt_sample.py (load_checkpoint, the KV-cached model, attention_weights) and the stages;
+Model code comes from babygpt/ (load_checkpoint, the KV-cached model, attention_weights) and the stages;
 this file adds only what a page needs. Nothing here writes to disk: a checkpoint is only read.
 """
 
@@ -30,7 +30,6 @@ import html
 import json
 import math
 import os
-import re
 import stat
 import sys
 import threading
@@ -44,22 +43,19 @@ import torch
 from torch.nn import functional as F
 
 import babygpt_v12_wandb
-from babygpt_sample import (
+from babygpt.checkpoint import (
     ATTENTION_FROM,
-    STAGES,
+    CHECKPOINT_STAGES,
     TRAIN_HINT,
-    CachedBabyGPT,
-    CachedContext,
-    FullRecomputeContext,
-    attention_weights,
     checkpoint_file,
     default_prompts,
-    generate_tokens,
     load_checkpoint,
-    show_character,
+    stage_id,
     stage_of,
     uses_cache,
 )
+from babygpt.pictures import attention_weights, show_character
+from babygpt.sampling import CachedBabyGPT, CachedContext, FullRecomputeContext, generate_tokens
 from babygpt_v12_wandb import OneLineErrorParser, pick_next_token
 
 CHECKPOINT_PATTERNS = ("out/*/checkpoint.pt", "out/*/best.pt", "sweeps/*/*/checkpoint.pt")  # where runs save them
@@ -344,7 +340,7 @@ class Loaded:
         self.lock = threading.Lock()
 
     def new_context(self, idx):
-        """A babygpt_sample context over idx (1, T): cached where the stage allows, else recomputed."""
+        """A babygpt.sampling context over idx (1, T): cached where the stage allows, else recomputed."""
         return CachedContext(self.cached, idx) if self.cached else FullRecomputeContext(self.model, idx)
 
     def encode(self, prompt):
@@ -448,12 +444,6 @@ def read_loss_curve(checkpoint_path):
     return rows
 
 
-def stage_label(stage):
-    """v1 .. v12 for a stage file (babygpt_v6_block.py -> v6); another script (babygpt_train.py) keeps its name."""
-    match = re.match(r"babygpt_(v\d+)", stage)
-    return match.group(1) if match else stage
-
-
 def model_info(loaded, language="en"):
     """A Markdown summary: stage, sizes, parameter count, step and val loss (the checkpoint's, else metrics.csv's)."""
     config, checkpoint = loaded.checkpoint["model_config"], loaded.checkpoint
@@ -464,7 +454,7 @@ def model_info(loaded, language="en"):
     loss = (
         say(language, "val loss", loss=val_loss) if isinstance(val_loss, float) else say(language, "val loss unknown")
     )
-    step, stage = checkpoint.get("step", "?"), stage_label(loaded.stage)
+    step, stage = checkpoint.get("step", "?"), stage_id(loaded.stage)
     lines = [
         say(language, "info", path=loaded.path, stage=stage, n=loaded.n_params, step=step, loss=loss),
         " · ".join(  # each stage's own sizes: v1 has no n_head, v10 on a dropout (never used here)
@@ -587,9 +577,10 @@ def continuation(loaded, prompt, n, temperature, top_k, seed):
 
 def text_attention(loaded, prompt):
     """(labels, weights): the last block_size characters of prompt as shown on the page, and every head's attention
-    weights (n_layer, n_head, T, T) over them, taken from the model by babygpt_sample.attention_weights."""
-    if STAGES.index(loaded.stage) < ATTENTION_FROM:
-        raise PageError("no attention", first=stage_label(STAGES[ATTENTION_FROM]), stage=stage_label(loaded.stage))
+    weights (n_layer, n_head, T, T) over them, taken from the model by babygpt.pictures.attention_weights."""
+    if CHECKPOINT_STAGES.index(loaded.stage) < ATTENTION_FROM:
+        first = stage_id(CHECKPOINT_STAGES[ATTENTION_FROM])
+        raise PageError("no attention", first=first, stage=stage_id(loaded.stage))
     idx = loaded.encode(prompt)[:, -loaded.model.block_size :]
     labels = [show_character(ch) for ch in loaded.tokenizer.decode(idx[0].tolist())]
     return labels, attention_weights(loaded.model, idx)
@@ -1072,7 +1063,7 @@ def build_page(playground):
             gr.Markdown(t("compare note"))
         gr.Markdown(t("exposure"), elem_id="exposure")
 
-        # Events. The public API (gradio_client, the tests, bench/playground.py) names seven: load (a checkpoint
+        # Events. The public API (gradio_client, the tests, bench/measure/playground.py) names seven: load (a checkpoint
         # chosen), show, attention_map, step, redraw (the chart and the attention map after Next), generate and
         # compare; the others are private.
         view = [checkpoint, prompt, temperature, top_k]

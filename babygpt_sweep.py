@@ -36,7 +36,6 @@ import difflib
 import errno
 import glob
 import importlib.util
-import inspect
 import io
 import json
 import math
@@ -61,8 +60,8 @@ from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.storages.journal import JournalFileSymlinkLock
 from optuna.trial import TrialState
 
-from babygpt_sample import find_font
-from babygpt_train import first_line
+from babygpt.errors import first_line
+from babygpt.pictures import font_context
 from babygpt_v12_wandb import (
     OneLineErrorParser,
     RunRecorder,
@@ -985,10 +984,13 @@ def run_stage(sweep, trial, argv, folder, result):
     history, final metrics, the opening of the sample) and save it in the study in one write (each write to
     SQLite waits for the disk). The trial's folder then holds what the stage writes:
       babygpt_train.py   its run folder: metrics.csv, loss_curve.png, samples.txt, checkpoint.pt and best.pt,
-                         which `babygpt_train.py --resume FOLDER` continues; its hook stops a run by raising
-      v12                its run folder, through its recorder, whose report() returns True to stop
+                         which `babygpt_train.py --resume FOLDER` continues
+      v12                its run folder
       v1 .. v11          they record nothing themselves: v12's recorder records them, and the checkpoint names
-                         the stage, so that babygpt_sample.py rebuilds that stage's model"""
+                         the stage, so that babygpt_sample.py rebuilds that stage's model
+    Every one is run alike: run(args, make_recorder=...) with a subclass of its RunRecorder (v12's where a stage
+    has none) whose report() returns True to stop the trial at that evaluation (the run folder is finished
+    all the same)."""
     stage = sweep.stage_module
     args = stage.parse_args(argv)
     pruned_at = []
@@ -1003,29 +1005,22 @@ def run_stage(sweep, trial, argv, folder, result):
             return True
         return False
 
-    if "on_evaluation" in inspect.signature(stage.run).parameters:  # babygpt_train.py
+    recorder_class = getattr(stage, "RunRecorder", RunRecorder)
+    recorders = []
 
-        def on_evaluation(metrics):
-            if evaluated(metrics):
-                raise optuna.TrialPruned
+    class TrialRecorder(recorder_class):
+        def report(self, metrics):
+            super().report(metrics)
+            return evaluated(metrics)
 
-        try:
-            outcome = stage.run(args, stage.given_options(argv), on_evaluation)
-        except optuna.TrialPruned as stopped:
-            outcome = stopped.training_result  # the run folder is finished all the same
-        parameters = outcome.parameters
-    else:  # a stage
-        recorder_class = getattr(stage, "RunRecorder", RunRecorder)
+    def make_recorder(*made):
+        recorders.append(TrialRecorder(*made, stage=os.path.basename(sweep.stage)))
+        return recorders[-1]
 
-        class TrialRecorder(recorder_class):
-            def report(self, metrics):
-                super().report(metrics)
-                return evaluated(metrics)
-
-        if not sweep.records_run_folder:  # v1 .. v11: v12's recorder needs these
-            args.out_dir, args.overwrite, args.wandb_mode = folder, True, "disabled"
-        outcome = stage.run(args, lambda *made: TrialRecorder(*made, stage=os.path.basename(sweep.stage)))
-        parameters = sum(p.numel() for p in outcome.setup.model.parameters())
+    if not sweep.records_run_folder:  # v1 .. v11: v12's recorder needs these
+        args.out_dir, args.overwrite, args.wandb_mode = folder, True, "disabled"
+    outcome = stage.run(args, make_recorder=make_recorder)
+    parameters = sum(p.numel() for p in recorders[0].model.parameters())
 
     prompt, text = outcome.samples[0] if outcome.samples else ("", "")
     keys = ("step", "train_loss", "val_loss", "val_perplexity", "tokens_per_second", "elapsed_seconds")
@@ -1149,7 +1144,7 @@ def interrupt_once(signum, frame):
 def run_jobs(sweep, study, deadline):
     """--jobs N: this process and N - 1 worker processes run trials of the same study at once, each with its
     share of the CPU threads. Processes, not threads: tiny models spend most of their time in Python, which
-    one process runs one thread at a time (bench/sweep_jobs.py measures both). Returns the workers that
+    one process runs one thread at a time (bench/measure/sweep_jobs.py measures both). Returns the workers that
     stopped with an error or were killed, as (process id, exit code)."""
     cores = torch.get_num_threads()
     threads = max(1, cores // sweep.jobs)
@@ -1476,13 +1471,7 @@ def save_figure(figure, path):
 def draw_charts(sweep, rows, means):
     """curves.png, val_loss_by_param.png and loss_vs_time.png: [(file name, caption), ...]. Values in
     Chinese (a corpus path, say) are drawn in a CJK font when there is one."""
-    import matplotlib
-
-    labels = "".join(trial_label(row, sweep) for row in rows)
-    fonts = None if labels.isascii() else find_font(labels)
-    rc = {"text.parse_math": False, **({"font.family": fonts} if fonts else {})}  # values are text, never math
-    with matplotlib.rc_context(rc), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # without a CJK font a character is an empty box, not a warning per glyph
+    with font_context("".join(trial_label(row, sweep) for row in rows)):
         return draw_charts_in_current_font(sweep, rows, means)
 
 

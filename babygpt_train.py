@@ -2,7 +2,7 @@ r"""BabyGPT trainer: the v12 model trained with nanoGPT's recipe, resumable, and
 
 The twelve stages train with the plainest loop there is: AdamW at one learning rate on one batch per step.
 This script trains the same model (imported from babygpt_v12_wandb.py, never copied) the way nanoGPT's
-train.py does, each ingredient an option that can be switched off, so that bench/recipe.py can measure
+train.py does, each ingredient an option that can be switched off, so that bench/measure/recipe.py can measure
 what each one buys:
 
     --warmup_iters, --lr_decay, --min_lr     the learning rate rises linearly, then follows a cosine down to min_lr
@@ -13,7 +13,7 @@ what each one buys:
     --compile, --compile_mode                torch.compile; its compile time is reported apart from the speed;
                                              reduce-overhead replays each step as CUDA graphs (small models on a GPU)
     --attn_implementation                    fused (default: all heads in one matmul and one attention call,
-                                             babygpt_fused.py) or stage (v12's own per-head modules)
+                                             babygpt/fused.py) or stage (v12's own per-head modules)
     --resume RUN_DIR                         continue a run from its checkpoint, to the same losses: its own
                                              settings, device and dtype too, on the same corpus (sha256 checked)
 
@@ -24,7 +24,7 @@ best.pt, the checkpoint with the lowest val loss. Ctrl-C saves a checkpoint befo
 Run:   python babygpt_train.py --help                                     (every option)
 CPU:   python babygpt_train.py --max_iters 1500 --eval_interval 250 --eval_iters 20 --batch_size 16 \
            --block_size 64 --n_embed 128 --n_head 4 --n_layer 4 --learning_rate 3e-3 --dropout 0.1
-       (3x v12's rate: warmup, clipping and the decay make it safe; bench/recipe.py measured it)
+       (3x v12's rate: warmup, clipping and the decay make it safe; bench/measure/recipe.py measured it)
 GPU:   python babygpt_train.py --compile --compile_mode reduce-overhead
        (v11's full size; bfloat16 and TF32 are the defaults on a GPU; CUDA graphs: docs/speed.md)
 Resume:  python babygpt_train.py --resume out/train    (after Ctrl-C or a crash; with a larger --max_iters, to go on)
@@ -54,14 +54,15 @@ import uuid
 import torch
 import torch.distributed as dist
 
-import babygpt_fused
+import babygpt.fused
 import babygpt_v12_wandb as v12
-from babygpt_sample import load_checkpoint
+from babygpt.checkpoint import load_checkpoint
+from babygpt.errors import first_line
 from babygpt_v12_wandb import sample  # noqa: F401  (part of the API the sweep and the tests use)
 
 # ----------------------------------------------------------------------------
 # The recipe's options. Defaults: nanoGPT's for a small character model (its shakespeare_char config),
-# kept after the ablation in bench/recipe.py.
+# kept after the ablation in bench/measure/recipe.py.
 
 RECIPE_HYPERPARAMETERS = {
     "warmup_iters": (100, "steps over which the learning rate rises linearly from ~0 to --learning_rate"),
@@ -133,7 +134,7 @@ def parameter_groups(model, weight_decay):
 def make_optimizer(model, hp, device):
     """AdamW over parameter_groups(), fused: one kernel updates every tensor, where a plain AdamW runs about
     ten small operations per tensor, and v12 has 22 tensors per layer (each head has its own three matrices);
-    bench/train_step.py measures what it buys. Fused AdamW runs on CUDA, and on the CPU from PyTorch 2.4;
+    bench/measure/train_step.py measures what it buys. Fused AdamW runs on CUDA, and on the CPU from PyTorch 2.4;
     elsewhere the plain one. The same update to float32 rounding."""
     groups = parameter_groups(model, hp.weight_decay)
     options = {"lr": hp.learning_rate, "betas": (hp.beta1, hp.beta2)}
@@ -145,11 +146,6 @@ def make_optimizer(model, hp, device):
 
 # ----------------------------------------------------------------------------
 # Mixed precision
-
-
-def first_line(error):
-    """An exception's message, its first line only (or its type's name when it has none)."""
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
 def resolve_dtype(name, device):
@@ -201,7 +197,7 @@ def expected_memory(model, batch_size, data_tokens=0, world_size=1, device_type=
     n_head = len(model.blocks[0].attention.heads)
     dropout = model.blocks[0].attention.dropout.p > 0
     mask_bytes = 1 if device_type == "cuda" else 4  # a dropout mask: bool on CUDA, a float32 noise tensor on CPU
-    fused = babygpt_fused.attention_implementation(model) == "fused"
+    fused = babygpt.fused.attention_implementation(model) == "fused"
     # fused attention keeps no (T, T) weights, only a log-sum-exp per head and token (flash attention), except
     # on the CPU with dropout, where scaled_dot_product_attention computes the weights as the stage does
     flash = fused and (device_type == "cuda" or not dropout)
@@ -293,7 +289,7 @@ def distributed():
 # GIL. A process that leaves the group and exits at once can reach the interpreter's shutdown while that thread is
 # still waiting for the GIL: the thread is then stopped mid-way and the process aborts ("terminate called without
 # an active exception"), after its work is done but with a failed exit status. destroy_process_group() does not
-# wait for the thread (PyTorch 2.13). python bench/torchrun_exit.py runs the tests' two-process torchrun both ways:
+# wait for the thread (PyTorch 2.13). python -m bench torchrun_exit runs the tests' two-process torchrun both ways:
 # on a 2-core Intel Xeon VM, 9 of 100 aborted without the pause, none of 100 with it.
 GLOO_EXIT_PAUSE = 0.2  # seconds with the GIL released; the waiting thread needs microseconds of it
 
@@ -438,7 +434,7 @@ def gather_rng_states(device):
 
 # Under torchrun, Ctrl-C reaches every process, but not always during the same step: they agree on stopping with an
 # all-reduce, which also makes the CPU wait for the GPU. That is done every STOP_CHECK_EVERY steps only, not at every
-# step (what that saves: bench/ddp_stop_flag.py), so a Ctrl-C takes effect up to that many steps later.
+# step (what that saves: bench/measure/ddp_stop_flag.py), so a Ctrl-C takes effect up to that many steps later.
 STOP_CHECK_EVERY = 10
 
 
@@ -456,8 +452,11 @@ def stop_everywhere(state, device, step):
 
 def train(model, train_data, val_data, hp, report, state=None, save=None):
     """nanoGPT's loop for the v12 model. Every eval_interval steps, and at the first and last step, estimate the
-    losses and pass them to report() (v12's metrics, the learning rate of that step and the gradient norm of the
-    last update); return the last such metrics.
+    losses and pass them to report(metrics): the stages' metrics with the same meanings (tokens/s and the time
+    left at the pace of the interval since the previous evaluation, evaluating left out of tokens/s), the
+    learning rate of that step and the gradient norm of the last update. report may return True to stop
+    training there, as in the stages (a sweep's pruner does); under torchrun rank 0's answer holds for every
+    process. Returns the last metrics reported.
 
     state: a TrainingState, from a checkpoint to resume a run (default: a fresh run). When state.stop_requested
     becomes true (Ctrl-C), the loop finishes its step, calls save(state) and raises KeyboardInterrupt.
@@ -494,6 +493,7 @@ def train(model, train_data, val_data, hp, report, state=None, save=None):
     grad_norm = None  # of the last update
     start = time.perf_counter()
     eval_seconds = 0.0  # time spent evaluating and reporting, kept out of tokens/s
+    last = (start_step, 0.0, 0.0)  # step, elapsed and training seconds (this sitting) at the previous evaluation
     for step in range(start_step, hp.max_iters + 1):
         learning_rate = learning_rate_at(step, hp)
         due = step % hp.eval_interval == 0 or step == hp.max_iters
@@ -505,16 +505,18 @@ def train(model, train_data, val_data, hp, report, state=None, save=None):
             now = time.perf_counter()
             eval_seconds += now - eval_start
             elapsed = now - start
-            steps_done = step - start_step
+            trained = elapsed - eval_seconds
+            (last_step, last_elapsed, last_trained), last = last, (step, elapsed, trained)
+            steps = step - last_step  # since the previous evaluation: its pace, on a machine whose load changes
             metrics = {
                 "step": step,
                 "train_loss": losses["train"],
                 "val_loss": losses["val"],
                 "val_perplexity": math.exp(losses["val"]) if losses["val"] < 700 else math.inf,
                 "learning_rate": learning_rate,
-                "tokens_per_second": steps_done * tokens_per_step / (elapsed - eval_seconds) if steps_done else None,
+                "tokens_per_second": steps * tokens_per_step / (trained - last_trained) if steps else None,
                 "elapsed_seconds": earlier_seconds + elapsed,
-                "remaining_seconds": elapsed / steps_done * (hp.max_iters - step) if steps_done else None,
+                "remaining_seconds": (elapsed - last_elapsed) / steps * (hp.max_iters - step) if steps else None,
                 "eval_fraction": eval_seconds / elapsed,
                 "grad_norm": grad_norm.item() if grad_norm is not None else None,
             }
@@ -523,8 +525,10 @@ def train(model, train_data, val_data, hp, report, state=None, save=None):
             state.improved = losses["val"] < state.best_val_loss
             state.best_val_loss = min(state.best_val_loss, losses["val"])
             state.rng_states = gather_rng_states(device)
-            report(metrics)
+            stop = report(metrics)
             eval_seconds += time.perf_counter() - now
+            if stop:
+                return metrics
         if step == hp.max_iters:
             return metrics
         if stop_everywhere(state, device, step):
@@ -589,11 +593,12 @@ class TrainingRecorder(v12.RunRecorder):
     """v12's RunRecorder (metrics.csv, loss_curve.png, samples.txt, checkpoint.pt, wandb). Its checkpoints
     also hold the TrainingState, so that --resume continues the run; best.pt keeps the lowest val loss."""
 
-    def __init__(self, args, model, tokenizer, model_config, state):
+    def __init__(self, args, model, tokenizer, model_config, state, stage="babygpt_v12_wandb.py"):
         wandb = import_wandb(args.wandb_mode)
         new_folder = not os.path.exists(args.out_dir)
         # v12's recorder, but wandb started here: a resumed run goes on in the run's own wandb run
-        super().__init__(argparse.Namespace(**{**vars(args), "wandb_mode": "disabled"}), model, tokenizer, model_config)
+        no_wandb = argparse.Namespace(**{**vars(args), "wandb_mode": "disabled"})
+        super().__init__(no_wandb, model, tokenizer, model_config, stage=stage)
         self.hyperparameters = vars(args).copy()
         self.state = state
         if wandb is not None:
@@ -656,6 +661,9 @@ class TrainingRecorder(v12.RunRecorder):
         """Ctrl-C: a checkpoint of the step reached, whatever the last evaluation was."""
         last = state.history[-1] if state.history else {"val_loss": math.nan}
         self.save_checkpoint(os.path.join(self.out_dir, "checkpoint.pt"), {**last, "step": state.step})
+
+
+RunRecorder = TrainingRecorder  # the name a stage gives its recorder: what a sweep's trial records a run with
 
 
 def name_the_file(error, path):
@@ -755,11 +763,11 @@ def make_parser():
         default="default",
         help="torch.compile's mode, with --compile. default: fused kernels; reduce-overhead: the same, and each"
         " step's kernels replayed as CUDA graphs, launched by the CPU in one call instead of hundreds (a small"
-        " model on a fast GPU waits for the CPU to launch its kernels: bench/gpu.py measures what this buys);"
+        " model on a fast GPU waits for the CPU to launch its kernels: bench/measure/gpu.py measures what this buys);"
         " max-autotune: what reduce-overhead does, and more kernel variants timed, compiling for minutes;"
         " max-autotune-no-cudagraphs: the same without CUDA graphs (default: %(default)s)",
     )
-    babygpt_fused.add_attention_option(recipe)
+    babygpt.fused.add_attention_option(recipe)
     recipe.add_argument(
         "--allow_corpus_change",
         action="store_true",
@@ -909,7 +917,7 @@ def setup(args, checkpoint=None):
                 " with it all the same"
             )
         run.model.load_state_dict(checkpoint["model_state"])
-    babygpt_fused.set_attention(run.model, args.attn_implementation)  # the same parameters either way
+    babygpt.fused.set_attention(run.model, args.attn_implementation)  # the same parameters either way
     return run
 
 
@@ -982,7 +990,7 @@ def agree(problem):
         raise ValueError(first)
 
 
-def run(args, given=None, on_evaluation=None):
+def run(args, given=None, make_recorder=None):
     """Run the trainer from parsed arguments: everything `python babygpt_train.py ARGS` does after parsing
     (join torchrun's process group, resume, set up, train, sample, record), callable in-process.
     babygpt_sweep.py runs each trial of a sweep over babygpt_train.py through it.
@@ -991,14 +999,14 @@ def run(args, given=None, on_evaluation=None):
     given: the names of the options the command line named (given_options(argv)). It matters with
         --resume only: a named option replaces the run's own value. Default: the options whose value differs
         from the parser's default.
-    on_evaluation(metrics): called after every evaluation once the run folder holds it (metrics.csv,
-        checkpoint.pt, best.pt when it improved). metrics is the dict the log line shows: step, train_loss,
-        val_loss, val_perplexity, learning_rate, tokens_per_second, elapsed_seconds, remaining_seconds,
-        eval_fraction, grad_norm. Raising from it stops training at that step (Optuna's pruning): the run
-        folder is finished as after a whole run (loss_curve.png, samples.txt from the model of that step),
-        its checkpoint.pt can be continued with --resume, and the exception goes on up to the caller with the
-        TrainingResult in its `training_result` attribute. Under torchrun it is called in every process,
-        which must all decide alike.
+    make_recorder(args, model, tokenizer, model_config, state): the run's recorder, as a stage's run() takes one
+        (default: TrainingRecorder, i.e. RunRecorder; a sweep's trial passes a subclass). On rank 0 its
+        report(metrics) is called at every evaluation, once the run folder holds it (metrics.csv, checkpoint.pt,
+        best.pt when it improved): metrics are the stages' (step, train_loss, val_loss, val_perplexity,
+        learning_rate, tokens_per_second, elapsed_seconds, remaining_seconds, eval_fraction) and grad_norm.
+        Returning True stops training at that step, as in the stages (Optuna's pruning): the run folder is
+        finished as after a whole run (loss_curve.png, samples.txt from the model of that step), and its
+        checkpoint.pt can be continued with --resume.
 
     The run folder is args.out_dir (args.resume when resuming): metrics.csv, loss_curve.png, samples.txt,
     checkpoint.pt (the training state too) and best.pt (the lowest val loss), as the command line writes it.
@@ -1023,13 +1031,15 @@ def run(args, given=None, on_evaluation=None):
         with contextlib.ExitStack() as stack:
             if rank != 0:  # only rank 0 prints
                 stack.enter_context(contextlib.redirect_stdout(stack.enter_context(open(os.devnull, "w"))))
-            return train_and_record(args, checkpoint, problem, given, on_evaluation, rank, world_size)
+            return train_and_record(
+                args, checkpoint, problem, given, make_recorder or TrainingRecorder, rank, world_size
+            )
     finally:
         if joined_here and distributed():
             leave_process_group()
 
 
-def train_and_record(args, checkpoint, problem, given, on_evaluation, rank, world_size):
+def train_and_record(args, checkpoint, problem, given, make_recorder, rank, world_size):
     """run()'s work once the process group is joined."""
     try:  # every problem with the input is found before training starts, in every process
         if problem is not None:
@@ -1046,7 +1056,7 @@ def train_and_record(args, checkpoint, problem, given, on_evaluation, rank, worl
     recorder = None
     try:  # then rank 0 makes the run folder and starts wandb, which may fail too
         if rank == 0:
-            recorder = TrainingRecorder(args, job.model, job.tokenizer, job.model_config, state)
+            recorder = make_recorder(args, job.model, job.tokenizer, job.model_config, state)
     except OSError as e:
         problem = ValueError(f"cannot write the run folder {args.out_dir}: {e.strerror}")
     except Exception as e:
@@ -1089,17 +1099,14 @@ def train_and_record(args, checkpoint, problem, given, on_evaluation, rank, worl
         torch.cuda.reset_peak_memory_stats(device)
     peak_before, _ = measured_peak_memory(device)  # on CPU: the process so far, PyTorch itself and the corpus
 
-    stopped_by = []  # what on_evaluation raised, if it did
-
     def report(metrics):
-        if recorder is not None:
-            recorder.report(metrics)
-        if on_evaluation is not None:
-            try:
-                on_evaluation(metrics)
-            except Exception as e:
-                stopped_by.append(e)
-                raise
+        """The recorder's answer (True: stop here), rank 0's in every process under torchrun."""
+        stop = bool(recorder.report(metrics)) if recorder is not None else False
+        if distributed():
+            answer = [stop]
+            dist.broadcast_object_list(answer, src=0)
+            stop = answer[0]
+        return stop
 
     def result(samples):
         final = state.history[-1] if state.history else {}
@@ -1124,10 +1131,6 @@ def train_and_record(args, checkpoint, problem, given, on_evaluation, rank, worl
                 if state.history
                 else "stopped before the first checkpoint"
             )
-        raise
-    except Exception as e:
-        if stopped_by and e is stopped_by[0]:  # on_evaluation stopped the run: its folder is finished all the same
-            e.training_result = finish()
         raise
     finally:
         restore_signals()

@@ -183,7 +183,7 @@ class BabyGPT(nn.Module):
     def _init_weights(self, module):
         # small random weights (GPT-2's N(0, 0.02)), so that a fresh model guesses every character about
         # equally and its first loss is close to ln(vocab_size); the output head keeps PyTorch's default
-        # (uniform within 1/sqrt(n_embed)), which trains these small models better (bench/init.py)
+        # (uniform within 1/sqrt(n_embed)), which trains these small models better (bench/measure/init.py)
         if module is self.lm_head:
             return
         if isinstance(module, (nn.Linear, nn.Embedding)):
@@ -284,6 +284,9 @@ def sample(model, tokenizer, prompts, max_new_tokens):
 
 
 # Experiment tracking (new in v12): wandb, and a run folder that babygpt_sample.py can load
+CHECKPOINT_FORMAT = "babygpt-checkpoint-v1"  # the tag of every checkpoint.pt; the tools refuse a file without it
+
+
 class RunRecorder:
     """Records a run in wandb (offline by default) and in out_dir: metrics.csv, loss_curve.png, samples.txt and
     checkpoint.pt, rewritten at each evaluation; stage: the file whose BabyGPT it holds (a sweep records v1-v11)."""
@@ -312,7 +315,7 @@ class RunRecorder:
     def checkpoint(self, metrics):
         """What checkpoint.pt holds: enough to rebuild the model and its tokenizer without the corpus."""
         return {
-            "format": "babygpt-checkpoint-v1",
+            "format": CHECKPOINT_FORMAT,
             "stage": self.stage,  # absent from older checkpoints, all of them v12's
             "model_config": {"vocab_size": self.tokenizer.vocab_size, **self.model_config},
             "vocab": self.tokenizer.vocab,

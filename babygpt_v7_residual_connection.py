@@ -167,7 +167,7 @@ class BabyGPT(nn.Module):
     def _init_weights(self, module):
         # small random weights (GPT-2's N(0, 0.02)), so that a fresh model guesses every character about
         # equally and its first loss is close to ln(vocab_size); the output head keeps PyTorch's default
-        # (uniform within 1/sqrt(n_embed)), which trains these small models better (bench/init.py)
+        # (uniform within 1/sqrt(n_embed)), which trains these small models better (bench/measure/init.py)
         if module is self.lm_head:
             return
         if isinstance(module, (nn.Linear, nn.Embedding)):

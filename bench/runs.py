@@ -7,7 +7,7 @@ benches import it, never each other.
 A bench describes each run as a job (a dict with a unique "key", the stage id and its command-line
 arguments; a job may name a "module" instead of a stage, a tool whose run(args) works as the stages'
 does, e.g. babygpt_train). run_jobs() starts up to --jobs workers at once, each one
-`python bench/runs.py --worker JOB`, which imports the stage and calls its own entry point run(args) (the
+`python -m bench.runs --worker JOB`, which imports the stage and calls its own entry point run(args) (the
 stage's real code path, nothing copied) and prints the last evaluation's metrics as one JSON line. Each finished
 job is appended to a JSONL file at once, so a bench stopped half way (Ctrl-C, a closed laptop, the end
 of a session) loses nothing: run the same command again and only the missing jobs run.
@@ -27,25 +27,11 @@ import time
 
 import torch.nn as nn
 
+from babygpt.checkpoint import STAGE_MODULES  # the one registry of the stages
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # what a bench on tiny shakespeare says when the text is missing
 TINY_SHAKESPEARE = "build it with: python data/prepare.py shakespeare"
-
-STAGE_MODULES = {
-    "v1": "babygpt_v1",
-    "v2": "babygpt_v2_position",
-    "v3": "babygpt_v3_self_attention",
-    "v4": "babygpt_v4_multihead_attention",
-    "v5": "babygpt_v5_feedforward",
-    "v6": "babygpt_v6_block",
-    "v7": "babygpt_v7_residual_connection",
-    "v8": "babygpt_v8_projection",
-    "v9": "babygpt_v9_layer_norm",
-    "v10": "babygpt_v10_dropout",
-    "v11": "babygpt_v11_hyper_params",
-    "v12": "babygpt_v12_wandb",
-}
-
 
 # v11 and v12 default to a 15.4M-parameter model that needs a GPU. On a CPU the README
 # gives this smaller command instead; it is the one benchmarked here.
@@ -57,7 +43,7 @@ CPU_COMMAND["v12"] = CPU_COMMAND["v11"]  # the same model, recorded
 
 
 # ----------------------------------------------------------------------------
-# Weight initialisations: bench/init.py compares them; a job that names one ("init") runs with it
+# Weight initialisations: bench/measure/init.py compares them; a job that names one ("init") runs with it
 
 
 def gpt2_init(self, module):
@@ -125,8 +111,6 @@ def bench_parser(doc, data, results=None, report=None, epilog=False):
     options, every error in one line (v12's parser), --data (default `data`), and --results (default
     `results`) and --report (writes into `report`, a phrase naming the pages) when given. epilog: the rest of
     the docstring under --help."""
-    if ROOT not in sys.path:
-        sys.path.insert(0, ROOT)
     from babygpt_v12_wandb import OneLineErrorParser  # a bad option is one line, with did-you-mean
 
     extra = {"formatter_class": argparse.RawDescriptionHelpFormatter, "epilog": doc.split("\n\n", 1)[1]}
@@ -134,9 +118,19 @@ def bench_parser(doc, data, results=None, report=None, epilog=False):
     parser.add_argument("--data", default=data, help="corpus (default: %(default)s)")
     if results is not None:
         parser.add_argument("--results", default=results, help="JSONL file of results (default: %(default)s)")
+        add_again_option(parser)
     if report is not None:
         parser.add_argument("--report", action="store_true", help=f"write the tables into {report}")
     return parser
+
+
+def add_again_option(parser):
+    """--again: measure again what the results file already holds (the newest result of a run is the one shown)."""
+    parser.add_argument(
+        "--again",
+        action="store_true",
+        help="measure again the runs already recorded (without it they are shown, not run again)",
+    )
 
 
 def corpus_path(data, hint="build it with: python data/prepare.py"):
@@ -175,6 +169,28 @@ def load_results(path):
                 except (ValueError, TypeError, KeyError):
                     sys.exit(f"error: {path}, line {number}: not a result (a JSON object with a key); delete that line")
     return results
+
+
+def read_json(path, rerun):
+    """A results file of one JSON object; exits with one line that ends `run: {rerun}` when there is none."""
+    if not os.path.exists(path):
+        sys.exit(f"error: {os.path.relpath(path, ROOT)} not found; run: {rerun}")
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def write_json(path, data):
+    """Write a results file of one JSON object (one space of indent, UTF-8 as it is), and say so."""
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(data, f, ensure_ascii=False, indent=1)
+        f.write("\n")
+    print(f"wrote {os.path.relpath(path, ROOT)}")
+
+
+def exit_if_stale(problems):
+    """--check's verdict: exit 1 with one line per page block that differs (problems), else carry on."""
+    if problems:
+        sys.exit("\n".join(problems))
 
 
 def append_result(path, result):
@@ -216,11 +232,26 @@ def fill_measured_twins(name, table, paths):
         fill_measured(path, {name: f"<!-- measured: {name} -->\n{text}\n<!-- end measured -->"})
 
 
-def run_jobs(jobs, results_path, n_workers, threads_per_worker=1):
-    """Run the jobs not yet in results_path, n_workers at a time; append each result as it finishes."""
-    done = load_results(results_path)
+def already_recorded(n_recorded, n_runs, results_path, what="runs"):
+    """The line a bench prints when it finds runs recorded: that they are shown, not measured, and how to measure
+    them again (--again)."""
+    where = os.path.relpath(results_path, ROOT)
+    if n_recorded == n_runs:
+        head = f"all {n_runs} {what} already recorded in {where}: nothing is measured now, the table shows them"
+    else:
+        head = (
+            f"{n_recorded} of {n_runs} {what} already recorded in {where}: only the other {n_runs - n_recorded} run now"
+        )
+    return f"{head}; to measure again, run the same command with --again"
+
+
+def run_jobs(jobs, results_path, n_workers, threads_per_worker=1, again=False):
+    """Run the jobs not yet in results_path (every job with again), n_workers at a time; append each result as it
+    finishes (a job measured again: its newest result is the one load_results returns)."""
+    done = {} if again else load_results(results_path)
     todo = [job for job in jobs if job["key"] not in done]
-    print(f"{len(jobs) - len(todo)} of {len(jobs)} runs already in {os.path.relpath(results_path, ROOT)}", flush=True)
+    if len(todo) < len(jobs):
+        print(already_recorded(len(jobs) - len(todo), len(jobs), results_path), flush=True)
     os.makedirs(os.path.dirname(results_path), exist_ok=True)
     env = {**os.environ, "PYTHONIOENCODING": "utf-8", "OMP_NUM_THREADS": str(threads_per_worker)}
     running = []
@@ -230,7 +261,7 @@ def run_jobs(jobs, results_path, n_workers, threads_per_worker=1):
         while todo or running:
             while todo and len(running) < n_workers:
                 job = todo.pop(0)
-                command = [sys.executable, os.path.abspath(__file__), "--worker", json.dumps(job)]
+                command = [sys.executable, "-m", "bench.runs", "--worker", json.dumps(job)]
                 command += ["--threads", str(threads_per_worker)]
                 process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
                 running.append((job, process))
@@ -264,13 +295,34 @@ def run_jobs(jobs, results_path, n_workers, threads_per_worker=1):
         sys.exit("\nstopped; finished runs are kept: run the same command again to go on")
 
 
+# ----------------------------------------------------------------------------
+# nanoGPT's data files (bench/measure/nanogpt.py and bench/measure/gpu.py run nanoGPT on our corpus)
+
+
+def write_nanogpt_data(text, folder):
+    """What nanoGPT's data/shakespeare_char/prepare.py writes, from text: train.bin and val.bin (uint16 ids of
+    the first 90% and the last 10%) and meta.pkl (vocab_size, itos, stoi), characters sorted."""
+    import pickle
+
+    import numpy as np
+
+    chars = sorted(set(text))
+    stoi = {ch: i for i, ch in enumerate(chars)}
+    ids = np.array([stoi[ch] for ch in text], dtype=np.uint16)
+    n = len(text)
+    os.makedirs(folder, exist_ok=True)
+    ids[: int(n * 0.9)].tofile(os.path.join(folder, "train.bin"))
+    ids[int(n * 0.9) :].tofile(os.path.join(folder, "val.bin"))
+    with open(os.path.join(folder, "meta.pkl"), "wb") as f:
+        pickle.dump({"vocab_size": len(chars), "itos": dict(enumerate(chars)), "stoi": stoi}, f)
+
+
 def worker(job, threads):
     """Run one stage in this process through its own entry point, run(args), as `python STAGE ARGV` does, and
     print the last evaluation's metrics, as one JSON line."""
     import torch
 
     torch.set_num_threads(threads)
-    sys.path.insert(0, ROOT)
     stage = importlib.import_module(job.get("module") or STAGE_MODULES[job["stage"]])  # a stage, or a tool like it
     if job.get("init"):
         stage.BabyGPT._init_weights = INITS[job["init"]]

@@ -17,28 +17,15 @@ import re
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:  # run as `python docs/gen_options.py`: the stages and babygpt/ sit in the root
+    sys.path.insert(0, ROOT)
+
+from babygpt.checkpoint import STAGE_MODULES  # noqa: E402
+
 PAGES = [os.path.join(ROOT, "docs", "options.md"), os.path.join(ROOT, "docs", "options.zh.md")]
 SCRIPTS = [  # (file, module) in reading order: the stages, the tools, the corpus builder
-    *[
-        (f"{name}.py", name)
-        for name in (
-            "babygpt_v1",
-            "babygpt_v2_position",
-            "babygpt_v3_self_attention",
-            "babygpt_v4_multihead_attention",
-            "babygpt_v5_feedforward",
-            "babygpt_v6_block",
-            "babygpt_v7_residual_connection",
-            "babygpt_v8_projection",
-            "babygpt_v9_layer_norm",
-            "babygpt_v10_dropout",
-            "babygpt_v11_hyper_params",
-            "babygpt_v12_wandb",
-            "babygpt_sample",
-            "babygpt_sweep",
-            "babygpt_train",
-        )
-    ],
+    *[(f"{name}.py", name) for name in STAGE_MODULES.values()],
+    *[(f"{name}.py", name) for name in ("babygpt_sample", "babygpt_sweep", "babygpt_train")],
     ("data/prepare.py", "data.prepare"),
     # a script with subcommands: its own --help, then each subcommand's (the third item: the arguments)
     *[
@@ -52,7 +39,6 @@ WIDTH = "100"
 
 def script_help(file, module_name, argv=("--help",)):
     """What `python FILE --help` (or FILE ARGV) prints, taken from the script's own parser in this process."""
-    sys.path.insert(0, ROOT)
     module = importlib.import_module(module_name)
     out = io.StringIO()
     old_argv, old_columns = sys.argv, os.environ.get("COLUMNS")

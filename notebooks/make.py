@@ -267,7 +267,7 @@ def stage_cells(number):
             (
                 "code",
                 "import torch\n\n"
-                "from babygpt_sample import attention_figure, find_font, show_character\n\n\n"
+                "from babygpt.pictures import attention_figure, find_font, show_character\n\n\n"
                 "class KeepSoftmax:\n"
                 '    """torch.nn.functional, but softmax also keeps what it returns: one (1, T, T) per head."""\n\n'
                 "    def __init__(self):\n"
@@ -435,7 +435,7 @@ def cloud_cells():
             "Jupyter and PyTorch. Under 1 GB of disk (the ci corpus is an 85 MB download; each run folder holds two "
             "checkpoints of 130 to 190 MB). A GPU older than the A100 (a T4, a P100) has no bfloat16: the notebook "
             "trains in float16 there, and without `torch.compile` on a P100.\n\n"
-            "**How long.** Measured so far on an H100 only, with `python bench/gpu.py` (the page "
+            "**How long.** Measured so far on an H100 only, with `python -m bench gpu` (the page "
             "[Speed](../docs/speed.md) gives its table): the lecture's run took 0.7 to 1.2 minutes and reached val "
             "loss 1.541 and 1.544; v11's model trained at 2.5 million tokens/s, so its 5,000 steps of 16,384 "
             "tokens are about half a minute of training, plus compiling and evaluation. On a free T4 these steps "
@@ -461,7 +461,7 @@ def cloud_cells():
             "*Settings → Accelerator → GPU*（免费，需要验证手机号）；或者任何一台装有 Jupyter 和 PyTorch 的租用机器。"
             "磁盘不到 1 GB（宋词语料要下载 85 MB；每个运行目录有两个检查点，各 130 到 190 MB）。比 A100 老的 GPU"
             "（T4、P100）不支持 bfloat16，笔记本在上面改用 float16；在 P100 上也不用 `torch.compile`。\n\n"
-            "**要多久。** 目前只在 H100 上测过，命令是 `python bench/gpu.py`（表格见[速度](../docs/speed.zh.md)一页）："
+            "**要多久。** 目前只在 H100 上测过，命令是 `python -m bench gpu`（表格见[速度](../docs/speed.zh.md)一页）："
             "课程的那次训练用了 0.7 到 1.2 分钟，验证损失为 1.541 和 1.544；v11 的模型每秒训练 250 万个词元，"
             "所以它的 5,000 步、每步 16,384 个词元，训练本身约半分钟，另加编译和评估的时间。在免费的 T4 上，"
             "这几步的用时还有待实测：运行这个笔记本，最后一个单元格会打印每一步在你的 GPU 上用了多久。"
@@ -557,9 +557,9 @@ def cloud_cells():
         (
             "markdown",
             "## 7. How long each step took here\n\n"
-            "The times of this session, with the GPU's name: the figures to publish beside `bench/gpu.py`'s.",
+            "The times of this session, with the GPU's name: the figures to publish beside `bench/measure/gpu.py`'s.",
             "## 7. 每一步在这里用了多久\n\n"
-            "这次会话里每一步的用时，连同 GPU 的型号：可以和 `bench/gpu.py` 的数字放在一起发表。",
+            "这次会话里每一步的用时，连同 GPU 的型号：可以和 `bench/measure/gpu.py` 的数字放在一起发表。",
         ),
         ("code", CLOUD_TIMES),
     ]

@@ -1,6 +1,7 @@
-"""Fixtures shared by the stage tests: the twelve stage modules and a tiny corpus.
+"""What the tests share: the twelve stage modules, the one tiny model and its config, a tiny corpus.
 
-The stages are top-level scripts in the repository root, so the root goes on sys.path.
+The stages, the tools and babygpt/ are at the repository root, so the root goes on sys.path (bench/ is a
+package there too: tests import `from bench.measure import nanogpt`).
 """
 
 import importlib
@@ -18,22 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-STAGE_MODULES = {  # test id -> module name, in reading order
-    "v1": "babygpt_v1",
-    "v2": "babygpt_v2_position",
-    "v3": "babygpt_v3_self_attention",
-    "v4": "babygpt_v4_multihead_attention",
-    "v5": "babygpt_v5_feedforward",
-    "v6": "babygpt_v6_block",
-    "v7": "babygpt_v7_residual_connection",
-    "v8": "babygpt_v8_projection",
-    "v9": "babygpt_v9_layer_norm",
-    "v10": "babygpt_v10_dropout",
-    "v11": "babygpt_v11_hyper_params",
-    "v12": "babygpt_v12_wandb",
-}
-STAGE_IDS = list(STAGE_MODULES)
-
+from babygpt import checks  # noqa: E402
+from babygpt.checkpoint import STAGE_IDS, STAGE_MODULES, load_stage  # noqa: E402,F401  (the one registry)
 
 # The longest files first: with -n (pytest-xdist, one file per worker at a time) the short ones then fill in
 # around them at the end, instead of one worker finishing the sweep's processes alone while the other idles.
@@ -82,11 +69,6 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-def load_stage(stage_id):
-    """Import one stage by its test id ("v3"); importing has no side effects."""
-    return importlib.import_module(STAGE_MODULES[stage_id])
-
-
 def stage_number(module):
     """babygpt_v10_dropout -> 10"""
     return int(module.__name__.split("_")[1][1:])
@@ -96,6 +78,16 @@ def stage_number(module):
 def stage(request):
     """Each test that takes `stage` runs once per stage, with ids v1 .. v12."""
     return load_stage(request.param)
+
+
+# The one tiny model size, shared with the exercises' checks (babygpt/checks.py, which test_stages.py runs)
+TINY_CONFIG, TINY_VOCAB, tiny_config = checks.TINY_MODEL, checks.VOCAB, checks.model_config
+
+
+def tiny_model(stage=None, vocab_size=TINY_VOCAB, seed=0, **overrides):
+    """The tests' tiny BabyGPT: of stage (a module; default v12), TINY_CONFIG with overrides (n_head=4, ...),
+    its own init drawn after torch.manual_seed(seed), in training mode (babygpt.checks.tiny_model)."""
+    return checks.tiny_model(stage or load_stage("v12"), vocab_size, seed, **overrides)
 
 
 def tiny_text(n_lines=200, seed=0):

@@ -33,6 +33,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.docs  # the pages (python -m pytest -m "not docs" checks the code alone)
+
 ROOT = Path(__file__).resolve().parent.parent
 
 GENERATED = ("docs/hyperparameters/",)  # sweep summaries written by babygpt_sweep.py: data, not pages
@@ -346,10 +348,9 @@ def test_a_pair_with_one_file_fails_and_without_both_skips(tmp_path, monkeypatch
 
 def test_stage_tables_are_what_the_bench_writes():
     """The measured stage and lecture tables of docs/progression.md and docs/lecture.md (both languages) are
-    bench/progression.py's output for the committed results, so no loss in them was typed by hand and none is
+    bench/measure/progression.py's output for the committed results, so no loss in them was typed by hand and none is
     left behind when the results change."""
-    sys.path.insert(0, str(ROOT / "bench"))
-    import progression
+    from bench.measure import progression
 
     results = progression.load_results(progression.RESULTS)
     for language, pages in progression.PAGES.items():
@@ -357,13 +358,13 @@ def test_stage_tables_are_what_the_bench_writes():
             path = Path(pages[name])
             text = path.read_text(encoding="utf-8")
             found = re.search(rf"<!-- measured: {name} -->.*?<!-- end measured -->", text, re.S)
-            assert found, f"{path.name} has no `<!-- measured: {name} -->` block: run bench/progression.py --report"
-            assert found.group(0) == block, f"{path.name}'s {name} block is stale: run bench/progression.py --report"
+            rerun = "run: python -m bench progression --report"
+            assert found, f"{path.name} has no `<!-- measured: {name} -->` block: {rerun}"
+            assert found.group(0) == block, f"{path.name}'s {name} block is stale: {rerun}"
 
 
 def test_stage_tables_name_the_machine_that_measured_them_not_the_one_writing_the_page():
-    sys.path.insert(0, str(ROOT / "bench"))
-    import progression
+    from bench.measure import progression
 
     recorded = {"k": {"machine": "Some CPU, 2 cores, Python 3.12.0, torch 2.14.0"}}
     assert progression.results_machine(recorded, "en") == "Some CPU, 2 cores, Python 3.12.0, torch 2.14.0"
@@ -416,3 +417,15 @@ def test_finding_a_break_inside_a_chinese_sentence():
 def test_chinese_pages_do_not_break_lines_inside_a_sentence(name):
     text = (ROOT / name).read_text(encoding="utf-8")
     assert broken_chinese_lines(text) == [], f"{name}: join these lines to the next (they show as a space)"
+
+
+@pytest.mark.parametrize("name", ["sweeps.md", "sweeps.zh.md"])
+def test_the_sweep_picture_comes_from_the_command_the_page_shows(name):
+    """docs/sweep_curves.png is drawn by `python -m bench sweep_curves`, which runs the sweep the page shows:
+    the page's command and the bench's are the same words, and the page names the bench."""
+    from bench.pages import sweep_curves
+
+    text = (ROOT / "docs" / name).read_text(encoding="utf-8")
+    shown = re.search(r"^(python babygpt_sweep\.py .*?)\n```", text, re.S | re.M).group(1)
+    assert shown.replace("\\\n", " ").split() == sweep_curves.COMMAND.split()
+    assert "sweep_curves.png" in text and "python -m bench sweep_curves" in text

@@ -265,11 +265,10 @@ def test_a_teacher_marks_a_folder_and_gets_a_table_whatever_the_files_do(tmp_pat
 
 
 def test_each_lesson_shows_what_bench_exercises_writes():
-    sys.path.insert(0, str(ROOT / "bench"))
-    import exercises as bench
+    from bench.measure import exercises as bench
 
     results = bench.load()
-    assert results["training"] == exercise.TRAINING, "the tool trains otherwise now: run python bench/exercises.py"
+    assert results["training"] == exercise.TRAINING, "the tool trains otherwise now: run: python -m bench exercises"
     for stage in STAGE_IDS:
         figures = results["stages"][stage]
         assert figures["solution_passed"] == figures["checks"] and figures["solution_loss"] == figures["ours_loss"]
@@ -277,7 +276,7 @@ def test_each_lesson_shows_what_bench_exercises_writes():
         for lang, path in bench.page_paths(stage).items():
             text = Path(path).read_text(encoding="utf-8")
             block = f"<!-- measured: {bench.BLOCK} -->\n{bench.block(stage, figures, lang)}\n<!-- end measured -->"
-            assert block in text, f"{path}: run python bench/exercises.py"
+            assert block in text, f"{path}: run: python -m bench exercises"
             heading, check_yourself = bench.HEADING[lang]
             assert text.index(heading) < text.index(block) < text.index(f"\n{check_yourself}\n")
 
@@ -286,8 +285,7 @@ def test_the_chinese_the_exercises_write_follows_the_glossary():
     """The Chinese of the lessons' blocks, the TODOs and the check's lines: the glossary's terms, short sentences."""
     import test_glossary as glossary
 
-    sys.path.insert(0, str(ROOT / "bench"))
-    import exercises as bench
+    from bench.measure import exercises as bench
 
     texts = {f"{stage} block": bench.block(stage, bench.load()["stages"][stage], "zh") for stage in STAGE_IDS}
     texts.update({f"TODO {key}": words["zh"] for key, words in exercise.TODO_WORDS.items()})

@@ -1,4 +1,4 @@
-"""Tests for babygpt_fused.py: the fused attention equals v12's per-head attention over the same parameters.
+"""Tests for babygpt/fused.py: the fused attention equals v12's per-head attention over the same parameters.
 
 Tiny models on CPU, fixed seeds. The fused path adds the same numbers in another order, so it agrees with the
 stage to float32 rounding (a few 1e-7 here), never bit for bit.
@@ -8,13 +8,14 @@ import copy
 
 import pytest
 import torch
-from conftest import tiny_text
+from conftest import tiny_model, tiny_text
 
-import babygpt_fused
-import babygpt_sample
+import babygpt.fused
+import babygpt.pictures
+import babygpt.sampling
 import babygpt_train
 import babygpt_v12_wandb as v12
-from babygpt_fused import FusedMultiHeadAttention, set_attention
+from babygpt.fused import FusedMultiHeadAttention, set_attention
 
 CONFIGS = {  # id -> (block_size, n_embed, n_head, n_layer)
     "1head": (8, 16, 1, 1),
@@ -27,8 +28,8 @@ CONFIGS = {  # id -> (block_size, n_embed, n_head, n_layer)
 def tiny_pair(config, dropout=0.0, seed=0, vocab_size=20):
     """A v12 model and a deep copy of it (the same weights) running fused."""
     block_size, n_embed, n_head, n_layer = CONFIGS[config]
-    torch.manual_seed(seed)
-    stage = v12.BabyGPT(vocab_size, block_size, n_embed, n_head, n_layer, dropout)
+    sizes = {"block_size": block_size, "n_embed": n_embed, "n_head": n_head, "n_layer": n_layer}
+    stage = tiny_model(vocab_size=vocab_size, seed=seed, dropout=dropout, **sizes)
     fused = copy.deepcopy(stage)
     assert set_attention(fused, "fused") == n_layer
     return stage, fused
@@ -77,7 +78,7 @@ def test_fused_model_keeps_v12s_state_dict_and_loads_into_the_stage_and_back():
     assert all(isinstance(m, FusedMultiHeadAttention) for m in (b.attention for b in fused.blocks))
     set_attention(fused, "stage")
     assert torch.equal(fused(x)[0], stage(x)[0])  # back to the stage's own forward, bit for bit
-    assert babygpt_fused.attention_implementation(fused) == "stage"
+    assert babygpt.fused.attention_implementation(fused) == "stage"
     with pytest.raises(ValueError, match="flash"):
         set_attention(fused, "flash")
 
@@ -101,9 +102,9 @@ def test_fused_dropout_drops_attention_in_training_only():
 
 def test_stage_attention_runs_the_stage_within_and_restores_fused_after():
     _, fused = tiny_pair("2heads")
-    with babygpt_fused.stage_attention(fused):
-        assert babygpt_fused.attention_implementation(fused) == "stage"
-    assert babygpt_fused.attention_implementation(fused) == "fused"
+    with babygpt.fused.stage_attention(fused):
+        assert babygpt.fused.attention_implementation(fused) == "stage"
+    assert babygpt.fused.attention_implementation(fused) == "fused"
 
 
 def test_memory_estimate_counts_what_the_fused_path_keeps_for_the_backward_pass():
@@ -145,7 +146,7 @@ def test_trainer_runs_fused_by_default_and_the_stage_on_request(tmp_path):
     corpus.write_text(tiny_text(), encoding="utf-8")
     for extra, expected in (((), "fused"), (("--attn_implementation", "stage"), "stage")):
         run = babygpt_train.setup(babygpt_train.parse_args(trainer_argv(corpus, tmp_path / "run", *extra)))
-        assert babygpt_fused.attention_implementation(run.model) == expected
+        assert babygpt.fused.attention_implementation(run.model) == expected
 
 
 def test_trainer_trains_to_the_same_losses_fused_or_not(tmp_path):
@@ -172,12 +173,12 @@ def test_sampler_no_cache_gives_the_same_text_fused_or_stage_and_still_draws_att
     texts = {}
     for implementation in ("fused", "stage"):
         set_attention(model, implementation)
-        context = babygpt_sample.FullRecomputeContext(model, tokens(1, 3))
-        ids = [t.item() for t in babygpt_sample.generate_tokens(context, 12, temperature=0)]
+        context = babygpt.sampling.FullRecomputeContext(model, tokens(1, 3))
+        ids = [t.item() for t in babygpt.sampling.generate_tokens(context, 12, temperature=0)]
         texts[implementation] = ids
     assert texts["fused"] == texts["stage"]
     set_attention(model, "fused")
-    weights = babygpt_sample.attention_weights(model, tokens(1, 5))  # hooks on the Heads: run as the stage
+    weights = babygpt.pictures.attention_weights(model, tokens(1, 5))  # hooks on the Heads: run as the stage
     assert weights.shape == (2, 2, 5, 5)
     assert torch.allclose(weights.sum(-1), torch.ones(2, 2, 5))
-    assert babygpt_fused.attention_implementation(model) == "fused"  # restored afterwards
+    assert babygpt.fused.attention_implementation(model) == "fused"  # restored afterwards

@@ -268,11 +268,8 @@ def test_each_check_finds_what_it_is_meant_to_catch():
 
 
 def test_the_lessons_generated_chinese_is_short_enough_to_follow():
-    """The text bench/lessons.py writes into the Chinese lessons is held to the same limit, where it is made."""
-    import sys
-
-    sys.path.insert(0, str(ROOT / "bench"))
-    import lessons
+    """The text bench/pages/lessons.py writes into the Chinese lessons is held to the same limit, where it is made."""
+    from bench.pages import lessons
 
     found = []
     for stage in lessons.STAGES:

@@ -60,7 +60,7 @@ def imported_packages(paths):
 
 
 def test_requirements_txt_is_exactly_what_the_stages_and_the_sampler_import():
-    paths = [*ROOT.glob("babygpt_v*.py"), ROOT / "babygpt_sample.py", ROOT / "babygpt_fused.py"]
+    paths = [*ROOT.glob("babygpt_v*.py"), ROOT / "babygpt_sample.py"]
     paths += list((ROOT / "babygpt").glob("*.py"))
     assert len([p for p in paths if p.name.startswith("babygpt_v")]) == 12
     named = {ci.normalize(r.name) for r in requirement_lines("requirements.txt")}

@@ -1,41 +1,37 @@
 """Lesson 0 (docs/learn/v0.md and v0.zh.md) shows what its own code prints, as the stages print it now.
 
-bench/lesson0.py runs the page's Python cells in order and records their source, what each printed, the figures
+bench/pages/lesson0.py runs the page's Python cells in order and records their source, what each printed, the figures
 the notes quote, and a fingerprint of the stage code the cells call (bench/results/lesson0.json); it writes
 each output under its cell, in both languages. These tests read text only (no corpus, no training): they fail
 when a page differs from what the recorded run writes, when a cell was edited after the run, or when the stage
 code the cells call has changed since (its outputs may then be stale), and say to run the script again.
 """
 
-import json
 import shutil
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "bench"))
-import lesson0  # noqa: E402
+import pytest
 
-RERUN = "run: python bench/lesson0.py (needs data/ci.txt; --write alone rewrites the pages from the recorded run)"
+from bench.pages import lesson0
 
+pytestmark = pytest.mark.docs  # the pages (python -m pytest -m "not docs" checks the code alone)
 
-def recorded():
-    return json.loads(Path(lesson0.RESULTS).read_text(encoding="utf-8"))
+RERUN = "run: python -m bench lesson0 (needs data/ci.txt; --write alone rewrites the pages from the recorded run)"
 
 
 def test_the_pages_show_what_their_cells_printed():
-    problems = lesson0.problems(recorded())
+    problems = lesson0.problems(lesson0.load_results())
     assert not problems, "\n".join(problems) + "\n" + RERUN
 
 
 def test_the_stage_code_the_cells_call_is_unchanged_since_the_run():
     now = lesson0.stage_code_fingerprint()
-    changed = [name for name, digest in now.items() if recorded()["stage_code"].get(name) != digest]
+    changed = [name for name, digest in now.items() if lesson0.load_results()["stage_code"].get(name) != digest]
     assert not changed, f"changed since lesson 0's outputs were printed: {', '.join(changed)}\n{RERUN}"
 
 
 def test_every_cell_that_prints_has_its_output_under_it():
-    results = recorded()
+    results = lesson0.load_results()
     assert len(results["outputs"]) == len(results["cells"]) > 10
     text = Path(lesson0.PAGES["en"]).read_text(encoding="utf-8")
     for number, printed in enumerate(results["outputs"], start=1):
@@ -44,7 +40,7 @@ def test_every_cell_that_prints_has_its_output_under_it():
 
 
 def test_an_edited_cell_a_changed_output_or_a_lost_note_is_caught(tmp_path):
-    results = recorded()
+    results = lesson0.load_results()
     pages = {language: tmp_path / Path(path).name for language, path in lesson0.PAGES.items()}
     for language, path in lesson0.PAGES.items():
         shutil.copy(path, pages[language])

@@ -1,19 +1,19 @@
-"""The lessons' "Try it" answers are what bench/lesson_experiments.py writes from its committed results.
+"""The lessons' "Try it" answers are what bench/measure/lesson_experiments.py writes from its committed results.
 
-Each experiment of bench/lesson_experiments.py's table has its marker in both languages of its lesson, and
-the block there is the one `python bench/lesson_experiments.py --report` writes now: no measured answer is
+Each experiment of bench/measure/lesson_experiments.py's table has its marker in both languages of its lesson, and
+the block there is the one `python -m bench lesson_experiments --report` writes now: no measured answer is
 typed by hand, and none is left behind when a result or the table changes. No training, no corpus.
 """
 
 import re
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "bench"))
-import lesson_experiments as experiments  # noqa: E402
+from bench.measure import lesson_experiments as experiments  # noqa: E402
+
+pytestmark = pytest.mark.docs  # the pages (python -m pytest -m "not docs" checks the code alone)
 
 LESSONS = [stage for stage in experiments.EXPERIMENTS if Path(experiments.lesson_path(stage, "en")).exists()]
 
@@ -36,7 +36,7 @@ def test_each_lesson_shows_the_answers_the_bench_writes(stage):
                 problems.append(f"{path.name} has no <!-- measured: {name} --> block")
             elif written != block:
                 problems.append(f"{path.name}: {name} is stale")
-    assert not problems, "\n".join(problems) + "\nrun: python bench/lesson_experiments.py --report"
+    assert not problems, "\n".join(problems) + "\nrun: python -m bench lesson_experiments --report"
 
 
 def test_a_command_shared_by_two_experiments_runs_once():

@@ -1,6 +1,6 @@
 """The lessons (docs/learn/vN.md and vN.zh.md) show the code, the figures and the samples as they are now.
 
-Each lesson's diff, measured row, sample, diagram and measured answers are blocks that bench/lessons.py
+Each lesson's diff, measured row, sample, diagram and measured answers are blocks that bench/pages/lessons.py
 writes from the stage files and bench/results; these tests fail when a page's blocks differ from what it
 would write now (a stage changed, a result was added), and tell you to run it. The two languages of a
 lesson must also agree: same headings, pictures, commands and code (the Mermaid diagrams excepted: their
@@ -15,10 +15,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "tests"))
-import lessons  # noqa: E402
 import test_docs  # noqa: E402
+
+from bench.pages import lessons  # noqa: E402
+
+pytestmark = pytest.mark.docs  # the pages (python -m pytest -m "not docs" checks the code alone)
 
 WRITTEN = [
     stage for stage in lessons.STAGES if any(Path(lessons.page_path(stage, lang)).exists() for lang in ("en", "zh"))
@@ -34,7 +36,7 @@ def test_generated_blocks_are_what_bench_lessons_writes_now(stage):
             problems.append(f"{path.relative_to(ROOT)} is missing: each lesson needs both languages")
             continue
         problems += lessons.problems(str(path), lessons.blocks_for(stage, language))
-    assert not problems, "\n".join(problems) + "\nrun: python bench/lessons.py"
+    assert not problems, "\n".join(problems) + "\nrun: python -m bench lessons"
 
 
 def comparable(doc):
@@ -62,7 +64,7 @@ def test_both_languages_agree(stage):
 
 @pytest.fixture
 def scratch(tmp_path, monkeypatch):
-    """The stage files and results that bench/lessons.py reads, in a scratch folder, with no lessons yet."""
+    """The stage files and results that bench/pages/lessons.py reads, in a scratch folder, with no lessons yet."""
     for stage in lessons.STAGES:
         shutil.copy(ROOT / lessons.stage_file(stage), tmp_path)
     shutil.copytree(ROOT / "bench" / "results", tmp_path / "bench" / "results")

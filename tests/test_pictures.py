@@ -14,7 +14,7 @@ from conftest import tiny_text
 
 import babygpt_train
 import babygpt_v12_wandb as v12
-from babygpt_sample import draw_attention
+from babygpt.pictures import draw_attention
 
 NOT_MATH = ["$$", "costs $5 or $5", "$x^2$"]
 

@@ -27,7 +27,7 @@ if str(ROOT) not in sys.path:
 from conftest import sharpen  # noqa: E402
 
 import babygpt_playground as pg  # noqa: E402
-from babygpt_sample import attention_weights  # noqa: E402
+from babygpt.pictures import attention_weights  # noqa: E402
 from babygpt_v12_wandb import BabyGPT  # noqa: E402
 
 VOCAB = "\n 。春江花月夜往事明流水abcdeist"  # 21 characters, Chinese among them
@@ -779,16 +779,14 @@ def test_in_chromium_type_slide_and_step(served):
         driver.quit()
 
 
+@pytest.mark.docs
 def test_docs_latency_tables_are_the_benchs_last_result():
-    """docs/playground.md and .zh.md show the tables bench/playground.py --report writes from its last results."""
-    import importlib.util
+    """docs/playground.md and .zh.md show the tables `python -m bench playground --report` writes from its results."""
+    from bench.measure import playground as bench
 
-    spec = importlib.util.spec_from_file_location("bench_playground", ROOT / "bench" / "playground.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
     for path, zh in zip(bench.DOCS, (False, True), strict=True):
         text = Path(path).read_text(encoding="utf-8")
         block = f"<!-- measured: playground -->\n{bench.report_text(zh)}\n<!-- end measured -->"
-        assert block in text, f"{path}: run python bench/playground.py --report"
+        assert block in text, f"{path}: run python -m bench playground --report"
         block = f"<!-- measured: playground-attention -->\n{bench.attention_report(zh)}\n<!-- end measured -->"
-        assert block in text, f"{path}: run python bench/playground.py --report"
+        assert block in text, f"{path}: run python -m bench playground --report"

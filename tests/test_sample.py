@@ -23,32 +23,28 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from conftest import STAGE_MODULES, sharpen  # noqa: E402
+import conftest  # noqa: E402
+from conftest import sharpen  # noqa: E402
 
+import babygpt.checkpoint  # noqa: E402
+import babygpt.pictures  # noqa: E402
 import babygpt_sample  # noqa: E402
-from babygpt_sample import (  # noqa: E402
+from babygpt.checkpoint import STAGE_FILES, STAGE_IDS, default_prompts, load_checkpoint  # noqa: E402
+from babygpt.pictures import (  # noqa: E402
     LATIN_FONT,
-    CachedBabyGPT,
-    CachedContext,
-    FullRecomputeContext,
     attention_figure,
     attention_weights,
-    default_prompts,
     draw_attention,
-    end_of_input_key,
     find_font,
-    generate_tokens,
-    load_checkpoint,
-    main,
-    parse_args,
     shorten,
     show_character,
-    typed_prompts,
 )
+from babygpt.sampling import CachedBabyGPT, CachedContext, FullRecomputeContext, generate_tokens  # noqa: E402
+from babygpt_sample import end_of_input_key, main, parse_args, typed_prompts  # noqa: E402
 from babygpt_v12_wandb import BabyGPT, CharTokenizer  # noqa: E402
 
 VOCAB = "\n !abcdefghijklmnopq"  # 20 characters
-BLOCK_SIZE = 8
+BLOCK_SIZE = conftest.TINY_CONFIG["block_size"]
 
 
 def tiny_model(n_head=4, seed=2, stage=None):
@@ -56,12 +52,7 @@ def tiny_model(n_head=4, seed=2, stage=None):
 
     BabyGPT's own init (std 0.02) makes every logit nearly equal, and greedy decoding then repeats one
     character whatever the context: a broken cache would go unnoticed. Larger weights make it pick varied ones."""
-    torch.manual_seed(seed)
-    config = {"block_size": BLOCK_SIZE, "n_embed": 16, "n_head": n_head, "n_layer": 2, "dropout": 0.1}
-    if stage is None:
-        model = BabyGPT(len(VOCAB), **config)
-    else:
-        model = stage.BabyGPT(len(VOCAB), **{name: config[name] for name in stage.MODEL_HYPERPARAMETERS})
+    model = conftest.tiny_model(stage, len(VOCAB), seed, n_head=n_head, n_layer=2, dropout=0.1)
     return sharpen(model).eval()
 
 
@@ -247,11 +238,8 @@ def test_main_cached_and_uncached_print_the_same_greedy_text(capsys, checkpoint)
     assert "kv cache" in cached.err and "no cache" in uncached.err
 
 
-STAGE_FILES = [f"{module}.py" for module in STAGE_MODULES.values()]  # v1 .. v12
-
-
 @pytest.mark.parametrize("sampling", [("0", "1337"), ("0.8", "5")], ids=["greedy", "seeded"])
-@pytest.mark.parametrize("stage_file", STAGE_FILES, ids=list(STAGE_MODULES))
+@pytest.mark.parametrize("stage_file", STAGE_FILES, ids=STAGE_IDS)
 def test_a_checkpoint_of_any_stage_samples_the_text_of_its_own_generate(capsys, tmp_path, stage_file, sampling):
     stage = importlib.import_module(stage_file.removesuffix(".py"))
     model = tiny_model(stage=stage)
@@ -408,7 +396,7 @@ def test_a_folder_without_a_checkpoint_and_a_missing_file_say_how_to_train_one(t
     from babygpt_v12_wandb import parse_args as v12_args
 
     # the hint names v12's real default run folder and the docs section it points to
-    assert f"which writes {v12_args([]).out_dir}/checkpoint.pt" in babygpt_sample.TRAIN_HINT
+    assert f"which writes {v12_args([]).out_dir}/checkpoint.pt" in babygpt.checkpoint.TRAIN_HINT
     assert "## On a CPU: the CPU command" in (ROOT / "docs" / "index.md").read_text(encoding="utf-8")
     for path, words in (
         (tmp_path, [f"the folder {tmp_path} holds no checkpoint.pt"]),
@@ -447,7 +435,7 @@ def test_an_attention_picture_that_cannot_be_written_is_one_line(monkeypatch, ch
     def refuse(path, data):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(babygpt_sample, "write_atomically", refuse)
+    monkeypatch.setattr(babygpt.pictures, "write_atomically", refuse)
     png = str(tmp_path / "a.png")
     message = exit_message("--checkpoint", checkpoint, "--prompt", "ab", "--max_new_tokens", "2", "--attention", png)
     assert message == f"error: cannot write --attention {png}: Permission denied"
@@ -700,7 +688,7 @@ def test_masked_future_is_blank_and_zero_weight_is_not():
 def test_main_draws_a_png_of_the_prompts_attention_titled_with_its_continuation(capsys, monkeypatch, tmp_path):
     figures = []
     monkeypatch.setattr(
-        babygpt_sample, "attention_figure", lambda *a, **k: figures.append(attention_figure(*a, **k)) or figures[-1]
+        babygpt.pictures, "attention_figure", lambda *a, **k: figures.append(attention_figure(*a, **k)) or figures[-1]
     )
     model = tiny_model()
     path = tmp_path / "checkpoint.pt"
@@ -747,7 +735,7 @@ def test_main_draws_a_png_of_the_prompts_attention_titled_with_its_continuation(
 def test_without_a_font_for_the_characters_labels_are_ids_and_one_line_says_what_to_install(
     capsys, monkeypatch, tmp_path
 ):
-    monkeypatch.setattr(babygpt_sample, "find_font", lambda text: None)
+    monkeypatch.setattr(babygpt.pictures, "find_font", lambda text: None)
     model, tokenizer, _ = load_checkpoint_of(tmp_path)
     fig = draw_attention(model, tokenizer, "cab", "de\n", tmp_path / "a.png")
     assert [t.get_text() for t in panels(fig)[0].get_xticklabels()] == [str(VOCAB.index(ch)) for ch in "cab"]

@@ -33,6 +33,8 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
+pytestmark = pytest.mark.docs  # the pages (python -m pytest -m "not docs" checks the code alone)
+
 ROOT = Path(__file__).resolve().parent.parent
 SITE_URL = "http://127.0.0.1/BabyGPT/"  # the address the site is built for: a project site's sub-path
 WAIT = 60  # seconds a page may take to load, draw its diagrams or answer a search (a busy machine is slow)
@@ -108,7 +110,7 @@ class SubPathHandler(http.server.SimpleHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def log_message(self, format, *args):  # noqa: A002 (the base class's name)
+    def log_message(self, format, *args):
         pass
 
 

@@ -1,11 +1,12 @@
-"""Tests for the speed benches: bench/gpu.py --tiny runs on a CPU, bench/nanogpt.py with a stand-in for nanoGPT,
-and the tables in docs/speed.md and docs/speed.zh.md are the ones the benches write from their results.
+"""Tests for the speed benches: `python -m bench gpu --tiny` runs on a CPU, bench/measure/nanogpt.py with a
+stand-in for nanoGPT, and the tables in docs/speed.md and docs/speed.zh.md are the ones the benches write from
+their results.
 
 No nanoGPT and no GPU needed: a fake nanoGPT train.py prints what the real one prints.
 """
 
 import argparse
-import importlib.util
+import functools
 import json
 import pickle
 import re
@@ -15,19 +16,8 @@ import pytest
 import torch
 from conftest import ROOT, tiny_text
 
-
-def load_bench(name):
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "bench" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-gpu = load_bench("gpu")
-nanogpt = load_bench("nanogpt")
-train_step = load_bench("train_step")
-fused_losses = load_bench("fused_losses")
-runs = load_bench("runs")
+from bench import runs
+from bench.measure import fused_losses, gpu, gpu_step, nanogpt, train_step
 
 
 @pytest.fixture
@@ -38,7 +28,7 @@ def corpus(tmp_path):
 
 
 # ----------------------------------------------------------------------------
-# bench/gpu.py
+# bench/measure/gpu.py
 
 
 def test_gpu_script_runs_on_a_cpu_at_a_tiny_size(corpus, tmp_path, capsys, monkeypatch):
@@ -192,7 +182,6 @@ def test_nanogpt_on_the_gpu_bench_is_timed_by_its_log_lines(corpus, tmp_path):
 
 
 def test_gpu_step_script_runs_on_a_cpu_at_a_tiny_size(corpus, tmp_path, capsys):
-    gpu_step = load_bench("gpu_step")
     gpu_step.main(["--tiny", "--data", str(corpus), "--steps", "2", "--out", str(tmp_path)])
     out = capsys.readouterr().out
     assert re.search(r"babygpt fused eager +[\d.]+ ms/step +[\d,]+ tokens/s .*CPU issued in [\d.]+ ms/step", out)
@@ -200,7 +189,7 @@ def test_gpu_step_script_runs_on_a_cpu_at_a_tiny_size(corpus, tmp_path, capsys):
 
 
 # ----------------------------------------------------------------------------
-# bench/nanogpt.py
+# bench/measure/nanogpt.py
 
 FAKE_TRAIN = """
 import sys
@@ -215,7 +204,7 @@ for it in range(max_iters + 1):
 
 def test_nanogpt_data_is_what_its_prepare_script_writes(tmp_path):
     text = "hello world\nthe end\n" * 10
-    nanogpt.write_nanogpt_data(text, tmp_path)
+    runs.write_nanogpt_data(text, tmp_path)
     meta = pickle.loads((tmp_path / "meta.pkl").read_bytes())
     assert meta["vocab_size"] == len(set(text)) and list(meta["itos"].values()) == sorted(set(text))
     train = np.fromfile(tmp_path / "train.bin", dtype=np.uint16)
@@ -233,8 +222,10 @@ def test_nanogpt_bench_alternates_resumes_and_reports_ratios(corpus, tmp_path, m
     for doc in ("speed.md", "speed.zh.md"):
         (tmp_path / doc).write_text("before\n<!-- measured: nanogpt -->\nold\n<!-- end measured -->\nafter\n")
     monkeypatch.setattr(nanogpt, "DOCS", [str(tmp_path / "speed.md"), str(tmp_path / "speed.zh.md")])
+    settings = ["--max_iters", "4", "--eval_interval", "2", "--warmup_iters", "1", "--eval_iters", "1"]
+    monkeypatch.setitem(nanogpt.BLOCKS, "nanogpt", settings)  # the block --report writes these settings into
     argv = ["--nanogpt", str(checkout), "--data", str(corpus), "--results", str(results), "--runs", "nanogpt"]
-    argv += ["--max_iters", "4", "--eval_interval", "2", "--warmup_iters", "1", "--eval_iters", "1", "--rounds", "2"]
+    argv += [*settings, "--rounds", "2"]
     with pytest.raises(SystemExit, match="no nanoGPT and babygpt_train.py results"):
         nanogpt.main(argv)  # runs nanoGPT (the stand-in) twice, but a table needs the trainer
     rows = [json.loads(line) for line in results.read_text().splitlines()]
@@ -254,11 +245,45 @@ def test_nanogpt_bench_alternates_resumes_and_reports_ratios(corpus, tmp_path, m
     doc = (tmp_path / "speed.md").read_text()
     assert doc.startswith("before\n<!-- measured: nanogpt -->\n| command |")
     assert doc.endswith("<!-- end measured -->\nafter\n")
-    assert (
-        "| `babygpt_train.py` (fused attention, the default) | 0.80x, 0.80x | 0.50x, 0.50x | 1.00x, 1.00x | 2.500 |"
-        in doc
-    )
+    row = "| `babygpt_train.py` (fused attention, the default) | 0.80x (0.80x–0.80x) | 0.50x (0.50x–0.50x) |"
+    assert row + " 1.00x (1.00x–1.00x) | 2.500 |" in doc
+    assert "2 round(s)" in doc and "1-minute load average as each round's runs started and ended: " in doc
     assert "| 命令 |" in (tmp_path / "speed.zh.md").read_text()
+
+
+def test_nanogpt_bench_says_what_is_recorded_and_measures_again_in_a_new_sitting(corpus, tmp_path, capsys):
+    """A learner who runs the bench again is told that nothing was measured, and how to measure again; --again
+    measures every run again in a new sitting, kept beside the first, and the table shows the newest sitting's
+    median ratio with its range over the rounds."""
+    checkout = tmp_path / "nanogpt"
+    checkout.mkdir()
+    (checkout / "train.py").write_text(FAKE_TRAIN, encoding="utf-8")
+    results = tmp_path / "nanogpt.jsonl"
+    argv = ["--nanogpt", str(checkout), "--data", str(corpus), "--results", str(results), "--runs", "nanogpt"]
+    argv += ["--max_iters", "4", "--eval_interval", "2", "--warmup_iters", "1", "--eval_iters", "1", "--rounds", "3"]
+    with pytest.raises(SystemExit):
+        nanogpt.main(argv)  # three rounds of nanoGPT (the stand-in); no table without the trainer
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        nanogpt.main(argv)
+    out = capsys.readouterr().out
+    assert "all 3 runs of sitting 1 already recorded in" in out and "run the same command with --again" in out
+    assert len(results.read_text().splitlines()) == 3, "nothing measured again"
+    with pytest.raises(SystemExit):
+        nanogpt.main([*argv, "--again"])
+    rows = [json.loads(line) for line in results.read_text().splitlines()]
+    assert [r["sitting"] for r in rows] == [1, 1, 1, 2, 2, 2]
+    assert all(len(r["load_before"]) == 3 and len(r["load_after"]) == 3 for r in rows)
+    # the trainer's rows of sitting 2 (ratios 0.9, 1.2 and 1.0 to nanoGPT): the median and the range
+    args = nanogpt.parse_args(argv)
+    with results.open("a") as f:
+        for row, ratio in zip(rows[3:], (0.9, 1.2, 1.0), strict=True):
+            key = nanogpt.job_key(row["round"], "train", args, sitting=2)
+            trainer = {**row, "name": "train", "key": key, "wall_seconds": row["wall_seconds"] * ratio}
+            f.write(json.dumps(trainer) + "\n")
+    table = nanogpt.table(args)
+    assert "| `babygpt_train.py` (fused attention, the default) | 1.00x (0.90x–1.20x) |" in table
+    assert table.startswith("| command |") and "3 round(s)" in table
 
 
 def test_nanogpt_bench_rotates_the_order_from_round_to_round():
@@ -287,13 +312,15 @@ def test_nanogpt_bench_refuses_bad_input_in_one_line(corpus, tmp_path):
 # The docs hold the tables the benches write from their results
 
 
+@pytest.mark.docs
 @pytest.mark.parametrize("doc", ["speed.md", "speed.zh.md"])
 def test_docs_tables_are_the_ones_the_benches_write(doc):
     text = (ROOT / "docs" / doc).read_text(encoding="utf-8")
-    benches = ((nanogpt, "nanogpt"), (train_step, "profile"), (fused_losses, "fused_losses"), (gpu, "gpu"))
-    for bench, name in benches:
+    zh = doc.endswith(".zh.md")
+    tables = {name: functools.partial(nanogpt.report_text, name=name) for name in nanogpt.BLOCKS}
+    tables.update(profile=train_step.report_text, fused_losses=fused_losses.report_text, gpu=gpu.report_text)
+    for name, report_text in tables.items():
         block = re.search(rf"<!-- measured: {name} -->\n(.*?)<!-- end measured -->", text, re.S)
         assert block is not None, name
-        zh = doc.endswith(".zh.md")
-        expected = bench.report_text(zh) or runs.NOT_MEASURED[zh]  # before its results: a line saying so
+        expected = report_text(zh) or runs.NOT_MEASURED[zh]  # before its results: a line saying so
         assert block.group(1) == expected + "\n", name

@@ -23,7 +23,7 @@ from optuna.trial import TrialState
 
 import babygpt_sweep
 import babygpt_train
-from babygpt_sample import load_checkpoint
+from babygpt.checkpoint import load_checkpoint
 
 TINY_OPTIONS = {"max_iters": 4, "eval_interval": 2, "eval_iters": 1, "batch_size": 2, "block_size": 8, "n_embed": 16}
 TINY_OPTIONS.update({"n_head": 2, "n_layer": 1, "max_new_tokens": 4, "device": "cpu", "prompt": "春"})
@@ -193,7 +193,7 @@ def test_grid_runs_every_combination_once_each_in_a_complete_folder(grid):
         name = f"{trial.number:03d}_learning_rate={'1e-2' if trial.params['learning_rate'] == 1e-2 else '3e-3'}"
         trial_folder = sweep_folder / f"{name}_n_layer={trial.params['n_layer']}"
         assert set(os.listdir(trial_folder)) == TRIAL_FILES
-        model, _, checkpoint = load_checkpoint(str(trial_folder / "checkpoint.pt"), "cpu")  # babygpt_sample loads it
+        model, _, checkpoint = load_checkpoint(str(trial_folder / "checkpoint.pt"), "cpu")  # as the sampler loads it
         assert len(model.blocks) == trial.params["n_layer"]
         assert checkpoint["hyperparameters"]["learning_rate"] == trial.params["learning_rate"]
         log = (trial_folder / "log.txt").read_text(encoding="utf-8")
@@ -473,7 +473,7 @@ def test_a_trial_of_an_early_stage_is_recorded_with_a_checkpoint_that_names_its_
     assert [row["state"] for row in rows] == ["finished", "finished"]
     trial_folder = folder / "sweeps" / "v6_learning_rate" / rows[0]["folder"]
     assert set(os.listdir(trial_folder)) == TRIAL_FILES
-    model, _, checkpoint = load_checkpoint(str(trial_folder / "checkpoint.pt"), "cpu")  # babygpt_sample loads it
+    model, _, checkpoint = load_checkpoint(str(trial_folder / "checkpoint.pt"), "cpu")  # as the sampler loads it
     assert checkpoint["stage"] == "babygpt_v6_block.py" and type(model).__module__ == "babygpt_v6_block"
     command = shlex.split((trial_folder / "command.txt").read_text(encoding="utf-8"))
     assert command[2].endswith("babygpt_v6_block.py") and "--out_dir" not in command  # v6 has no such option
@@ -489,6 +489,11 @@ def test_random_search_draws_from_ranges(folder, monkeypatch):
         learning_rate = float(command.split("--learning_rate ")[1].split()[0])  # every digit
         assert 1e-3 <= learning_rate <= 1e-2 and row["n_layer"] in ("1", "2")
         assert row["learning_rate"] == babygpt_sweep.compact_number(learning_rate)
+
+
+def refused_storage(url, shown=None):
+    """A BAD_INPUT case: a storage the sweep cannot open, refused in one line naming it (shown: as printed)."""
+    return ["--param", "n_layer=1,2", "--storage", url], [], f"cannot open the study storage {shown or url}: "
 
 
 # ----------------------------------------------------------------------------
@@ -525,31 +530,14 @@ BAD_INPUT = {  # id -> (argv before --, fixed options after --, part of the mess
     "unknown_option": (["--param", "n_layer=1,2", "--trial", "3"], [], "--trial: did you mean --trials?"),
     # a stage's option before the --: said first, before the missing --param
     "stage_option_first": (["--max_iter", "3"], [], "--max_iter; a stage's options go after the --"),
-    "unreachable_storage": (
-        ["--param", "n_layer=1,2", "--storage", "postgresql+psycopg2://nobody@127.0.0.1:1/none"],
-        [],
-        "cannot open the study storage postgresql+psycopg2://nobody@127.0.0.1:1/none: ",
+    "unreachable_storage": refused_storage("postgresql+psycopg2://nobody@127.0.0.1:1/none"),
+    "unreachable_storage_password": refused_storage(
+        "postgresql+psycopg2://nobody:SECRET@127.0.0.1:1/none",
+        shown="postgresql+psycopg2://nobody:***@127.0.0.1:1/none",
     ),
-    "unreachable_storage_password": (
-        ["--param", "n_layer=1,2", "--storage", "postgresql+psycopg2://nobody:SECRET@127.0.0.1:1/none"],
-        [],
-        "cannot open the study storage postgresql+psycopg2://nobody:***@127.0.0.1:1/none: ",
-    ),
-    "unwritable_storage": (
-        ["--param", "n_layer=1,2", "--storage", "sqlite:///no/such/folder/study.db"],
-        [],
-        "cannot open the study storage sqlite:///no/such/folder/study.db: ",
-    ),
-    "missing_driver": (
-        ["--param", "n_layer=1,2", "--storage", "mysql://nobody@127.0.0.1:1/none"],
-        [],
-        "cannot open the study storage mysql://nobody@127.0.0.1:1/none: ",
-    ),
-    "unwritable_journal": (
-        ["--param", "n_layer=1,2", "--storage", "no/such/folder/journal.log"],
-        [],
-        "cannot open the study storage no/such/folder/journal.log: ",
-    ),
+    "unwritable_storage": refused_storage("sqlite:///no/such/folder/study.db"),
+    "missing_driver": refused_storage("mysql://nobody@127.0.0.1:1/none"),
+    "unwritable_journal": refused_storage("no/such/folder/journal.log"),
 }
 
 

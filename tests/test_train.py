@@ -20,9 +20,9 @@ import types
 import pytest
 import torch
 import torch.distributed as dist
-from conftest import ROOT, tiny_text
+from conftest import ROOT, tiny_model, tiny_text
 
-import babygpt_sample
+import babygpt.checkpoint
 import babygpt_train
 import babygpt_v12_wandb as v12
 from babygpt_train import (
@@ -32,13 +32,6 @@ from babygpt_train import (
     parameter_groups,
     train_step,
 )
-
-TINY = {"block_size": 8, "n_embed": 16, "n_head": 2, "n_layer": 1}
-
-
-def tiny_model(seed=0, dropout=0.0, vocab_size=20):
-    torch.manual_seed(seed)
-    return v12.BabyGPT(vocab_size, dropout=dropout, **TINY)
 
 
 def recipe(**overrides):
@@ -274,13 +267,9 @@ def test_parser_takes_every_v12_option_with_v12s_defaults():
 
 
 @pytest.fixture(scope="module")
-def whole_run(tmp_path_factory):
-    """A run never interrupted, for the resumed ones to match."""
-    folder = tmp_path_factory.mktemp("whole")
-    (folder / "corpus.txt").write_text(tiny_text(), encoding="utf-8")
-    with contextlib.redirect_stdout(open(os.devnull, "w")):
-        babygpt_train.main(run_argv(folder / "corpus.txt", folder / "run"))
-    return folder / "run"
+def whole_run(finished_run):
+    """A run never interrupted, for the resumed ones to match (finished_run's: the tests only read it)."""
+    return finished_run / "run"
 
 
 # Batches drawn: 4 per estimate (2 per split), 2 per step (2 micro-batches). The 26th is drawn while step 8's
@@ -327,7 +316,7 @@ def test_best_checkpoint_is_kept_apart_from_the_last_and_both_load_in_the_sample
     babygpt_train.main(run_argv(corpus, tmp_path / "run"))
     loaded = {}
     for name in ("best.pt", "checkpoint.pt"):
-        model, tokenizer, checkpoint = babygpt_sample.load_checkpoint(str(tmp_path / "run" / name), "cpu")
+        model, tokenizer, checkpoint = babygpt.checkpoint.load_checkpoint(str(tmp_path / "run" / name), "cpu")
         loaded[name] = (checkpoint["step"], checkpoint["val_loss"], model)
     assert (loaded["best.pt"][:2], loaded["checkpoint.pt"][:2]) == ((4, 2.0), (12, 2.7))
     assert not torch.equal(loaded["best.pt"][2].lm_head.weight, loaded["checkpoint.pt"][2].lm_head.weight)
@@ -337,22 +326,19 @@ def test_best_checkpoint_is_kept_apart_from_the_last_and_both_load_in_the_sample
         assert text.startswith("春江") and len(text) == 8
 
 
-class Pruned(Exception):
-    """What a sweep's hook raises to stop a trial (Optuna's TrialPruned in babygpt_sweep.py)."""
-
-
-def test_entry_point_reports_every_evaluation_stops_when_the_hook_raises_and_the_folder_resumes(corpus, tmp_path):
+def test_entry_point_reports_every_evaluation_stops_when_report_returns_true_and_the_folder_resumes(corpus, tmp_path):
+    """The stages' contract: the recorder's report(metrics) returning True stops training there (a sweep's
+    pruner); the run folder is finished as after a whole run, and --resume continues it."""
     seen = []
 
-    def prune_at_step_4(metrics):
-        seen.append((metrics["step"], metrics["val_loss"]))
-        if metrics["step"] == 4:
-            raise Pruned
+    class PruneAtStep4(babygpt_train.RunRecorder):
+        def report(self, metrics):
+            super().report(metrics)
+            seen.append((metrics["step"], metrics["val_loss"]))
+            return metrics["step"] == 4
 
     args = babygpt_train.parse_args(run_argv(corpus, tmp_path / "trial"))
-    with pytest.raises(Pruned) as pruned:
-        babygpt_train.run(args, on_evaluation=prune_at_step_4)
-    result = pruned.value.training_result
+    result = babygpt_train.run(args, make_recorder=PruneAtStep4)
     assert [step for step, _ in seen] == [0, 4] and result.final["step"] == 4
     assert result.final["val_loss"] == seen[-1][1] and [m["step"] for m in result.history] == [0, 4]
     assert [prompt for prompt, _ in result.samples] == ["春江", "往事"]  # sampled from the model of step 4
@@ -389,14 +375,14 @@ def test_the_dtype_changes_neither_the_batches_nor_the_dropout_masks(corpus, tmp
 
 
 def test_resume_keeps_the_runs_machine_options_and_says_when_one_given_differs(corpus, tmp_path, capsys):
-    def stop_at_step_8(metrics):
-        if metrics["step"] == 8:
-            raise Pruned
+    class StopAtStep8(babygpt_train.RunRecorder):
+        def report(self, metrics):
+            super().report(metrics)
+            return metrics["step"] == 8
 
     float16 = ("--dtype", "float16")
     whole = babygpt_train.run(babygpt_train.parse_args(run_argv(corpus, tmp_path / "whole", *float16)))
-    with pytest.raises(Pruned):
-        babygpt_train.run(babygpt_train.parse_args(run_argv(corpus, tmp_path / "run", *float16)), None, stop_at_step_8)
+    babygpt_train.run(babygpt_train.parse_args(run_argv(corpus, tmp_path / "run", *float16)), None, StopAtStep8)
     saved = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["hyperparameters"]
     assert {name: saved[name] for name in ("dtype", "device", "compile", "tf32")} == {
         "dtype": "float16",
@@ -598,6 +584,7 @@ def test_cuda_graphs_asked_for_on_a_cpu_are_said_to_be_left_out():
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
+    """A folder with corpus.txt and run/, the run folder of a whole run of run_argv's settings."""
     folder = tmp_path_factory.mktemp("finished")
     (folder / "corpus.txt").write_text(tiny_text(), encoding="utf-8")
     with contextlib.redirect_stdout(open(os.devnull, "w")):
@@ -825,3 +812,34 @@ def test_a_full_disk_is_one_line_naming_the_file_and_the_last_good_checkpoint_is
     monkeypatch.undo()
     babygpt_train.main(["--resume", str(run), "--max_iters", "12"])
     assert torch.load(run / "checkpoint.pt", weights_only=True)["step"] == 12
+
+
+def test_tokens_per_second_and_time_left_are_the_last_intervals_as_in_the_stages(corpus, tmp_path, monkeypatch):
+    """On a clock where a step takes 1 s until step 4 and 3 s after, and an evaluation 0.5 s, the report at step 8
+    says the pace of steps 4 to 8 (not the average since the start), as the stages' TrainingMeter does."""
+    clock = [0.0]
+    monkeypatch.setattr(babygpt_train, "time", types.SimpleNamespace(perf_counter=lambda: clock[0]))
+    real_step = babygpt_train.train_step
+    steps = []
+
+    def timed_step(*args, **kwargs):
+        steps.append(1)
+        clock[0] += 1.0 if len(steps) <= 4 else 3.0
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(babygpt_train, "train_step", timed_step)
+    real_evaluate = babygpt_train.evaluate
+
+    def timed_evaluate(*args, **kwargs):
+        clock[0] += 0.5
+        return real_evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(babygpt_train, "evaluate", timed_evaluate)
+    result = babygpt_train.run(babygpt_train.parse_args(run_argv(corpus, tmp_path / "run")))
+    by_step = {m["step"]: m for m in result.history}
+    tokens_per_step = 4 * 8 * 2  # batch x block x accumulation
+    assert by_step[0]["tokens_per_second"] is None and by_step[0]["remaining_seconds"] is None
+    assert by_step[4]["tokens_per_second"] == pytest.approx(4 * tokens_per_step / 4.0)
+    assert by_step[8]["tokens_per_second"] == pytest.approx(4 * tokens_per_step / 12.0)  # the average: 8 x / 16
+    assert by_step[8]["remaining_seconds"] == pytest.approx(12.5)  # 4 steps left at 12.5 s per 4 (average: 8.75)
+    assert by_step[8]["elapsed_seconds"] == pytest.approx(17.5)

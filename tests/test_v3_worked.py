@@ -1,39 +1,35 @@
 """v3's worked attention (docs/learn/v3.md and v3.zh.md): the four-character tables are what
-bench/v3_worked.py writes from its recorded numbers, and those numbers follow from each other as attention
-computes them. Text only: no model, no corpus (the model is bench/lesson_runs.py's, not committed)."""
+bench/pages/v3_worked.py writes from its recorded numbers, and those numbers follow from each other as attention
+computes them. Text only: no model, no corpus (the model is bench/measure/lesson_runs.py's, not committed)."""
 
 import copy
-import json
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "bench"))
-import v3_worked  # noqa: E402
+import pytest
 
-RERUN = "run: python bench/v3_worked.py --write (or without --write to compute again from the model)"
+from bench.pages import v3_worked
 
+pytestmark = pytest.mark.docs  # the pages (python -m pytest -m "not docs" checks the code alone)
 
-def recorded():
-    return json.loads(Path(v3_worked.RESULTS).read_text(encoding="utf-8"))
+RERUN = "run: python -m bench v3_worked --write (or without --write to compute again from the model)"
 
 
 def test_the_lesson_shows_the_recorded_tables_in_both_languages():
-    problems = v3_worked.problems(recorded())
+    problems = v3_worked.problems(v3_worked.load())
     assert not problems, "\n".join(problems) + "\n" + RERUN
 
 
 def test_the_recorded_numbers_are_scaled_masked_softmaxed_and_mixed():
-    assert v3_worked.inconsistencies(recorded()) == []
+    assert v3_worked.inconsistencies(v3_worked.load()) == []
 
 
 def test_the_model_is_the_lesson_runs_v3():
     """The tables read the model of the lesson's run (and of its picture): the same val loss, to the last digit."""
-    assert recorded()["val_loss"] == v3_worked.load_results(v3_worked.LESSON_RUNS)["v3"]["val_loss"]
+    assert v3_worked.load()["val_loss"] == v3_worked.load_results(v3_worked.LESSON_RUNS)["v3"]["val_loss"]
 
 
 def test_a_wrong_number_is_caught(tmp_path):
-    results = recorded()
+    results = v3_worked.load()
     broken = copy.deepcopy(results)
     broken["weights"][3][0] += 0.01  # a row that no longer is the softmax of its scores
     assert any("weights[3][0]" in p for p in v3_worked.inconsistencies(broken))
