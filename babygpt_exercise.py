@@ -29,6 +29,7 @@ import tempfile
 import time
 
 from babygpt import checks
+from babygpt.checkpoint import STAGE_IDS, STAGE_MODULES
 from babygpt.checks import Words
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
@@ -312,11 +313,11 @@ class Refused(Exception):
 
 
 def stage_ids():
-    return list(checks.stage_modules())
+    return list(STAGE_IDS)
 
 
 def stage_file(stage):
-    return checks.stage_modules()[stage] + ".py"
+    return STAGE_MODULES[stage] + ".py"
 
 
 def stage_number(stage):

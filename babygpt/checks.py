@@ -12,13 +12,9 @@ nothing and trains nothing.
 """
 
 import argparse
-import glob
-import importlib
 import inspect
 import math
 import os
-import re
-import sys
 import types
 
 import torch
@@ -27,7 +23,6 @@ import torch.nn.functional as F
 TRAINING_NAMES = ["max_iters", "eval_interval", "eval_iters", "batch_size", "learning_rate"]
 TINY_MODEL = {"block_size": 8, "n_embed": 16, "n_head": 2, "n_layer": 1, "dropout": 0.0}
 VOCAB = 20
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repository: the stage files
 
 # Four Song ci, public domain: the short corpus of the training comparison (no download, never changes).
 # 李煜《虞美人》, 苏轼《水调歌头》, 苏轼《念奴娇·赤壁怀古》, 李清照《声声慢》.
@@ -1072,19 +1067,17 @@ def stage_defaults(n):
 
 
 def stage_modules():
-    """Stage id ("v3") -> module name, from the files babygpt_vN*.py beside this package, in order."""
-    names = [os.path.basename(path)[:-3] for path in glob.glob(os.path.join(ROOT, "babygpt_v*.py"))]
-    numbered = {
-        int(re.match(r"babygpt_v(\d+)", name).group(1)): name for name in names if re.match(r"babygpt_v\d+", name)
-    }
-    return {f"v{k}": numbered[k] for k in sorted(numbered)}
+    """Stage id ("v3") -> module name, in reading order: the registry of babygpt/checkpoint.py."""
+    from babygpt.checkpoint import STAGE_MODULES  # here: importing it imports v12
+
+    return dict(STAGE_MODULES)
 
 
 def load_stage(n):
     """Our stage n (1 .. 12), imported (importing a stage has no side effects)."""
-    if ROOT not in sys.path:
-        sys.path.insert(0, ROOT)
-    return importlib.import_module(stage_modules()[f"v{n}"])
+    from babygpt.checkpoint import load_stage
+
+    return load_stage(f"v{n}")
 
 
 def budget_of(defaults):
