@@ -159,6 +159,7 @@ def load_results(path):
     if os.path.isdir(path):
         sys.exit(f"error: {path} is a folder; results go into a file (JSONL)")
     if os.path.exists(path):
+        drop_a_torn_last_line(path)
         with open(path, encoding="utf-8") as f:
             for number, line in enumerate(f, 1):
                 if not line.strip():
@@ -180,10 +181,18 @@ def read_json(path, rerun):
 
 
 def write_json(path, data):
-    """Write a results file of one JSON object (one space of indent, UTF-8 as it is), and say so."""
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(data, f, ensure_ascii=False, indent=1)
-        f.write("\n")
+    """Write a results file of one JSON object (one space of indent, UTF-8 as it is), and say so. Written whole
+    or not at all: a full disk is one line, and the file before it is kept."""
+    text = json.dumps(data, ensure_ascii=False, indent=1) + "\n"
+    temporary = f"{path}.{os.getpid()}.tmp"
+    try:
+        with open(temporary, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(temporary, path)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            os.remove(temporary)
+        sys.exit(f"error: cannot write {path}: {e.strerror or e}; the results file before it is kept")
     print(f"wrote {os.path.relpath(path, ROOT)}")
 
 
@@ -193,11 +202,38 @@ def exit_if_stale(problems):
         sys.exit("\n".join(problems))
 
 
+def drop_a_torn_last_line(path):
+    """A bench killed while it appended a result (or stopped by a full disk) leaves half a line at the end, with
+    no newline: it is no result, and the next result appended behind it would spoil that one too. It is taken
+    out, and said."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if not data or data.endswith(b"\n"):
+        return
+    kept = data[: data.rfind(b"\n") + 1]
+    try:
+        with open(path, "r+b") as f:
+            f.truncate(len(kept))
+    except OSError as e:
+        sys.exit(f"error: cannot repair {path} (half a line at its end): {e.strerror}")
+    print(
+        f"note: {path}: took out half a line at its end ({len(data) - len(kept)} bytes, from a bench stopped while"
+        " it wrote, or a full disk): that run is measured again",
+        file=sys.stderr,
+    )
+
+
 def append_result(path, result):
     """Append one finished result to a JSONL results file (load_results reads it back), making its folder."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(json.dumps(result, ensure_ascii=False) + "\n")
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(result, ensure_ascii=False) + "\n")
+    except OSError as e:  # a full disk: one line, and every result before this one is kept
+        sys.exit(
+            f"error: cannot write {path}: {e.strerror or e}; the results before this one are kept: free some space,"
+            " then run the same command (it measures only what is missing)"
+        )
 
 
 def fill_measured(path, blocks):
@@ -212,9 +248,14 @@ def fill_measured(path, blocks):
         pattern = re.compile(rf"{start}(?:(?:(?!<!-- measured:).)*?<!-- end measured -->)?", re.S)
         text = pattern.sub(lambda match, block=block: block, text)
     temporary = f"{path}.{os.getpid()}.tmp"
-    with open(temporary, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(temporary, path)
+    try:
+        with open(temporary, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(temporary, path)
+    except OSError as e:  # a full disk: the page is left as it was, and one line says so
+        with contextlib.suppress(OSError):
+            os.remove(temporary)
+        sys.exit(f"error: cannot write {path}: {e.strerror or e}; the page is left as it was")
     print(f"filled {os.path.relpath(path, ROOT)}")
 
 
