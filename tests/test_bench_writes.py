@@ -65,3 +65,16 @@ def test_half_a_result_at_the_end_is_taken_out_and_said(runs, tmp_path, capsys):
     assert f"note: {path}: took out half a line at its end (20 bytes" in capsys.readouterr().err
     runs.append_result(str(path), {"key": "b", "val_loss": 2.0})
     assert list(runs.load_results(str(path))) == ["a", "b"]
+
+
+@needs_dev_full
+def test_a_results_file_of_one_object_on_a_full_disk_is_one_line_and_the_old_one_is_kept(runs, tmp_path, monkeypatch):
+    path = tmp_path / "results.json"
+    path.write_text('{"old": 1}\n', encoding="utf-8")
+    full_disk_for(runs, monkeypatch, lambda name: name.endswith(".tmp"))
+    with pytest.raises(SystemExit) as stopped:
+        runs.write_json(str(path), {"new": 2})
+    assert (
+        stopped.value.code == f"error: cannot write {path}: No space left on device; the results file before it is kept"
+    )
+    assert json.loads(path.read_text(encoding="utf-8")) == {"old": 1} and not list(tmp_path.glob("*.tmp"))
