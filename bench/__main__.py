@@ -55,7 +55,11 @@ def main(argv):
         hint = f"did you mean {close[0]}? " if close else ""
         sys.exit(f"error: no bench script {argv[0]!r}; {hint}python -m bench lists them")
     sys.argv = [name, *argv[1:]]
-    runpy.run_module(f"bench.{found[name]}.{name}", run_name="__main__", alter_sys=True)
+    try:
+        runpy.run_module(f"bench.{found[name]}.{name}", run_name="__main__", alter_sys=True)
+    except OSError as e:  # a full disk, a folder taken away: one line for every bench, never a traceback
+        where = e.filename or "its results"  # a failed write() names no file
+        sys.exit(f"error: python -m bench {name}: cannot write {where}: {e.strerror or e}")
 
 
 if __name__ == "__main__":

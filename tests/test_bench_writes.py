@@ -78,3 +78,22 @@ def test_a_results_file_of_one_object_on_a_full_disk_is_one_line_and_the_old_one
         stopped.value.code == f"error: cannot write {path}: No space left on device; the results file before it is kept"
     )
     assert json.loads(path.read_text(encoding="utf-8")) == {"old": 1} and not list(tmp_path.glob("*.tmp"))
+
+
+@needs_dev_full
+def test_any_bench_on_a_full_disk_ends_in_one_line(monkeypatch):
+    """The benches that write their own files (pictures, pages, results) end in one line through python -m
+    bench, whatever they were writing."""
+    import importlib
+
+    runner = importlib.import_module("bench.__main__")
+
+    def writes_to_a_full_disk(*args, **kwargs):
+        with open("/dev/full", "w", encoding="utf-8") as f:
+            f.write("a result")
+
+    monkeypatch.setattr(runner.runpy, "run_module", writes_to_a_full_disk)
+    monkeypatch.setattr(runner.sys, "argv", list(runner.sys.argv))
+    with pytest.raises(SystemExit) as stopped:
+        runner.main(["val_split"])
+    assert stopped.value.code == "error: python -m bench val_split: cannot write its results: No space left on device"
