@@ -971,6 +971,8 @@ def build_page(playground):
             frame([], BAR_COLUMNS),
             x="character",
             y="probability",
+            y_title=" ",  # the label above says what the bars are, in the page's language (Gradio would write the
+            # column's English name, which its I18n does not translate)
             tooltip="all",  # character, probability, kept or cut by top_k
             y_lim=[0, 1],
             sort="-y",  # the likeliest first; the cut ones (0 after the cut) last
@@ -1024,7 +1026,7 @@ def build_page(playground):
         with gr.Row():
             info = gr.Markdown()
             curve = gr.LinePlot(
-                frame([], CURVE_COLUMNS), x="step", y="loss", height=240, label=t("curve"), elem_id="curve"
+                frame([], CURVE_COLUMNS), x="step", y="loss", y_title=" ", height=240, label=t("curve"), elem_id="curve"
             )
         with gr.Tab(t("next tab")):
             prompt = gr.Textbox(label=t("prompt"), lines=2, elem_id="prompt")
