@@ -196,6 +196,24 @@ def write_json(path, data):
     print(f"wrote {os.path.relpath(path, ROOT)}")
 
 
+def record_parser(doc, what):
+    """The parser of a script that records a measurement and writes pages from it: --write (the pages from the
+    record only: `what`) or --check (write nothing; exit 1 if a page would change). Returns (parser, their group)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0], allow_abbrev=False)
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--write", action="store_true", help=f"write the pages from {what} only")
+    mode.add_argument("--check", action="store_true", help="write nothing; exit 1 if a page would change")
+    return parser, mode
+
+
+def recorded(args, path, measure, rerun):
+    """The record such a script writes its pages from: measure() saved to path first (not with --write or
+    --check), then read back; `rerun` is the command a missing record asks for."""
+    if not (args.write or args.check):
+        write_json(path, measure())
+    return read_json(path, rerun)
+
+
 def exit_if_stale(problems):
     """--check's verdict: exit 1 with one line per page block that differs (problems), else carry on."""
     if problems:

@@ -2,12 +2,15 @@
 find the repository's modules (run from the root with python -m), and no script importing another."""
 
 import ast
+import importlib
 import re
 import subprocess
 import sys
 
 import pytest
 from conftest import ROOT
+
+from bench import runs
 
 BENCH = ROOT / "bench"
 ROLES = ("measure", "pages", "testing")
@@ -63,3 +66,13 @@ def test_python_m_bench_lists_every_script_and_runs_one_by_its_name():
     assert wrong.returncode == 1 and wrong.stderr.strip() == (
         "error: no bench script 'val_splt'; did you mean val_split? python -m bench lists them"
     )
+
+
+@pytest.mark.docs
+@pytest.mark.parametrize("name", ["lesson0", "v3_worked"])
+def test_the_pages_a_record_writes_show_the_record(name):
+    """lesson 0's outputs and v3's worked attention are blocks written from a recorded measurement
+    (bench/results/NAME.json): each page holds what --write writes from it now."""
+    script = importlib.import_module(f"bench.pages.{name}")
+    problems = script.problems(runs.read_json(script.RESULTS, script.COMMAND))
+    assert not problems, "\n".join(problems) + f"\nrun: {script.COMMAND} --write (or without --write to measure again)"

@@ -23,7 +23,6 @@ cells call (STAGE_CODE): tests/test_lesson0.py fails when a cell or that code ha
 when a page differs from what --write writes, and says to run this script again.
 """
 
-import argparse
 import contextlib
 import hashlib
 import inspect
@@ -34,7 +33,7 @@ import platform
 import re
 import sys
 
-from bench.runs import ROOT, exit_if_stale, read_json, write_json
+from bench.runs import ROOT, exit_if_stale, read_json, record_parser, recorded
 
 PAGES = {"en": os.path.join(ROOT, "docs", "learn", "v0.md"), "zh": os.path.join(ROOT, "docs", "learn", "v0.zh.md")}
 RESULTS = os.path.join(ROOT, "bench", "results", "lesson0.json")
@@ -238,29 +237,27 @@ def problems(results, pages=PAGES):
     return found
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
-    mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--write", action="store_true", help="write the pages from the recorded run only")
-    mode.add_argument("--check", action="store_true", help="write nothing; exit 1 if a page would change")
-    args = parser.parse_args(argv)
-    if not (args.write or args.check):
-        with open(PAGES["en"], encoding="utf-8") as f:
-            cells = page_cells(f.read())
-        outputs, namespace = run_cells(cells)
-        from bench.runs import machine_description
+def run_the_page():
+    """The English page's cells run in order: what lesson0.json records."""
+    with open(PAGES["en"], encoding="utf-8") as f:
+        cells = page_cells(f.read())
+    outputs, namespace = run_cells(cells)
+    from bench.runs import machine_description
 
-        results = {
-            "command": COMMAND,
-            "machine": machine_description(),
-            "python": platform.python_version(),
-            "stage_code": stage_code_fingerprint(),
-            "cells": cells,
-            "outputs": outputs,
-            "figures": {name: take(namespace) for name, take in FIGURES.items()},
-        }
-        write_json(RESULTS, results)
-    results = load_results()
+    return {
+        "command": COMMAND,
+        "machine": machine_description(),
+        "python": platform.python_version(),
+        "stage_code": stage_code_fingerprint(),
+        "cells": cells,
+        "outputs": outputs,
+        "figures": {name: take(namespace) for name, take in FIGURES.items()},
+    }
+
+
+def main(argv=None):
+    args = record_parser(__doc__, "the recorded run")[0].parse_args(argv)
+    results = recorded(args, RESULTS, run_the_page, f"{COMMAND} (needs data/ci.txt)")
     if args.check:
         exit_if_stale(problems(results))
         return

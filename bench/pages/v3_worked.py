@@ -26,14 +26,13 @@ what --write writes and that the recorded numbers follow from each other (scaled
 of weights is the softmax of its masked row and sums to 1, output = weights @ values).
 """
 
-import argparse
 import math
 import os
 import re
 import subprocess
 import sys
 
-from bench.runs import ROOT, exit_if_stale, fill_measured, load_results, read_json, write_json
+from bench.runs import ROOT, exit_if_stale, fill_measured, load_results, read_json, record_parser, recorded
 
 RESULTS = os.path.join(ROOT, "bench", "results", "v3_worked.json")
 MODEL = os.path.join(ROOT, "bench", "out", "lessons", "v3.pt")
@@ -293,19 +292,13 @@ def load(path=RESULTS):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
-    mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--write", action="store_true", help="write the pages from the recorded numbers only")
-    mode.add_argument("--check", action="store_true", help="write nothing; exit 1 if a page would change")
+    parser, mode = record_parser(__doc__, "the recorded numbers")
     mode.add_argument("--picture", action="store_true", help="only draw the picture from the recorded numbers")
     args = parser.parse_args(argv)
     if args.picture:
         draw(load())
         return
-    if not (args.write or args.check):
-        results = compute()
-        write_json(RESULTS, results)
-    results = load()
+    results = recorded(args, RESULTS, compute, COMMAND)
     if args.check:
         exit_if_stale(problems(results))
         return
