@@ -284,11 +284,34 @@ def initial_loss(module, n):
     )
 
 
+def repeatable(model, x):
+    """The model's logits for x, after checking that two forward passes in eval mode give the same: a random
+    output (dropout left on) would make every comparison of two passes fail, for a reason other than the one
+    the check names."""
+    logits = model(x)[0]
+    again = model(x)[0]
+    if not torch.equal(logits, again):
+        difference = largest_difference(logits, again)
+        fail(
+            f"in eval mode two forward passes of the same input give the same logits; found them different by up to"
+            f" {difference:.2g}: the output is random in eval mode",
+            f"在 eval 模式下，同一个输入两次前向传播的 logits 应相同；实际最多相差 {difference:.2g}："
+            "eval 模式下输出是随机的",
+            Words(
+                "dropout left on? use nn.Dropout modules, which model.eval() switches off; F.dropout(x, p) is on"
+                " unless given training=self.training",
+                "dropout 没关？用 nn.Dropout 模块，model.eval() 会关掉它；F.dropout(x, p) 除非传入"
+                " training=self.training，否则一直生效",
+            ),
+        )
+    return logits
+
+
 def causal(module, n):
     """Changing later characters never changes an earlier prediction."""
-    model = without_output_bias(tiny_model(module, n_layer=2).eval())
+    model = sharpen(without_output_bias(tiny_model(module, n_layer=2).eval()))
     x = random_ids()
-    logits = model(x)[0]
+    logits = repeatable(model, x)
     for t in range(x.size(1) - 1):
         changed = x.clone()
         changed[:, t + 1 :] = (x[:, t + 1 :] + 1 + t) % VOCAB  # every token after t differs
@@ -296,10 +319,11 @@ def causal(module, n):
         if not torch.equal(new_logits[:, : t + 1], logits[:, : t + 1]):
             difference = largest_difference(new_logits[:, : t + 1], logits[:, : t + 1])
             fail(
-                f"changing the characters after position {t} leaves positions 0..{t} as they were; found them changed"
-                f" (by up to {difference:.2g}): a position sees the future",
-                f"改动位置 {t} 之后的字符，位置 0..{t} 的预测应保持不变；实际变了（最多 {difference:.2g}）："
-                "有位置看到了未来",
+                f"changing the characters after position {t} leaves positions 0..{t} exactly as they were; found them"
+                f" changed by up to {difference:.2g} (a causal model changes them by 0; any change above 1e-6 means"
+                " the future leaks in): a position sees the future",
+                f"改动位置 {t} 之后的字符，位置 0..{t} 的预测应完全不变；实际最多变了 {difference:.2g}"
+                "（因果模型的变化是 0；任何超过 1e-6 的变化都说明未来漏了进来）：有位置看到了未来",
                 Words(
                     "mask the scores of later characters with -inf before the softmax (tril[:T, :T] == 0)",
                     "在 softmax 之前用 -inf 遮住后面字符的分数（tril[:T, :T] == 0）",
@@ -318,7 +342,7 @@ def earlier_tokens_reach_later(module, n):
     x = random_ids()
     changed = x.clone()
     changed[:, 0] = (x[:, 0] + 1) % VOCAB
-    logits, new_logits = model(x)[0], model(changed)[0]
+    logits, new_logits = repeatable(model, x), model(changed)[0]
     reached = [t for t in range(1, x.size(1)) if differs(new_logits[:, t], logits[:, t])]
     if n >= 3 and len(reached) < x.size(1) - 1:
         unreached = [t for t in range(1, x.size(1)) if t not in reached]
@@ -341,7 +365,7 @@ def earlier_tokens_reach_later(module, n):
 def position_matters(module, n):
     """From v2 on, the same character at different positions gets different predictions."""
     model = tiny_model(module).eval()
-    logits = model(torch.full((1, 8), 3))[0][0]  # (T, vocab)
+    logits = repeatable(model, torch.full((1, 8), 3))[0]  # (T, vocab)
     if n == 1:
         if not torch.equal(logits, logits[:1].expand_as(logits)):
             fail(
@@ -353,10 +377,27 @@ def position_matters(module, n):
             "the same character at positions 0 and 1 gets different predictions; found the same",
             "同一个字符在位置 0 和 1 上的预测应不同；实际相同",
             Words(
-                "add the position embedding to the token embedding: x = tok + pos",
-                "把位置嵌入加到词元嵌入上：x = tok + pos",
+                "no causal mask: position 0 sees the later characters, so every position averages over the same"
+                " ones; mask the scores (see 'later characters never change earlier predictions' below)",
+                "没有因果掩码：位置 0 看到了后面的字符，于是每个位置平均的都是同一批字符；请遮住分数"
+                "（见下面的“后面的字符不改变前面的预测”）",
+            )
+            if n >= 3 and sees_the_future(model)
+            else Words(
+                "each position must get its own row of the position table: x = tok + pos, with"
+                " pos = self.position_embedding_table(torch.arange(T))",
+                "每个位置要取位置表里自己的那一行：x = tok + pos，其中"
+                " pos = self.position_embedding_table(torch.arange(T))",
             ),
         )
+
+
+def sees_the_future(model):
+    """Whether changing the last character changes the first prediction (a model without its causal mask)."""
+    x = random_ids()
+    changed = x.clone()
+    changed[:, 1:] = (x[:, 1:] + 1) % VOCAB
+    return not torch.equal(model(x)[0][:, 0], model(changed)[0][:, 0])
 
 
 def refuses_long_input(module, n):

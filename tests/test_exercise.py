@@ -114,6 +114,20 @@ def test_each_common_mistake_fails_its_check_with_its_hint(mistake, tmp_path, ca
         out,
         re.M,
     ), out
+    # a hint is given only where its mistake is the likely cause: no other check blames a mistake not made
+    for wrong in re.findall(r"^wrong hint: (.+)$", diff, re.M):
+        assert not re.search(rf"^ +hint: .*{re.escape(wrong)}", out, re.M), out
+
+
+def test_a_leak_of_the_future_is_reported_as_a_large_change(tmp_path):
+    """The causality check perturbs a sharpened model: a mask after the softmax leaks by ~0.1 or more, not by
+    1e-9 that a beginner would read as rounding noise."""
+    diff = (ROOT / "tests" / "mistakes" / "v3-mask-after-softmax.diff").read_text(encoding="utf-8")
+    path = tmp_path / "v3.py"
+    path.write_text(apply_mistake((ROOT / exercise.stage_file("v3")).read_text(encoding="utf-8"), diff), "utf-8")
+    found = failed(check_in_process(path, "v3")[0])["causal"]["found"]["en"]
+    assert float(re.search(r"changed by up to (\S+) ", found).group(1)) > 0.01, found
+    assert "above 1e-6 means the future leaks in" in found
 
 
 def test_the_listed_mistakes_are_all_kept():
