@@ -554,11 +554,10 @@ def loss_curve_png(history, out_dir):
     from matplotlib.figure import Figure  # a Figure on its own: no pyplot, no window, no global state
 
     fig = Figure(figsize=(7, 4), layout="tight")
-    ax = fig.subplots()
+    ax = fig.subplots(subplot_kw={"xlabel": "step", "ylabel": "cross-entropy loss"})
     steps = [m["step"] for m in history]
     ax.plot(steps, [m["train_loss"] for m in history], marker="o", label="train")
     ax.plot(steps, [m["val_loss"] for m in history], marker="o", label="val")
-    ax.set(xlabel="step", ylabel="cross-entropy loss")
     ax.set_title(f"BabyGPT: {out_dir}", parse_math=False)  # a folder name, never math: its $ signs stay
     ax.legend()
     buffer = io.BytesIO()
