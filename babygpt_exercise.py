@@ -616,7 +616,7 @@ def check_module(module, n, path, emit, trains=True):
         except checks.CheckFailed as e:
             emit(check=check.name, passed=False, found=e.found, hint=e.hint)
         except BaseException as e:  # noqa: BLE001  (a learner's code may raise anything, SystemExit included)
-            emit(check=check.name, passed=False, found=raised(e, path), hint=None)
+            emit(check=check.name, passed=False, found=raised(e, path), hint=checks.error_hint(e))
         else:
             emit(check=check.name, passed=True, detail=detail)
     if not trains:

@@ -220,6 +220,21 @@ def hyperparameters(module, n):
             fail(f"{name} has no explanation", f"{name} 没有说明")
 
 
+VIEW_HINT = Words(
+    "targets.view(B*T) needs contiguous memory, and the targets are a slice of a batch: use targets.reshape(-1)"
+    " or targets.flatten() (and logits.flatten(0, 1))",
+    "targets.view(B*T) 要求内存连续，而 targets 是一批数据的切片：改用 targets.reshape(-1) 或 targets.flatten()"
+    "（logits 用 logits.flatten(0, 1)）",
+)
+
+
+def error_hint(error):
+    """A hint for an exception a learner's code raised, when a known mistake explains it; else None."""
+    if isinstance(error, RuntimeError) and "view size is not compatible" in str(error):
+        return VIEW_HINT
+    return None
+
+
 def shapes(module, n):
     """Token ids (B, T) in, logits (B, T, vocab_size) and a scalar loss out."""
     model = tiny_model(module)
@@ -248,7 +263,19 @@ def shapes(module, n):
             f"没有目标时，logits 的形状应为 (3, 5, {VOCAB})，损失为 None；实际是 {shape_text(logits.shape)}，"
             f"损失为 {loss!r}",
         )
-    logits, loss = model(x, random_ids(B=3, T=5, seed=2))
+    targets = random_ids(B=3, T=6, seed=2)[:, 1:]  # a slice of a batch, as get_batch gives: not contiguous
+    try:
+        logits, loss = model(x, targets)
+    except RuntimeError as e:
+        if "view size is not compatible" not in str(e):
+            raise
+        fail(
+            "with targets, a finite scalar loss; found .view() refusing the targets: they are a slice of a batch"
+            " (y = windows[:, 1:], as get_batch gives), not contiguous in memory",
+            "有目标时，损失应是一个有限的标量；实际 .view() 拒绝了 targets：它们是一批数据的切片"
+            "（get_batch 给的 y = windows[:, 1:]），在内存里不连续",
+            VIEW_HINT,
+        )
     if loss is None or loss.shape != () or not torch.isfinite(loss):
         found = "None" if loss is None else f"shape {shape_text(loss.shape)}, value {loss.detach().flatten()[:3]}"
         fail(
