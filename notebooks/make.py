@@ -25,37 +25,71 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))  # the registry, babygpt/checkpoint.py, when this runs as python notebooks/make.py
+
+from babygpt.checkpoint import STAGE_IDS, STAGE_MODULES  # noqa: E402
 
 # The repository the notebooks clone where they run alone (Colab, Kaggle), set here once for every notebook:
-# OWNER is to be replaced by its owner when the repository is published (it has no public address yet).
+# OWNER is to be replaced by its owner when the repository is published (it has no public address yet). Until
+# then a first cell that finds no clone stops with STOP, in the notebook's language, instead of a failed clone.
 REPO_URL = "https://github.com/OWNER/BabyGPT.git"
+STOP = {  # one line, in parts as the cell writes it
+    "en": (
+        "REPO_URL still holds a placeholder: set REPO_URL at the top of the first code cell to the address ",
+        "you cloned BabyGPT from (or upload the repository folder as babygpt/ beside this notebook), then run it again",
+    ),
+    "zh": (
+        "REPO_URL 还是一个占位地址：请把第一个代码单元格开头的 REPO_URL 改成你克隆 BabyGPT 时用的地址",
+        "（或者把仓库文件夹上传到这个笔记本旁边，命名为 babygpt/），然后重新运行",
+    ),
+}
+
+
+def find_the_repository(then=""):
+    """The code that finds the repository or clones it (then: lines run after a fresh clone), in English and in
+    Chinese: the same code but for the line that stops, at the placeholder address, in the notebook's language."""
+    return tuple(
+        "# the repository: the folder above this notebook, the current one, an earlier clone, or a fresh clone\n"
+        'places = [Path.cwd().parent, Path.cwd(), Path.cwd() / "babygpt"]\n'
+        'ROOT = next((p for p in places if (p / "babygpt_v1.py").exists()), None)\n'
+        'if ROOT is None and "/OWNER/" in REPO_URL:  # the placeholder: no address to clone from\n'
+        "    raise SystemExit(\n" + "".join(f'        "{part}"\n' for part in STOP[language]) + "    )\n"
+        "if ROOT is None:\n"
+        '    subprocess.run(["git", "clone", "--depth", "1", REPO_URL, "babygpt"], check=True)\n'
+        '    ROOT = Path("babygpt").resolve()\n' + then + "sys.path.insert(0, str(ROOT))"
+        for language in ("en", "zh")
+    )
+
 
 KERNEL = {
     "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
     "language_info": {"name": "python"},
 }
 
-# stage number -> (module, the idea in English, the idea in Chinese), as the README's table names them
-STAGES = {
-    1: ("babygpt_v1", "a neural bigram model", "神经网络版的二元模型"),
-    2: ("babygpt_v2_position", "a learned position embedding", "可学习的位置嵌入"),
-    3: ("babygpt_v3_self_attention", "one head of causal self-attention", "一个因果自注意力头"),
-    4: ("babygpt_v4_multihead_attention", "several heads in parallel", "几个注意力头并行计算"),
-    5: ("babygpt_v5_feedforward", "a feed-forward layer after attention", "注意力之后加一个前馈网络"),
-    6: ("babygpt_v6_block", "Blocks stacked n_layer deep", "堆叠 n_layer 个 Block"),
-    7: ("babygpt_v7_residual_connection", "residual connections", "残差连接"),
-    8: ("babygpt_v8_projection", "projections, and a 4 × wider feed-forward", "投影层，以及宽 4 倍的前馈网络"),
-    9: ("babygpt_v9_layer_norm", "layer norm", "层归一化"),
-    10: ("babygpt_v10_dropout", "dropout", "dropout"),
-    11: ("babygpt_v11_hyper_params", "only the hyperparameters: bigger", "只改超参数：更大"),
-    12: ("babygpt_v12_wandb", "experiment tracking", "实验跟踪"),
+# stage id -> the idea in English and in Chinese, as the README's table names them; the stages' modules come from
+# the one registry, babygpt/checkpoint.py
+IDEAS = {
+    "v1": ("a neural bigram model", "神经网络版的二元模型"),
+    "v2": ("a learned position embedding", "可学习的位置嵌入"),
+    "v3": ("one head of causal self-attention", "一个因果自注意力头"),
+    "v4": ("several heads in parallel", "几个注意力头并行计算"),
+    "v5": ("a feed-forward layer after attention", "注意力之后加一个前馈网络"),
+    "v6": ("Blocks stacked n_layer deep", "堆叠 n_layer 个 Block"),
+    "v7": ("residual connections", "残差连接"),
+    "v8": ("projections, and a 4 × wider feed-forward", "投影层，以及宽 4 倍的前馈网络"),
+    "v9": ("layer norm", "层归一化"),
+    "v10": ("dropout", "dropout"),
+    "v11": ("only the hyperparameters: bigger", "只改超参数：更大"),
+    "v12": ("experiment tracking", "实验跟踪"),
 }
+assert tuple(IDEAS) == STAGE_IDS, "notebooks/make.py: IDEAS names the stages of babygpt/checkpoint.py, in order"
 FIRST_WITH_ATTENTION = 3
 
 # Two lines of ci, repeated: the tiny text of the tests' run, holding the default prompts' characters
 TINY_TEXT = "春花秋月何时了，往事知多少。\\n春江潮水连海平，海上明月共潮生。\\n"
 
-GET_THE_CODE = f'''import os
+GET_THE_CODE = tuple(
+    f'''import os
 import subprocess
 import sys
 import tempfile
@@ -64,13 +98,9 @@ from pathlib import Path
 REPO_URL = "{REPO_URL}"  # cloned where the notebook runs alone
 TINY = os.environ.get("BABYGPT_TINY") == "1"  # the tests' run: a tiny model on a tiny text, seconds on a CPU
 
-# the repository: the folder above this notebook, the current one, an earlier clone, or a fresh clone
-places = [Path.cwd().parent, Path.cwd(), Path.cwd() / "babygpt"]
-ROOT = next((p for p in places if (p / "babygpt_v1.py").exists()), None)
-if ROOT is None:
-    subprocess.run(["git", "clone", "--depth", "1", REPO_URL, "babygpt"], check=True)
-    ROOT = Path("babygpt").resolve()
-sys.path.insert(0, str(ROOT))
+'''
+    + find
+    + f'''
 
 if TINY:
     corpus = Path(tempfile.mkdtemp()) / "tiny.txt"
@@ -80,6 +110,8 @@ else:
     if not corpus.exists():  # built once: an 85 MB download, about ten seconds
         subprocess.run([sys.executable, str(ROOT / "data" / "prepare.py")], check=True)
 print("repository:", ROOT, "| corpus:", corpus)'''
+    for find in find_the_repository()
+)
 
 SHOW = '''import io
 
@@ -116,9 +148,10 @@ def stage_options(number):
 
 def stage_cells(number):
     """The cells of stage number's notebook: (kind, English, Chinese); a code cell's two texts are the same."""
-    module, idea, idea_zh = STAGES[number]
+    module = STAGE_MODULES[f"v{number}"]
+    idea, idea_zh = IDEAS[f"v{number}"]
     file = f"{module}.py"
-    previous = f"{STAGES[number - 1][0]}.py" if number > 1 else None
+    previous = f"{STAGE_MODULES[f'v{number - 1}']}.py" if number > 1 else None
     cells = [
         (
             "markdown",
@@ -148,7 +181,7 @@ def stage_cells(number):
             "第一个单元格找到本仓库（在 Colab 或 Kaggle 上则先克隆它），再找到语料 `data/ci.txt`"
             "（没有就用 `data/prepare.py` 构建）。",
         ),
-        ("code", GET_THE_CODE),
+        ("code", *GET_THE_CODE),
         (
             "markdown",
             "## The stage and its options\n\n"
@@ -347,17 +380,9 @@ else:
 print("training in", DTYPE, "with torch.compile" if COMPILE else "without compiling", "| torch", torch.__version__)
 times = {{}}  # step -> seconds, shown together at the end'''
 
-CLOUD_CODE = '''# the repository: the folder above this notebook, the current one, an earlier clone, or a new one
-places = [Path.cwd().parent, Path.cwd(), Path.cwd() / "babygpt"]
-ROOT = next((p for p in places if (p / "babygpt_v1.py").exists()), None)
-if ROOT is None:
-    subprocess.run(["git", "clone", "--depth", "1", REPO_URL, "babygpt"], check=True)
-    ROOT = Path("babygpt").resolve()
-    # what training needs, and the playground's Gradio; not requirements-dev.txt, whose ipykernel would replace
-    # the one this notebook runs in
-    pip = [sys.executable, "-m", "pip", "install", "-q", "-r", str(ROOT / "requirements.txt"), "gradio>=6.0"]
-    subprocess.run(pip, check=True)
-sys.path.insert(0, str(ROOT))
+CLOUD_CODE = tuple(
+    find
+    + '''
 OUT = Path(tempfile.mkdtemp()) if TINY else ROOT / "out"  # the run folders: checkpoints, metrics, loss curves
 
 import babygpt_playground  # noqa: E402
@@ -372,6 +397,14 @@ def run(script, *options):
     start = time.perf_counter()
     script.main(options)
     return time.perf_counter() - start'''
+    for find in find_the_repository(
+        then="    # what training needs, and the playground's Gradio; not requirements-dev.txt, whose ipykernel would"
+        " replace\n    # the one this notebook runs in\n"
+        '    pip = [sys.executable, "-m", "pip", "install", "-q", "-r", str(ROOT / "requirements.txt"), '
+        '"gradio>=6.0"]\n'
+        "    subprocess.run(pip, check=True)\n"
+    )
+)
 
 CLOUD_CORPUS = """start = time.perf_counter()
 if TINY:  # two tiny texts instead of the two corpora
@@ -496,7 +529,7 @@ def cloud_cells():
             "然后 `data/prepare.py` 构建宋词语料和 tiny shakespeare。"
             "后面每个脚本都通过它自己的 `main()` 在这个笔记本里运行，效果和它的命令行（打印在输出上方）完全一样。",
         ),
-        ("code", CLOUD_CODE),
+        ("code", *CLOUD_CODE),
         ("code", CLOUD_CORPUS),
         ("code", CLOUD_SIZE),
         (
@@ -574,7 +607,8 @@ PRINTED = re.compile(r"\n*<!-- measured: v0-out-\d+ -->\n.*?<!-- end measured --
 MARKER = re.compile(r"<!-- (?:measured: [\w-]+|end measured) -->\n?")
 RELATIVE_LINK = re.compile(r"(\]\()(?![a-z]+:|#|/)([^)\s]+)")
 
-LESSON0_SETUP = f'''import os
+LESSON0_SETUP = tuple(
+    f'''import os
 import subprocess
 import sys
 import tempfile
@@ -583,13 +617,9 @@ from pathlib import Path
 REPO_URL = "{REPO_URL}"  # cloned where the notebook runs alone
 TINY = os.environ.get("BABYGPT_TINY") == "1"  # the tests' run: a tiny data/ci.txt instead of the corpus
 
-# the repository: the folder above this notebook, the current one, an earlier clone, or a fresh clone
-places = [Path.cwd().parent, Path.cwd(), Path.cwd() / "babygpt"]
-ROOT = next((p for p in places if (p / "babygpt_v1.py").exists()), None)
-if ROOT is None:
-    subprocess.run(["git", "clone", "--depth", "1", REPO_URL, "babygpt"], check=True)
-    ROOT = Path("babygpt").resolve()
-sys.path.insert(0, str(ROOT))
+'''
+    + find
+    + f'''
 
 if TINY:  # a folder of its own whose data/ci.txt the cells find before the real one
     os.chdir(tempfile.mkdtemp())
@@ -598,6 +628,8 @@ if TINY:  # a folder of its own whose data/ci.txt the cells find before the real
     Path("data", "ci.txt").write_text(tiny * 40, encoding="utf-8")
 elif not (ROOT / "data" / "ci.txt").exists():  # built once: an 85 MB download, about ten seconds
     subprocess.run([sys.executable, str(ROOT / "data" / "prepare.py")], check=True)'''
+    for find in find_the_repository()
+)
 
 
 def notebook_links(markdown):
@@ -653,7 +685,7 @@ def lesson0_cells():
             "Python 代码块，按原来的顺序变成一个个单元格（由 `python notebooks/make.py` 从页面生成）。"
             "第一个单元格找到本仓库（在 Colab 或 Kaggle 上则先克隆它）和语料；请从上往下依次运行。",
         ),
-        ("code", LESSON0_SETUP),
+        ("code", *LESSON0_SETUP),
     ]
     for (kind, en), (_, zh) in zip(english[1:], chinese[1:], strict=True):
         cells.append((kind, en, zh))
@@ -680,7 +712,7 @@ def all_notebooks():
     if lesson0 is not None:
         written["v0.ipynb"] = notebook(lesson0, "en")
         written["v0.zh.ipynb"] = notebook(lesson0, "zh")
-    for number in STAGES:
+    for number in range(1, len(STAGE_IDS) + 1):
         cells = stage_cells(number)
         written[f"v{number}.ipynb"] = notebook(cells, "en")
         written[f"v{number}.zh.ipynb"] = notebook(cells, "zh")

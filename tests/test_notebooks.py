@@ -86,14 +86,22 @@ def test_an_output_or_a_count_is_found():
     assert leftovers(text) == []
 
 
+def in_english(code):
+    """A Chinese cell's code with its one line in the reader's language (the first cell's stop) in English."""
+    for chinese, english in zip(make.STOP["zh"], make.STOP["en"], strict=True):
+        code = code.replace(chinese, english)
+    return code
+
+
 @pytest.mark.parametrize("name", [name for name in ENGLISH if name.replace(".ipynb", ".zh.ipynb") in COMMITTED])
 def test_chinese_twin_has_the_same_code(name):
     twin = name.replace(".ipynb", ".zh.ipynb")
-    assert [COMMENT.sub("", "".join(cell)) for cell in code_cells(twin)] == [
+    twin_code = [in_english("".join(cell)) for cell in code_cells(twin)]  # the stop line aside: in its language
+    assert [COMMENT.sub("", cell) for cell in twin_code] == [
         COMMENT.sub("", "".join(cell)) for cell in code_cells(name)
     ]
     if not name.startswith("v0."):
-        assert code_cells(twin) == code_cells(name)
+        assert twin_code == ["".join(cell) for cell in code_cells(name)]
     prose = [
         cell
         for cell in json.loads((FOLDER / twin).read_text(encoding="utf-8"))["cells"]
@@ -197,3 +205,14 @@ def test_chinese_notebooks_use_the_glossary_terms():
                 f"{name}: {variant} (the glossary: {term})" for variant, term in avoided.items() if variant in prose
             ]
     assert found == []
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_first_cell_outside_a_clone_stops_at_the_placeholder_address(language, tmp_path, monkeypatch):
+    """Not in a clone, with REPO_URL still the placeholder: one line in the notebook's language, no git clone."""
+    monkeypatch.chdir(tmp_path)
+    cells = {"en": make.GET_THE_CODE[0], "zh": make.GET_THE_CODE[1]}
+    with pytest.raises(SystemExit) as stopped:
+        exec(cells[language], {})
+    assert str(stopped.value) == "".join(make.STOP[language])
+    assert "\n" not in str(stopped.value) and list(tmp_path.iterdir()) == []
