@@ -537,16 +537,18 @@ def test_resuming_onto_another_corpus_is_refused_unless_allowed(corpus, tmp_path
     assert checkpoint["step"] == 12 and checkpoint["corpus_sha256"] == hashlib.sha256(moved.read_bytes()).hexdigest()
 
 
-@pytest.mark.parametrize(
-    "extra, words",
-    [
-        (["--warmup_iters", "12"], "note: the run is all warmup (--warmup_iters 12, --max_iters 12)"),
-        (["--warmup_iters", "30"], "to 1.20e-04 at the last step, and never decays"),
-        (["--min_lr", "0.01"], "note: --min_lr 0.01 is above --learning_rate 0.0003"),
-        (["--compile_mode", "reduce-overhead"], "note: --compile_mode reduce-overhead does nothing without --compile"),
-    ],
-    ids=["all_warmup", "warmup_longer", "min_lr_above", "compile_mode_alone"],
-)
+MISLEADING_OPTIONS = {  # id -> (the options, the words of the note said at the start)
+    "all_warmup": (["--warmup_iters", "12"], "note: the run is all warmup (--warmup_iters 12, --max_iters 12)"),
+    "warmup_longer": (["--warmup_iters", "30"], "to 1.20e-04 at the last step, and never decays"),
+    "min_lr_above": (["--min_lr", "0.01"], "note: --min_lr 0.01 is above --learning_rate 0.0003"),
+    "compile_mode_alone": (
+        ["--compile_mode", "reduce-overhead"],
+        "note: --compile_mode reduce-overhead does nothing without --compile",
+    ),
+}
+
+
+@pytest.mark.parametrize("extra, words", list(MISLEADING_OPTIONS.values()), ids=list(MISLEADING_OPTIONS))
 def test_an_option_that_is_not_what_it_seems_is_said_in_one_line_at_the_start(extra, words, corpus, tmp_path, capsys):
     babygpt_train.main(run_argv(corpus, tmp_path / "run", "--max_iters", "12", "--eval_interval", "12", *extra))
     out = capsys.readouterr().out

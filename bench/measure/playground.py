@@ -196,16 +196,11 @@ def main(argv=None):
 
 def through_client(playground, path, texts, repeats):
     """The same two actions through the served page (gradio_client: HTTP and Gradio's queue, no browser)."""
-    gr = pg.import_gradio()
-    from gradio_client import Client
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    page = pg.build_page(playground)
-    page.launch(**pg.launch_options("127.0.0.1", port, gr), prevent_thread_lock=True, quiet=True)
+    page, address = served_page(playground)
     try:
-        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        from gradio_client import Client
+
+        client = Client(address, verbose=False)
 
         def next_character(i):  # as the page chains them: Next, then one redraw of the chart and the attention map
             text, _ = client.predict(path, texts[i], 1.0, 0, 1337, api_name="/step")
