@@ -66,21 +66,25 @@ KERNEL = {
     "language_info": {"name": "python"},
 }
 
-# stage id -> the idea in English and in Chinese, as the README's table names them; the stages' modules come from
+# stage id | the idea in English | in Chinese, as the README's table names them; the stages' modules come from
 # the one registry, babygpt/checkpoint.py
+IDEAS_TABLE = """
+v1  | a neural bigram model | 神经网络版的二元模型
+v2  | a learned position embedding | 可学习的位置嵌入
+v3  | one head of causal self-attention | 一个因果自注意力头
+v4  | several heads in parallel | 几个注意力头并行计算
+v5  | a feed-forward layer after attention | 注意力之后加一个前馈网络
+v6  | Blocks stacked n_layer deep | 堆叠 n_layer 个 Block
+v7  | residual connections | 残差连接
+v8  | projections, and a 4 × wider feed-forward | 投影层，以及宽 4 倍的前馈网络
+v9  | layer norm | 层归一化
+v10 | dropout | dropout
+v11 | only the hyperparameters: bigger | 只改超参数：更大
+v12 | experiment tracking | 实验跟踪
+"""
 IDEAS = {
-    "v1": ("a neural bigram model", "神经网络版的二元模型"),
-    "v2": ("a learned position embedding", "可学习的位置嵌入"),
-    "v3": ("one head of causal self-attention", "一个因果自注意力头"),
-    "v4": ("several heads in parallel", "几个注意力头并行计算"),
-    "v5": ("a feed-forward layer after attention", "注意力之后加一个前馈网络"),
-    "v6": ("Blocks stacked n_layer deep", "堆叠 n_layer 个 Block"),
-    "v7": ("residual connections", "残差连接"),
-    "v8": ("projections, and a 4 × wider feed-forward", "投影层，以及宽 4 倍的前馈网络"),
-    "v9": ("layer norm", "层归一化"),
-    "v10": ("dropout", "dropout"),
-    "v11": ("only the hyperparameters: bigger", "只改超参数：更大"),
-    "v12": ("experiment tracking", "实验跟踪"),
+    stage.strip(): (idea, idea_zh)
+    for stage, idea, idea_zh in (row.split(" | ") for row in IDEAS_TABLE.strip().splitlines())
 }
 assert tuple(IDEAS) == STAGE_IDS, "notebooks/make.py: IDEAS names the stages of babygpt/checkpoint.py, in order"
 FIRST_WITH_ATTENTION = 3

@@ -32,47 +32,60 @@ OUT = os.path.join(ROOT, "docs", "learn")
 LINE = "虞美人 李煜\n春花秋月何时了，往事知多少？\n小楼昨夜又东风，故国不堪回首月明中。"  # in the val set (99.9%)
 LABELS = ["↵" if ch == "\n" else "␣" if ch == " " else ch for ch in LINE]  # a line break and a space, visible
 SCALE_WINDOWS = 64  # val windows averaged for the v9 picture
-WORDS_EN_ZH = [  # (name, English, Chinese): each label of the pictures in both languages, side by side
-    (
-        "attention_title",
-        "v3's one attention head over a ci it never trained on",
-        "v3 唯一的注意力头，读一首没训练过的词",
-    ),
-    ("attention_x", "earlier character (looked at)", "前面的字（被看的）"),
-    ("attention_y", "character (looking)", "当前的字（在看的）"),
-    ("attention_bar", "share of attention", "注意力的份额"),
-    (
-        "scale_title",
-        "How large the vectors are, block by block (std over {n} val windows)",
-        "向量有多大，一层一层看（{n} 个验证集窗口上的标准差）",
-    ),
-    ("stream", "residual stream", "残差流"),
-    ("stream_y", "std of the vectors", "向量的标准差"),
-    ("inputs", "what each sublayer receives", "每个子层收到的输入"),
-    (
-        "positions",
-        ["embeddings", "Block 1", "Block 2", "Block 3", "Block 4"],
-        ["嵌入之后", "Block 1", "Block 2", "Block 3", "Block 4"],
-    ),
-    (
-        "sublayers",
-        ["attn 1", "ffwd 1", "attn 2", "ffwd 2", "attn 3", "ffwd 3", "attn 4", "ffwd 4"],
-        ["注意力 1", "前馈 1", "注意力 2", "前馈 2", "注意力 3", "前馈 3", "注意力 4", "前馈 4"],
-    ),
-    ("v8", "v8 (no layer norm)", "v8（没有层归一化）"),
-    ("v9", "v9 (layer norm)", "v9（有层归一化）"),
-    (
-        "gap_title",
-        "Train and val loss at the equal budget: v9 (no dropout) and v10 (dropout 0.1)",
-        "同一预算下的训练损失和验证损失：v9（没有 dropout）和 v10（dropout 0.1）",
-    ),
-    ("losses", "loss", "损失"),
-    ("gap", "val loss − train loss", "验证损失 − 训练损失"),
-    ("step", "step", "步数"),
-    ("train", "{stage} train", "{stage} 训练"),
-    ("val", "{stage} val", "{stage} 验证"),
-]
-WORDS = {language: {name: pair[i] for name, *pair in WORDS_EN_ZH} for i, language in enumerate(("en", "zh"))}
+# each label of the pictures in both languages, side by side: its name and the English, then the Chinese below;
+# " / " parts a list (the ticks of an axis)
+WORDS_EN_ZH = """
+attention_title  v3's one attention head over a ci it never trained on
+                 v3 唯一的注意力头，读一首没训练过的词
+attention_x      earlier character (looked at)
+                 前面的字（被看的）
+attention_y      character (looking)
+                 当前的字（在看的）
+attention_bar    share of attention
+                 注意力的份额
+scale_title      How large the vectors are, block by block (std over {n} val windows)
+                 向量有多大，一层一层看（{n} 个验证集窗口上的标准差）
+stream           residual stream
+                 残差流
+stream_y         std of the vectors
+                 向量的标准差
+inputs           what each sublayer receives
+                 每个子层收到的输入
+positions        embeddings / Block 1 / Block 2 / Block 3 / Block 4
+                 嵌入之后 / Block 1 / Block 2 / Block 3 / Block 4
+sublayers        attn 1 / ffwd 1 / attn 2 / ffwd 2 / attn 3 / ffwd 3 / attn 4 / ffwd 4
+                 注意力 1 / 前馈 1 / 注意力 2 / 前馈 2 / 注意力 3 / 前馈 3 / 注意力 4 / 前馈 4
+v8               v8 (no layer norm)
+                 v8（没有层归一化）
+v9               v9 (layer norm)
+                 v9（有层归一化）
+gap_title        Train and val loss at the equal budget: v9 (no dropout) and v10 (dropout 0.1)
+                 同一预算下的训练损失和验证损失：v9（没有 dropout）和 v10（dropout 0.1）
+losses           loss
+                 损失
+gap              val loss − train loss
+                 验证损失 − 训练损失
+step             step
+                 步数
+train            {stage} train
+                 {stage} 训练
+val              {stage} val
+                 {stage} 验证
+"""
+
+
+def words_of(table):
+    """{language: {name: text or list of texts}} of a table as WORDS_EN_ZH writes it."""
+    lines = table.strip("\n").splitlines()
+    words = {"en": {}, "zh": {}}
+    for english, chinese in zip(lines[::2], lines[1::2], strict=True):
+        name, english = english.split(maxsplit=1)
+        for language, text in (("en", english), ("zh", chinese.strip())):
+            words[language][name] = text.split(" / ") if " / " in text else text
+    return words
+
+
+WORDS = words_of(WORDS_EN_ZH)
 
 
 def load_model(stage):
