@@ -44,15 +44,24 @@ def test_a_result_on_a_full_disk_is_one_line_and_the_results_before_it_are_kept(
     assert list(runs.load_results(str(path))) == ["a"]
 
 
+def stopped_on_a_full_disk(runs, monkeypatch, path, old, write):
+    """path holding old, a disk full for temporary files, write(path as a string): the line it stopped with. The old
+    file is kept as it was and no temporary file is left behind."""
+    path.write_text(old, encoding="utf-8")
+    full_disk_for(runs, monkeypatch, lambda name: name.endswith(".tmp"))
+    with pytest.raises(SystemExit) as stopped:
+        write(str(path))
+    assert path.read_text(encoding="utf-8") == old and not list(path.parent.glob("*.tmp"))
+    return stopped.value.code
+
+
 @needs_dev_full
 def test_a_page_on_a_full_disk_is_one_line_and_left_as_it_was(runs, tmp_path, monkeypatch):
     page = tmp_path / "page.md"
-    page.write_text("<!-- measured: t -->\nold\n<!-- end measured -->\n", encoding="utf-8")
-    full_disk_for(runs, monkeypatch, lambda name: name.endswith(".tmp"))
-    with pytest.raises(SystemExit) as stopped:
-        runs.fill_measured(str(page), {"t": "<!-- measured: t -->\nnew\n<!-- end measured -->"})
-    assert stopped.value.code == f"error: cannot write {page}: No space left on device; the page is left as it was"
-    assert "old" in page.read_text(encoding="utf-8") and not list(tmp_path.glob("*.tmp"))
+    new = {"t": "<!-- measured: t -->\nnew\n<!-- end measured -->"}
+    old = "<!-- measured: t -->\nold\n<!-- end measured -->\n"
+    said = stopped_on_a_full_disk(runs, monkeypatch, page, old, lambda name: runs.fill_measured(name, new))
+    assert said == f"error: cannot write {page}: No space left on device; the page is left as it was"
 
 
 def test_half_a_result_at_the_end_is_taken_out_and_said(runs, tmp_path, capsys):
@@ -70,14 +79,10 @@ def test_half_a_result_at_the_end_is_taken_out_and_said(runs, tmp_path, capsys):
 @needs_dev_full
 def test_a_results_file_of_one_object_on_a_full_disk_is_one_line_and_the_old_one_is_kept(runs, tmp_path, monkeypatch):
     path = tmp_path / "results.json"
-    path.write_text('{"old": 1}\n', encoding="utf-8")
-    full_disk_for(runs, monkeypatch, lambda name: name.endswith(".tmp"))
-    with pytest.raises(SystemExit) as stopped:
-        runs.write_json(str(path), {"new": 2})
-    assert (
-        stopped.value.code == f"error: cannot write {path}: No space left on device; the results file before it is kept"
+    said = stopped_on_a_full_disk(
+        runs, monkeypatch, path, '{"old": 1}\n', lambda name: runs.write_json(name, {"new": 2})
     )
-    assert json.loads(path.read_text(encoding="utf-8")) == {"old": 1} and not list(tmp_path.glob("*.tmp"))
+    assert said == f"error: cannot write {path}: No space left on device; the results file before it is kept"
 
 
 @needs_dev_full
