@@ -63,6 +63,27 @@ def run(script, *args):
     return {"script": script, "args": list(args)}
 
 
+def contexts(stage, *lengths):
+    """stage at its defaults (context 8, batch 32) and at each longer context, at the same 256 characters a step."""
+    longer = [run(stage, "--block_size", str(n), "--batch_size", str(256 // n), *SHORT) for n in lengths]
+    return [run(stage, *SHORT), *longer]
+
+
+def at_values(stage, option, *values, default):
+    """stage with option at each of values, in order; at the stage's default value without the option."""
+    return [run(stage, *SHORT) if value == default else run(stage, option, str(value), *SHORT) for value in values]
+
+
+def idea_and_context(stage, idea, shows_idea, shows_context, lengths):
+    """A lesson's two experiments: "idea", the stage against the one before it at the defaults (its new idea), and
+    "context", the stage with longer contexts at the same characters a step."""
+    before = f"v{int(stage[1:]) - 1}"
+    return [
+        {"id": idea, "shows": shows_idea, "runs": [run(before, *SHORT), run(stage, *SHORT)]},
+        {"id": "context", "shows": shows_context, "runs": contexts(stage, *lengths)},
+    ]
+
+
 # lesson -> its experiments. "runs": the commands; "shows": what the answer shows (for whoever edits this
 # table; the lesson says it in its own words). "kind": "losses" (default: a table of what each run reached),
 # "cost" (parameters, expected memory, time per step as a ratio), "output" (what the commands printed) or
@@ -73,47 +94,28 @@ EXPERIMENTS = {
         {
             "id": "context",
             "shows": "windows 8 times longer, 8 times fewer: the same characters a step, the bigram cannot use them",
-            "runs": [run("v1", *SHORT), run("v1", "--block_size", "64", "--batch_size", "4", *SHORT)],
+            "runs": contexts("v1", 64),
         },
     ],
-    "v2": [
-        {
-            "id": "position",
-            "shows": "v1 against v2: position alone buys nothing, as long as each prediction sees one character",
-            "runs": [run("v1", *SHORT), run("v2", *SHORT)],
-        },
-        {
-            "id": "context",
-            "shows": "a position table 8 times longer (64 rows): more parameters, still one character seen",
-            "runs": [run("v2", *SHORT), run("v2", "--block_size", "64", "--batch_size", "4", *SHORT)],
-        },
-    ],
-    "v3": [
-        {
-            "id": "attention",
-            "shows": "v2 against v3 at the defaults: one head of attention, context 8",
-            "runs": [run("v2", *SHORT), run("v3", *SHORT)],
-        },
-        {
-            "id": "context",
-            "shows": "v3 with context 8, 32 and 64 at the same characters per step",
-            "runs": [
-                run("v3", *SHORT),
-                run("v3", "--block_size", "32", "--batch_size", "8", *SHORT),
-                run("v3", "--block_size", "64", "--batch_size", "4", *SHORT),
-            ],
-        },
-    ],
+    "v2": idea_and_context(
+        "v2",
+        "position",
+        shows_idea="v1 against v2: position alone buys nothing, as long as each prediction sees one character",
+        shows_context="a position table 8 times longer (64 rows): more parameters, still one character seen",
+        lengths=(64,),
+    ),
+    "v3": idea_and_context(
+        "v3",
+        "attention",
+        shows_idea="v2 against v3 at the defaults: one head of attention, context 8",
+        shows_context="v3 with context 8, 32 and 64 at the same characters per step",
+        lengths=(32, 64),
+    ),
     "v4": [
         {
             "id": "heads",
             "shows": "1, 4 (the default) and 8 heads in the same n_embed 32; one head of size 32 is v3",
-            "runs": [
-                run("v3", *SHORT),
-                run("v4", "--n_head", "1", *SHORT),
-                run("v4", *SHORT),
-                run("v4", "--n_head", "8", *SHORT),
-            ],
+            "runs": [run("v3", *SHORT), *at_values("v4", "--n_head", 1, 4, 8, default=4)],
         },
         {
             "id": "narrow",
@@ -132,12 +134,7 @@ EXPERIMENTS = {
         {
             "id": "depth",
             "shows": "1, 3 (the default) and 8 Blocks without residual connections: deeper trains worse",
-            "runs": [
-                run("v5", *SHORT),
-                run("v6", "--n_layer", "1", *SHORT),
-                run("v6", *SHORT),
-                run("v6", "--n_layer", "8", *SHORT),
-            ],
+            "runs": [run("v5", *SHORT), *at_values("v6", "--n_layer", 1, 3, 8, default=3)],
         },
     ],
     "v7": [
@@ -149,7 +146,7 @@ EXPERIMENTS = {
         {
             "id": "depth",
             "shows": "with residual connections, depth 1, 3 (the default) and 8 at the same steps",
-            "runs": [run("v7", "--n_layer", "1", *SHORT), run("v7", *SHORT), run("v7", "--n_layer", "8", *SHORT)],
+            "runs": at_values("v7", "--n_layer", 1, 3, 8, default=3),
         },
     ],
     "v8": [
