@@ -72,9 +72,11 @@ TODO_WORDS = {
     ),
     ("v3", "Head"): Words(
         "write class Head(n_embed, head_size, block_size): key, query and value layers without bias, and a causal"
-        " mask; forward returns softmax(q k^T / sqrt(head_size), masked) @ v",
+        " mask kept as a buffer not saved with the weights (register_buffer(..., persistent=False)); forward returns"
+        " softmax(q k^T / sqrt(head_size), masked) @ v",
         "写 class Head(n_embed, head_size, block_size)：不带偏置的键（key）、查询（query）、值（value）"
-        "三个线性层和一个因果掩码；forward 返回 softmax(q k^T / sqrt(head_size)，掩码后) @ v",
+        "三个线性层和一个因果掩码。掩码存成不随权重保存的缓冲区（register_buffer(..., persistent=False)）。"
+        "forward 返回 softmax(q k^T / sqrt(head_size)，掩码后) @ v",
     ),
     ("v3", "BabyGPT.__init__"): Words(
         "create self.attention: one Head as wide as the embedding", "建 self.attention：一个和嵌入一样宽的 Head"

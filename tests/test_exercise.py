@@ -74,6 +74,13 @@ def test_each_exercise_starts_fails_as_it_is_and_gives_the_stage_back_when_writt
     assert failed(records), f"the unchanged start file of {stage} passes its check"
 
 
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_v3s_todo_says_the_mask_is_not_saved_as_a_check_requires(lang):
+    """The lecture's register_buffer("tril", ...) without persistent=False fails mask_not_saved: the TODO says so."""
+    text, _ = exercise.exercise("v3", lang, "exercises/v3.py")
+    assert "register_buffer(..., persistent=False)" in text
+
+
 def test_v1_stops_at_its_first_todo_with_one_line(tmp_path):
     text, _ = exercise.exercise("v1", "zh", "exercises/v1.py")
     path = tmp_path / "v1.py"
