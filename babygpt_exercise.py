@@ -253,6 +253,8 @@ MESSAGES = {
         " {ours:.3f} after {steps} steps)",
         "above_word": "above",
         "below_word": "below",
+        "not_a_judge": "  a {steps}-step run on a tiny text cannot judge a model: the checks above decide; lower is not"
+        " better here",
         "as_above": "the same as above",
         "no_training": "training: not compared (a check above failed first: {reason})",
         "timeout": "the check of {path} stopped after {seconds} s {where}: a loop that never ends?",
@@ -290,6 +292,7 @@ MESSAGES = {
         "（{steps} 步后训练损失 {yours:.3f} 对 {ours:.3f}）",
         "above_word": "高",
         "below_word": "低",
+        "not_a_judge": "  在一小段文字上训练 {steps} 步，评判不了一个模型：以上面的检查为准；这里损失更低并不代表更好",
         "as_above": "同上",
         "no_training": "训练：没有比较（上面有检查先失败了：{reason}）",
         "timeout": "{path} 的检查停下了：{where}用了超过 {seconds} 秒，有停不下来的循环？",
@@ -808,6 +811,9 @@ def print_report(path, stage, rows, training, note, lang):
         print(f"  {note}")
     print(training_line(stage, training, lang))
     total = len(expected)
+    result = training.get("training") if training else None
+    if result and (passed < total or round(result["yours"], 3) < round(result["ours"], 3)):
+        print(say["not_a_judge"].format(steps=result["steps"]))
     if passed == total:
         print(say["all_passed"].format(passed=passed, total=total, stage=stage))
     else:

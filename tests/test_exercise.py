@@ -226,6 +226,24 @@ def test_the_diff_to_the_solution_only_on_request(tmp_path, capsys):
     assert "x = x + self.attention" not in capsys.readouterr().out
 
 
+@pytest.mark.parametrize(
+    "passed, yours, ours, warned",
+    [(True, 3.2, 3.2, False), (True, 3.5, 3.2, False), (True, 2.8, 3.2, True), (False, 3.5, 3.2, True)],
+    ids=["same", "higher", "lower", "a-check-failed"],
+)
+def test_the_training_comparison_says_it_cannot_judge_when_a_check_failed_or_the_loss_is_lower(
+    passed, yours, ours, warned, capsys
+):
+    """A missing 1/sqrt(head_size) ends 0.38 below ours: lower must not read as better."""
+    rows = {c.name: {"passed": True} for c in checks.checks_for(3)}
+    if not passed:
+        rows["head_is_attention"] = {"passed": False, "found": checks.Words("x", "x")}
+    training = {"training": {"yours": yours, "ours": ours, "steps": 100}}
+    exercise.print_report("v3.py", "v3", rows, training, None, "en")
+    out = capsys.readouterr().out
+    assert ("cannot judge a model: the checks above decide; lower is not better here" in out) == warned, out
+
+
 STUDENTS = {
     "ada.py": None,  # v3 written right: the stage file
     "bob.py": (  # a forward pass that never ends (sleeping: it costs no CPU)
