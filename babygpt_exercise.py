@@ -264,7 +264,7 @@ MESSAGES = {
         "where_load": "while importing the file",
         "diff_title": "The diff from {path} to the solution, {stage_file} (lines with - are yours, + the solution's):",
         "no_diff": "{path} is the solution, {stage_file}, line for line.",
-        "teacher": "marked {n} {files} in {folder}: {md} and {csv}",
+        "teacher": "marked {n} {files} in {folder}; the table: {md} and {csv}",
         "no_files": "{folder} holds no .py file to check",
         "todo_left": "TODO {k} is still to write: {words}",
     },
@@ -302,7 +302,7 @@ MESSAGES = {
         "where_load": "在导入文件时",
         "diff_title": "从 {path} 到答案 {stage_file} 的差异（diff）（- 开头的是你的行，+ 开头的是答案的）：",
         "no_diff": "{path} 和答案 {stage_file} 一行不差。",
-        "teacher": "已批改 {folder} 里的 {n} 个文件：{md} 和 {csv}",
+        "teacher": "已批改 {folder} 里的 {n} 个文件；表格在 {md} 和 {csv}",
         "no_files": "{folder} 里没有要检查的 .py 文件",
         "todo_left": "TODO {k} 还没写：{words}",
     },
@@ -937,6 +937,7 @@ def check_folder(args, folder, lang):
     write_atomically(md, ("\n".join(markdown) + "\n").encode("utf-8"))
     write_atomically(csv_path, buffer.getvalue().encode("utf-8"))
     files_word = "file" if len(table) == 1 else "files"
+    md, csv_path = os.path.abspath(md), os.path.abspath(csv_path)  # --out is relative to the current folder
     print(MESSAGES[lang]["teacher"].format(n=len(table), files=files_word, folder=folder, md=md, csv=csv_path))
     return 0
 
@@ -1006,7 +1007,9 @@ def make_parser():
         "--jobs", type=int, default=2, help="a folder: how many files are checked at once (default: %(default)s)"
     )
     test.add_argument(
-        "--out", default="marks", help="a folder's table goes to OUT.md and OUT.csv (default: %(default)s)"
+        "--out",
+        default="marks",
+        help="a folder's table goes to OUT.md and OUT.csv, relative to the current folder (default: %(default)s)",
     )
     return parser
 

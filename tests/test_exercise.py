@@ -272,14 +272,16 @@ def test_a_teacher_marks_a_folder_and_gets_a_table_whatever_the_files_do(tmp_pat
                 text = stage_text if change is None else stage_text.replace(*change, 1)
                 (folder / name).write_text(text, encoding="utf-8")
         command = [sys.executable, str(ROOT / "babygpt_exercise.py"), "check", str(folder), "--stage", "v3"]
-        command += ["--time_limit", str(limit), "--memory_limit", "2048", "--out", str(tmp_path / folder_name)]
+        command += ["--time_limit", str(limit), "--memory_limit", "2048", "--out", folder_name]
         env = {**os.environ, "PYTHONIOENCODING": "utf-8", "LC_ALL": "C.UTF-8"}  # the table's notes in English
         pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True, "encoding": "utf-8"}
-        started[folder_name] = subprocess.Popen(command, env=env, **pipes)  # the two folders at once
+        started[folder_name] = subprocess.Popen(command, env=env, cwd=tmp_path, **pipes)  # the two folders at once
     rows = {}
     for folder_name, process in started.items():
         out, err = process.communicate(timeout=900)
         assert process.returncode == 0 and "Traceback" not in out + err, err
+        # the table is where --out says, relative to the current folder, and the last line names it in full
+        assert f"{tmp_path / folder_name}.md and {tmp_path / folder_name}.csv" in out, out
         with open(tmp_path / f"{folder_name}.csv", encoding="utf-8", newline="") as f:
             rows.update({row["file"]: row for row in csv.DictReader(f)})
     assert sorted(rows) == sorted(STUDENTS)
