@@ -485,7 +485,8 @@ def v1_body(lines, lang, path):
 
 
 def start(args):
-    lang = args.lang or locale_language()
+    path = os.path.join(args.dir, f"{args.stage}.py")
+    lang = args.lang or (args.overwrite and file_language(path)) or locale_language()  # starting over keeps it
     stage = known_stage(args.stage, lang)
     path = os.path.join(args.dir, f"{stage}.py")
     backup = None
@@ -981,7 +982,10 @@ def make_parser():
     )
     begin.add_argument("--dir", default="exercises", help="folder to write it in (default: %(default)s)")
     begin.add_argument(
-        "--overwrite", action="store_true", help="start over: the old file is kept beside it as .bak (default: off)"
+        "--overwrite",
+        action="store_true",
+        help="start over, in the old file's language unless --lang: the old file is kept beside it as .bak"
+        " (default: off)",
     )
     test = commands.add_parser("check", help="check an exercise file, or mark a folder of them", allow_abbrev=False)
     test.add_argument("path", help="a learner's .py file, or a folder of them (one per learner: a teacher's table)")

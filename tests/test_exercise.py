@@ -215,6 +215,17 @@ def test_start_never_overwrites_and_starts_over_on_request(tmp_path, capsys, mon
     assert "# TODO 1 of 1 (v7)" in (folder / "v7.py").read_text(encoding="utf-8")
 
 
+def test_starting_over_keeps_the_language_of_the_first_start(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("LC_ALL", "en_GB.UTF-8")
+    folder = tmp_path / "exercises"
+    exercise.main(["start", "v7", "--dir", str(folder), "--lang", "zh"])
+    exercise.main(["start", "v7", "--dir", str(folder), "--overwrite"])
+    assert "# 在下面每个 TODO 块里写代码" in (folder / "v7.py").read_text(encoding="utf-8")
+    assert "已写出" in capsys.readouterr().out
+    exercise.main(["start", "v7", "--dir", str(folder), "--overwrite", "--lang", "en"])  # unless told
+    assert "# 在下面每个 TODO 块里写代码" not in (folder / "v7.py").read_text(encoding="utf-8")
+
+
 def test_the_diff_to_the_solution_only_on_request(tmp_path, capsys):
     path = tmp_path / "v7.py"
     text, _ = exercise.exercise("v7", "en", str(path))
