@@ -345,11 +345,12 @@ def causal(module, n):
         new_logits = model(changed)[0]
         if not torch.equal(new_logits[:, : t + 1], logits[:, : t + 1]):
             difference = largest_difference(new_logits[:, : t + 1], logits[:, : t + 1])
+            earlier = ("position 0", "位置 0") if t == 0 else (f"positions 0 to {t}", f"位置 0 到 {t}")
             fail(
-                f"changing the characters after position {t} leaves positions 0..{t} exactly as they were; found them"
+                f"changing the characters after position {t} leaves {earlier[0]} exactly as they were; found them"
                 f" changed by up to {difference:.2g} (a causal model changes them by 0; any change above 1e-6 means"
                 " the future leaks in): a position sees the future",
-                f"改动位置 {t} 之后的字符，位置 0..{t} 的预测应完全不变；实际最多变了 {difference:.2g}"
+                f"改动位置 {t} 之后的字符，{earlier[1]} 的预测应完全不变；实际最多变了 {difference:.2g}"
                 "（因果模型的变化是 0；任何超过 1e-6 的变化都说明未来漏了进来）：有位置看到了未来",
                 Words(
                     "mask the scores of later characters with -inf before the softmax (tril[:T, :T] == 0)",
