@@ -774,8 +774,10 @@ def residual_stream(module, n):
                     "self.attention(x)，再 x = x + self.feed_forward(x)",
                 )
             fail(
-                f"each Block returns x + attention + feed_forward; found a difference of {difference:.3g}",
-                f"每个 Block 应返回 x + attention + feed_forward；实际相差 {difference:.3g}",
+                "each Block adds each sublayer's output to the stream (x = x + attention(x), then x = x +"
+                f" feed_forward(x)); found a difference of {difference:.3g}",
+                "每个 Block 都把每个子层的输出加回残差流（先 x = x + attention(x)，再 x = x + feed_forward(x)）；"
+                f"实际相差 {difference:.3g}",
                 hint,
             )
 
